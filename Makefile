@@ -1,0 +1,54 @@
+# Everything people and CI run. `.ci/run` calls `make test`, nothing else.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Extra pytest arguments, e.g. make acceptance ARGS="--institution demo-university -k routing"
+ARGS   ?=
+
+.PHONY: help install acceptance test lint typecheck unit live-demo standin record schema clean
+
+help:
+	@echo "make acceptance   replay the acceptance suite on the bundled demo consortium (no network, no key)"
+	@echo "make test         everything CI runs: lint, types, harness tests, acceptance replay"
+	@echo "make standin      start the Alma stand-in on 127.0.0.1:8765 with the demo world"
+	@echo "make live-demo    run the suite live against a stand-in it starts and stops itself"
+	@echo "make record       re-record the demo cassettes against a stand-in (select with ARGS)"
+
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+acceptance: $(STAMP)
+	$(BIN)/pytest steps $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests $(ARGS)
+
+test: lint typecheck unit acceptance
+
+standin: $(STAMP)
+	$(BIN)/alma-standin --world fixtures/standin/demo-world.yaml --port 8765
+
+live-demo: $(STAMP)
+	$(BIN)/alma-p2p live-demo $(ARGS)
+
+record: $(STAMP)
+	$(BIN)/alma-p2p record-demo $(ARGS)
+
+schema: $(STAMP)
+	$(BIN)/alma-p2p schema > fixtures/institutions/profile.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

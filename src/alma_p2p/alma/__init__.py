@@ -1,0 +1,38 @@
+"""Alma REST client, its typed errors and its typed models."""
+
+from alma_p2p.alma.client import REGION_HOSTS, AlmaClient, CallStats, build_base_url
+from alma_p2p.alma.errors import (
+    AlmaAPIError,
+    AlmaBadRequest,
+    AlmaConfigError,
+    AlmaContractError,
+    AlmaError,
+    AlmaForbidden,
+    AlmaNotFound,
+    AlmaRateLimited,
+    AlmaServerError,
+    AlmaTransportError,
+    AlmaUnauthorized,
+    ErrorDetail,
+    NotAnAlmaGateway,
+)
+
+__all__ = [
+    "REGION_HOSTS",
+    "AlmaAPIError",
+    "AlmaBadRequest",
+    "AlmaClient",
+    "AlmaConfigError",
+    "AlmaContractError",
+    "AlmaError",
+    "AlmaForbidden",
+    "AlmaNotFound",
+    "AlmaRateLimited",
+    "AlmaServerError",
+    "AlmaTransportError",
+    "AlmaUnauthorized",
+    "CallStats",
+    "ErrorDetail",
+    "NotAnAlmaGateway",
+    "build_base_url",
+]

@@ -1,0 +1,286 @@
+"""Typed, read-only models of the Alma objects the harness reads: its contract with Alma.
+
+Each model names only the fields the harness relies on; anything else Alma sends is ignored
+here and left to the drift report. Alma's empty forms (key missing, ``null``, ``""``,
+``{"value": null}``, ``[]``) all read as empty: ``None`` for a value, ``()`` for a list.
+A field whose *shape* changes (a code-table object turning into a plain string, a list into
+a scalar) fails validation, which the client reports as an ``AlmaContractError``.
+
+Shapes follow ``shared/reference/alma-api.md``; fields marked UNVERIFIED there are marked here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _blank_to_none(value: Any) -> Any:
+    if value is None or value == "" or value == {} or value == []:
+        return None
+    return value
+
+
+def _code_value(value: Any) -> Any:
+    # {"value","desc"}; every empty form reads as an empty CodeValue. A plain non-empty
+    # string is *not* accepted: it would be a shape change worth reporting.
+    if value is None or value == "" or value == {} or value == []:
+        return {}
+    return value
+
+
+def _list(value: Any) -> Any:
+    if value is None or value == "" or value == {}:
+        return []
+    return value
+
+
+def _flag(value: Any) -> Any:
+    # Alma writes some booleans as strings ("true"/"false"), some as JSON booleans.
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
+Flag = Annotated[bool | None, BeforeValidator(_flag)]
+
+
+class AlmaModel(BaseModel):
+    """Frozen, tolerant of fields it does not name, strict about those it does."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CodeValue(AlmaModel):
+    """A code-table field: ``{"value": "CODE", "desc": "Label"}``."""
+
+    value: Text = None
+    desc: Text = None
+
+    def __bool__(self) -> bool:
+        return self.value is not None
+
+
+Code = Annotated[CodeValue, BeforeValidator(_code_value)]
+
+T = TypeVar("T")
+ListOf = Annotated[tuple[T, ...], BeforeValidator(_list)]
+
+
+class General(AlmaModel):
+    """``GET /conf/general``: which institution and which environment a key reaches."""
+
+    institution: Code = CodeValue()
+    alma_url: Text = None
+    environment_type: Text = None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return (self.environment_type or "").lower() == "sandbox"
+
+
+class Library(AlmaModel):
+    """``GET /conf/libraries[/{code}]``."""
+
+    code: str
+    name: Text = None
+    id: Text = None
+    path: Text = None
+    description: Text = None
+    resource_sharing: Flag = None
+    campus: Code = CodeValue()
+    default_location: Code = CodeValue()
+
+
+class LocationCircDesk(AlmaModel):
+    """A circulation desk attached to a location. Field names from DCB's model: UNVERIFIED."""
+
+    circ_desk_code: Text = None
+    circ_desk_name: Text = None
+    check_in: Flag = None
+    check_out: Flag = None
+    reshelve: Flag = None
+
+
+class Location(AlmaModel):
+    """``GET /conf/libraries/{lib}/locations[/{loc}]``."""
+
+    code: str
+    name: Text = None
+    external_name: Text = None
+    type: Code = CodeValue()
+    suppress_from_publishing: Flag = None
+    fulfillment_unit: Code = CodeValue()
+    circ_desk: ListOf[LocationCircDesk] = ()
+
+
+class CircDesk(AlmaModel):
+    """``GET /conf/libraries/{lib}/circ-desks``. Beyond code/name: UNVERIFIED."""
+
+    code: str
+    name: Text = None
+    has_hold_shelf: Flag = None
+
+
+class RsLibraryRef(AlmaModel):
+    code: Code = CodeValue()
+
+
+class UserIdentifier(AlmaModel):
+    id_type: Code = CodeValue()
+    value: Text = None
+
+
+class User(AlmaModel):
+    """``GET /users/{id}`` (full view)."""
+
+    primary_id: str
+    first_name: Text = None
+    last_name: Text = None
+    record_type: Code = CodeValue()
+    user_group: Code = CodeValue()
+    campus_code: Code = CodeValue()
+    account_type: Code = CodeValue()
+    status: Code = CodeValue()
+    user_identifier: ListOf[UserIdentifier] = ()
+    rs_library: ListOf[RsLibraryRef] = ()
+
+    @property
+    def rs_library_codes(self) -> tuple[str, ...]:
+        """The patron's RS library codes; empty entries (``{"code": {"value": ""}}``) dropped."""
+        return tuple(ref.code.value for ref in self.rs_library if ref.code.value)
+
+
+class UserBrief(AlmaModel):
+    """An entry of ``GET /users``: brief, without ``rs_library``."""
+
+    primary_id: str
+    status: Code = CodeValue()
+    link: Text = None
+
+
+class ProfileTypeDetails(AlmaModel):
+    """The protocol sub-object of a partner (``iso_details``, ``ncip_p2p_details``, ...)."""
+
+    request_expiry_type: Code = CodeValue()
+    expiry_time: int | None = None
+    iso_symbol: Text = None
+
+
+class ProfileDetails(AlmaModel):
+    profile_type: Text = None
+    iso_details: ProfileTypeDetails | None = None
+    iso_18626_details: ProfileTypeDetails | None = None
+    ncip_p2p_details: ProfileTypeDetails | None = None
+    fulfillment_network_details: ProfileTypeDetails | None = None
+
+    @property
+    def protocol(self) -> ProfileTypeDetails | None:
+        for details in (
+            self.iso_details,
+            self.iso_18626_details,
+            self.ncip_p2p_details,
+            self.fulfillment_network_details,
+        ):
+            if details is not None:
+                return details
+        return None
+
+
+class PartnerDetails(AlmaModel):
+    code: str
+    name: Text = None
+    status: Text = None
+    profile_details: ProfileDetails = ProfileDetails()
+    system_type: Code = CodeValue()
+    borrowing_supported: Flag = None
+    borrowing_workflow: Text = None
+    lending_supported: Flag = None
+    lending_workflow: Text = None
+    locate_profile: Code = CodeValue()
+    holding_code: Text = None
+    institution_code: Text = None
+
+
+class Partner(AlmaModel):
+    """``GET /partners[/{code}]``."""
+
+    partner_details: PartnerDetails
+
+    @property
+    def code(self) -> str:
+        return self.partner_details.code
+
+
+class Job(AlmaModel):
+    """``GET /conf/jobs``. Whether ``schedule.desc`` gives the time is UNVERIFIED."""
+
+    id: str
+    name: Text = None
+    description: Text = None
+    type: Code = CodeValue()
+    category: Code = CodeValue()
+    schedule: Code = CodeValue()
+    next_run: Text = None
+
+
+class CodeTableRow(AlmaModel):
+    code: str
+    description: Text = None
+    enabled: Flag = None
+    default: Flag = None
+
+
+class CodeTable(AlmaModel):
+    """``GET /conf/code-tables/{name}``."""
+
+    name: Text = None
+    description: Text = None
+    row: ListOf[CodeTableRow] = ()
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.row)
+
+
+class BibData(AlmaModel):
+    mms_id: str
+    title: Text = None
+    suppress_from_publishing: Flag = None
+
+
+class HoldingData(AlmaModel):
+    holding_id: Text = None
+    in_temp_location: Flag = None
+    temp_library: Code = CodeValue()
+    temp_location: Code = CodeValue()
+    temp_policy: Code = CodeValue()
+
+
+class ItemData(AlmaModel):
+    pid: str
+    barcode: Text = None
+    base_status: Code = CodeValue()
+    process_type: Code = CodeValue()
+    library: Code = CodeValue()
+    location: Code = CodeValue()
+    policy: Code = CodeValue()
+    requested: Flag = None
+
+
+class Item(AlmaModel):
+    """``GET /bibs/{mms}/holdings/{hid}/items/{pid}`` and ``GET /items?item_barcode=``."""
+
+    bib_data: BibData
+    holding_data: HoldingData = HoldingData()
+    item_data: ItemData
+
+
+class Page(AlmaModel, Generic[T]):
+    """A list answer: the records plus Alma's ``total_record_count``."""
+
+    records: tuple[T, ...] = ()
+    total_record_count: int = Field(default=0, ge=0)
