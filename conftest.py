@@ -1,0 +1,11 @@
+"""Acceptance suite wiring: the step modules are plugins so every feature sees every step.
+
+The harness itself (options, fixtures, cassettes) is the ``alma_p2p`` pytest plugin,
+registered by the package's entry point.
+"""
+
+pytest_plugins = [
+    "steps.common",
+    "steps.patrons",
+    "steps.configuration",
+]

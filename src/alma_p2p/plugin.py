@@ -1,0 +1,372 @@
+"""The pytest plugin: options, fixtures, markers, and the cassette around each scenario.
+
+Every test that uses the ``alma_institution`` fixture (the scenario binding module asks for
+it) runs once per selected institution, with the institution's name as its test id. In
+``replay`` mode each scenario runs inside its own cassette
+(``cassettes/<institution>/<feature>/<scenario>.yaml``) with the network blocked; in
+``record`` mode the cassette is written next to the old one and replaces it only when the
+scenario passes; in ``live`` mode nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vcr
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.profile import Profile, ProfileError, load_profiles
+from alma_p2p.recording import REPLAY_BASE_URL, cassette_path, vcr_config
+from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
+
+MARKERS = {
+    "multi_library": "applies only to institutions with several resource sharing libraries",
+    "single_library": "applies only to institutions with one resource sharing library",
+}
+
+
+@dataclass
+class _RunState:
+    settings: Settings
+    profiles: dict[str, Profile] | None = None
+    clients: dict[str, AlmaClient] = field(default_factory=dict)
+    recorded: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    calls: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[_RunState]()
+SCENARIO = pytest.StashKey[tuple[str, str, Path]]()
+REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+class NetworkBlocked(OSError):
+    """A connection attempted while replaying cassettes."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("alma", "Alma peer-to-peer acceptance harness")
+    group.addoption(
+        "--alma-mode",
+        choices=("replay", "live", "record"),
+        default=None,
+        help="replay cassettes (default), run live against Alma, or record cassettes. "
+        "Env: ALMA_MODE",
+    )
+    group.addoption(
+        "--institution",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run for this institution profile only (repeatable; default: every profile). "
+        "Env: ALMA_INSTITUTIONS=a,b",
+    )
+    group.addoption(
+        "--alma-base-url",
+        default=None,
+        help="Alma API gateway, overriding the profile's region. Env: ALMA_BASE_URL",
+    )
+    group.addoption(
+        "--alma-rate", type=float, default=None, help="calls per second (default 10). Env: ALMA_RATE"
+    )
+    group.addoption(
+        "--alma-timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for an answer (default 30). Env: ALMA_TIMEOUT",
+    )
+    group.addoption(
+        "--profiles-dir", default=None, help="institution profiles. Env: ALMA_PROFILES_DIR"
+    )
+    group.addoption(
+        "--cassettes-dir", default=None, help="cassette folder. Env: ALMA_CASSETTES_DIR"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    opt = config.getoption
+    try:
+        settings = load_settings(
+            mode=opt("--alma-mode"),
+            institutions=tuple(opt("--institution") or ()) or None,
+            base_url=opt("--alma-base-url"),
+            rate=opt("--alma-rate"),
+            timeout=opt("--alma-timeout"),
+            profiles_dir=_rooted(config, opt("--profiles-dir")),
+            cassettes_dir=_rooted(config, opt("--cassettes-dir")),
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not settings.profiles_dir.is_absolute():
+        settings = settings.model_copy(
+            update={
+                "profiles_dir": config.rootpath / settings.profiles_dir,
+                "cassettes_dir": config.rootpath / settings.cassettes_dir,
+            }
+        )
+    config.stash[STATE] = _RunState(settings)
+
+
+def _rooted(config: pytest.Config, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+
+
+def _state(config: pytest.Config) -> _RunState:
+    return config.stash[STATE]
+
+
+def _profiles(config: pytest.Config) -> dict[str, Profile]:
+    state = _state(config)
+    if state.profiles is None:
+        try:
+            state.profiles = load_profiles(
+                state.settings.profiles_dir, state.settings.institutions
+            )
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return state.profiles
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "alma_institution" in metafunc.fixturenames:
+        names = list(_profiles(metafunc.config))
+        metafunc.parametrize("alma_institution", names, ids=names, indirect=True, scope="session")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state.settings.mode == "replay" or state.profiles is None:
+        return
+    missing = [n for n in state.profiles if not state.settings.api_key_for(n)]
+    if missing:
+        names = ", ".join(api_key_variable(n) for n in missing)
+        pytest.exit(
+            f"--alma-mode={state.settings.mode} needs an Alma API key for {', '.join(missing)}: "
+            f"set ALMA_API_KEY (or {names}) in the environment or in .env",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "alma_institution" not in callspec.params:
+        return
+    profile = _profiles(item.config)[callspec.params["alma_institution"]]
+    if item.get_closest_marker("multi_library") and not profile.multi_library:
+        pytest.skip(f"not applicable: {profile.name} has one resource sharing library")
+    if item.get_closest_marker("single_library") and profile.multi_library:
+        pytest.skip(f"not applicable: {profile.name} has several resource sharing libraries")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        item.stash[REPORT] = report
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    try:
+        return (yield)
+    except CannotOverwriteExistingCassetteException as exc:
+        pytest.fail(_replay_miss(item, exc), pytrace=False)
+
+
+# -- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def alma_settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's frozen settings."""
+    return _state(pytestconfig).settings
+
+
+@pytest.fixture(scope="session")
+def alma_institution(request: pytest.FixtureRequest) -> Profile:
+    """The institution profile this test runs for (one test per selected institution)."""
+    return _profiles(request.config)[request.param]
+
+
+@pytest.fixture(scope="session")
+def alma_client(
+    pytestconfig: pytest.Config, alma_settings: Settings, alma_institution: Profile
+) -> Iterator[AlmaClient]:
+    """One client per institution for the whole run (its GET cache spans the session)."""
+    name = alma_institution.name
+    try:
+        if alma_settings.mode == "replay":
+            client = AlmaClient(base_url=REPLAY_BASE_URL, api_key="replay", backoff=0)
+        else:
+            client = AlmaClient(
+                base_url=alma_settings.base_url
+                or build_base_url(region=alma_institution.institution.region),
+                api_key=alma_settings.api_key_for(name) or "",
+                rate_per_second=alma_settings.rate,
+                timeout=alma_settings.timeout,
+            )
+    except AlmaConfigError as exc:
+        pytest.fail(f"{name}: {exc}", pytrace=False)
+    _state(pytestconfig).clients[name] = client
+    yield client
+    stats = client.stats
+    _state(pytestconfig).calls[name] = (stats.calls, len(stats.distinct_gets), stats.remaining)
+    client.close()
+
+
+@pytest.fixture
+def alma(alma_settings: Settings, alma_client: AlmaClient) -> AlmaClient:
+    """The institution's Alma client for this scenario.
+
+    When cassettes are involved the GET cache starts empty for each scenario, so every
+    cassette holds all that its scenario reads and replays on its own.
+    """
+    if alma_settings.mode != "live":
+        alma_client.clear_cache()
+    return alma_client
+
+
+# -- the cassette around each scenario ---------------------------------------------
+
+
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    if "alma_institution" not in request.fixturenames:
+        return
+    state = _state(request.config)
+    settings = state.settings
+    institution = request.getfixturevalue("alma_institution").name
+    base = Path(str(request.config.rootpath / (request.config.getini("bdd_features_base_dir"))))
+    rel = os.path.relpath(feature.filename, base)
+    path = cassette_path(settings.cassettes_dir, institution, rel, scenario.name)
+    request.node.stash[SCENARIO] = (institution, scenario.name, path)
+    if settings.mode == "live":
+        return
+    if settings.mode == "replay":
+        if not path.is_file():
+            pytest.fail(_missing_cassette(request.node, feature, scenario, path), pytrace=False)
+        context = _replaying(path)
+    else:
+        context = _recording(state, request.node, path)
+    context.__enter__()
+    request.addfinalizer(lambda: context.__exit__(None, None, None))
+
+
+@contextmanager
+def _replaying(path: Path) -> Iterator[None]:
+    recorder = vcr.VCR(**vcr_config(record=False))
+    with recorder.use_cassette(str(path)), _network_blocked():
+        yield
+
+
+@contextmanager
+def _recording(state: _RunState, node: pytest.Item, path: Path) -> Iterator[None]:
+    draft = path.with_name(path.stem + ".recording.yaml")
+    draft.unlink(missing_ok=True)
+    draft.parent.mkdir(parents=True, exist_ok=True)
+    recorder = vcr.VCR(**vcr_config(record=True))
+    try:
+        with recorder.use_cassette(str(draft)):
+            yield
+    finally:
+        report = node.stash.get(REPORT, None)
+        shown = _shown(node.config, path)
+        if report is not None and report.passed and draft.is_file():
+            draft.replace(path)
+            state.recorded.append(shown)
+        else:
+            draft.unlink(missing_ok=True)
+            state.kept.append(shown)
+
+
+@contextmanager
+def _network_blocked() -> Iterator[None]:
+    """Refuse every socket connection while replaying (pytest-recording's block_network)."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refuse(_sock: socket.socket, address: Any) -> Any:
+        raise NetworkBlocked(
+            f"network access to {address!r} while replaying cassettes; "
+            "use --alma-mode=live or --alma-mode=record to reach Alma"
+        )
+
+    socket.socket.connect = refuse  # type: ignore[assignment,method-assign]
+    socket.socket.connect_ex = refuse  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+
+
+# -- messages -----------------------------------------------------------------------
+
+
+def _record_command(node: pytest.Item, institution: str) -> str:
+    name = getattr(node, "originalname", node.name)
+    return (
+        "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record "
+        f"--institution {shlex.quote(institution)} -k {shlex.quote(name)}"
+    )
+
+
+def _shown(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+def _missing_cassette(node: pytest.Item, feature: Any, scenario: Any, path: Path) -> str:
+    institution = node.stash[SCENARIO][0]
+    return (
+        f"No cassette for this scenario at {institution}.\n"
+        f"  Feature:  {feature.name} ({feature.rel_filename})\n"
+        f"  Scenario: {scenario.name}\n"
+        f"  Expected: {_shown(node.config, path)}\n"
+        "Record it against your sandbox (or the demo stand-in, see README) with:\n"
+        f"  {_record_command(node, institution)}"
+    )
+
+
+def _replay_miss(node: pytest.Item, exc: Exception) -> str:
+    institution, scenario, path = node.stash.get(SCENARIO, ("?", node.name, Path("?")))
+    first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    return (
+        f"Replay miss at {institution}: the scenario sent a request its cassette does not hold.\n"
+        f"  Scenario: {scenario}\n"
+        f"  Cassette: {_shown(node.config, path)}\n"
+        f"  {first}\n"
+        "The scenario or Alma's answers changed since recording. Re-record it with:\n"
+        f"  {_record_command(node, institution)}"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not state.profiles:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("Alma harness")
+    write(f"mode: {state.settings.mode}; institutions: {', '.join(state.profiles)}")
+    for name, (calls, distinct, remaining) in sorted(state.calls.items()):
+        left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
+        write(f"{name}: {calls} Alma calls for {distinct} distinct GETs{left}")
+    if state.recorded:
+        write(f"cassettes written: {len(state.recorded)}")
+    for shown in state.kept:
+        write(f"cassette NOT updated (scenario did not pass): {shown}")

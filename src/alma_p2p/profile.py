@@ -1,0 +1,258 @@
+"""The institution profile: what one institution's peer-to-peer setup is expected to be.
+
+A profile is ``fixtures/institutions/<name>/profile.yaml``. It states the Alma institution
+code and region, its resource sharing (RS) libraries with their borrowing and lending
+locations (CLSBORR / CLSLEND in WRLC's naming), how patrons map to RS libraries, its P2P
+partners, and the test patrons the suite may read. ``load_profile`` validates it and raises
+``ProfileError`` naming the file, the line, the path inside it and what is allowed.
+``profile_json_schema()`` is the JSON Schema editors use (``make schema`` writes it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alma_p2p.alma.client import REGION_HOSTS
+
+PROFILE_FILE = "profile.yaml"
+SCHEMA_FILE = "profile.schema.json"
+
+Region = Literal["na", "eu", "ap", "aps", "ca", "cn"]
+_CODE = r"^[A-Za-z0-9_\-.]+$"
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message is one screen and says what to fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Institution(_Strict):
+    """The Alma institution this profile describes."""
+
+    code: str = Field(pattern=_CODE, description="Alma institution code, e.g. 01ABC_INST")
+    name: str = Field(min_length=1)
+    region: Region = Field(description="Alma API region: " + ", ".join(REGION_HOSTS))
+    sandbox_refreshed: date | None = Field(
+        default=None, description="Date of the last sandbox refresh (older evidence is stale)"
+    )
+
+
+class RsLibrary(_Strict):
+    """A library flagged as a resource sharing library, with its temporary locations."""
+
+    code: str = Field(pattern=_CODE)
+    name: str = Field(min_length=1)
+    borrowing_location: str = Field(
+        pattern=_CODE, description="Temporary borrowing location (CLSBORR in WRLC's guide)"
+    )
+    lending_location: str = Field(
+        pattern=_CODE, description="Temporary lending location (CLSLEND in WRLC's guide)"
+    )
+    fulfillment_unit: str | None = Field(default=None, pattern=_CODE)
+    circ_desk: str | None = Field(
+        default=None, pattern=_CODE, description="The RS circulation desk of this library"
+    )
+    item_policy: str | None = Field(
+        default=None, pattern=_CODE, description="Item policy for temporary borrowed items"
+    )
+
+
+class PatronMapping(_Strict):
+    """How a patron's campus code or user group decides their RS library."""
+
+    by: Literal["campus_code", "user_group"]
+    map: dict[str, str] = Field(min_length=1, description="campus code or user group → RS library")
+
+
+class Partner(_Strict):
+    """A peer-to-peer partner as this institution should have it configured."""
+
+    code: str = Field(pattern=_CODE)
+    name: str | None = None
+    borrowing_workflow: str | None = Field(default=None, pattern=_CODE)
+    lending_workflow: str | None = Field(default=None, pattern=_CODE)
+    expiry_days: int | None = Field(default=None, ge=1, le=365)
+
+
+class TestPatron(_Strict):
+    """A patron record kept in the sandbox for the suite (a 'DO NOT FILL' test account)."""
+
+    __test__ = False  # not a pytest test class
+
+    primary_id: str = Field(min_length=1)
+    label: str | None = Field(default=None, description="How the suite names this patron")
+
+
+class Profile(_Strict):
+    """An institution's expected peer-to-peer configuration and its test data."""
+
+    institution: Institution
+    resource_sharing_libraries: list[RsLibrary] = Field(min_length=1)
+    patron_rs_library: PatronMapping | None = Field(
+        default=None, description="Required when there is more than one RS library"
+    )
+    partners: list[Partner] = Field(default_factory=list)
+    test_patrons: list[TestPatron] = Field(default_factory=list)
+
+    # Set by the loader, not by the YAML.
+    name: str = Field(default="", exclude=True, description="profile folder name")
+    source: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Profile:
+        codes = [lib.code for lib in self.resource_sharing_libraries]
+        _unique(codes, "resource_sharing_libraries", "code")
+        _unique([p.code for p in self.partners], "partners", "code")
+        _unique([p.primary_id for p in self.test_patrons], "test_patrons", "primary_id")
+        if len(codes) > 1 and self.patron_rs_library is None:
+            raise ValueError(
+                "patron_rs_library is required when there are several resource sharing "
+                f"libraries ({', '.join(codes)}): say how patrons map to them"
+            )
+        if self.patron_rs_library is not None:
+            unknown = sorted(set(self.patron_rs_library.map.values()) - set(codes))
+            if unknown:
+                raise ValueError(
+                    f"patron_rs_library.map names {', '.join(unknown)}, which are not among "
+                    f"resource_sharing_libraries ({', '.join(codes)})"
+                )
+        return self
+
+    @property
+    def multi_library(self) -> bool:
+        return len(self.resource_sharing_libraries) > 1
+
+    @property
+    def rs_library_codes(self) -> tuple[str, ...]:
+        return tuple(lib.code for lib in self.resource_sharing_libraries)
+
+    def rs_library(self, code: str) -> RsLibrary | None:
+        return next((lib for lib in self.resource_sharing_libraries if lib.code == code), None)
+
+
+def _unique(values: Iterable[str], where: str, field: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{where}: {field} {value!r} appears twice")
+        seen.add(value)
+
+
+def load_profile(path: Path) -> Profile:
+    """Load and validate one ``profile.yaml``; the folder name is the profile's name."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: expected a mapping with 'institution' at the top")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_describe(path, exc, root)) from exc
+    return profile.model_copy(update={"name": path.parent.name, "source": str(path)})
+
+
+def load_profiles(directory: Path, names: Iterable[str] = ()) -> dict[str, Profile]:
+    """Profiles under ``directory``, all of them or those named (unknown names are an error)."""
+    available = sorted(p.parent.name for p in directory.glob(f"*/{PROFILE_FILE}"))
+    wanted = list(names) or available
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        listed = ", ".join(available) or f"none (no */{PROFILE_FILE} under {directory})"
+        raise ProfileError(
+            f"unknown institution {', '.join(unknown)} (--institution / ALMA_INSTITUTIONS); "
+            f"available: {listed}"
+        )
+    if not wanted:
+        raise ProfileError(
+            f"no institution profiles under {directory}: add <name>/{PROFILE_FILE} "
+            "(see fixtures/institutions/demo-university for an example)"
+        )
+    return {name: load_profile(directory / name / PROFILE_FILE) for name in wanted}
+
+
+def profile_json_schema() -> dict[str, Any]:
+    """JSON Schema of ``profile.yaml`` for editors (yaml-language-server)."""
+    schema = Profile.model_json_schema(mode="validation")
+    schema["properties"].pop("name", None)
+    schema["properties"].pop("source", None)
+    schema["title"] = "Alma P2P institution profile"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(profile_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _describe(path: Path, exc: ValidationError, root: yaml.Node | None) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the profile"]
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not str(p).startswith("function-")]
+        where = _dotted(loc) or "(top level)"
+        line = _line_of(root, loc)
+        at = f" (line {line})" if line else ""
+        lines.append(f"  {where}{at}: {_explain(err)}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _explain(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling against profile.schema.json)"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{err['input']!r} is not allowed; allowed: {expected}"
+    if kind == "string_pattern_mismatch":
+        return f"{err['input']!r} is not an Alma code (letters, digits, _ - . only)"
+    if kind == "missing":
+        return "required, but missing"
+    message = str(err["msg"])
+    return re.sub(r"^Value error, ", "", message)
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The line of the deepest YAML node on ``loc`` (the parent's when a key is missing)."""
+    found = node
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(found, yaml.MappingNode):
+            child = next((v for k, v in found.value if k.value == part), None)
+        elif isinstance(found, yaml.SequenceNode) and isinstance(part, int):
+            child = found.value[part] if part < len(found.value) else None
+        if child is None:
+            break
+        found = child
+    return None if found is None else int(found.start_mark.line) + 1
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(problem)

@@ -1,0 +1,145 @@
+"""Recording policy: how Alma traffic becomes a cassette, and how a cassette is replayed.
+
+- The gateway's scheme, host and port are rewritten to ``https://alma.invalid`` before a
+  request is recorded *or matched*, so a cassette recorded against a sandbox, or against a
+  stand-in on any port, replays anywhere and holds no host of ours.
+- The key never reaches a cassette: the ``Authorization`` header and any ``apikey`` query
+  parameter are dropped before recording.
+- Volatile headers (``Date``, ``X-Exl-Api-Remaining``, cookies, ``Server``) are dropped.
+- Patron contact data in JSON bodies (names, e-mails, phones, addresses, birth dates) is
+  replaced by stable pseudonyms: the same value gives the same pseudonym in every cassette.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+CANONICAL_ORIGIN = "https://alma.invalid"
+REPLAY_BASE_URL = CANONICAL_ORIGIN + "/almaws/v1"
+
+DROP_RESPONSE_HEADERS = frozenset(
+    {"date", "x-exl-api-remaining", "set-cookie", "server", "connection", "keep-alive"}
+)
+DROP_QUERY = frozenset({"apikey"})
+
+# Keys whose string values are patron data wherever they appear in a JSON body.
+PATRON_TEXT_KEYS = frozenset(
+    {
+        "first_name",
+        "middle_name",
+        "last_name",
+        "full_name",
+        "preferred_first_name",
+        "preferred_middle_name",
+        "preferred_last_name",
+        "email_address",
+        "phone_number",
+        "line1",
+        "line2",
+        "line3",
+        "line4",
+        "line5",
+        "postal_code",
+        "birth_date",
+        "pin_number",
+    }
+)
+
+
+def pseudonym(value: str, kind: str) -> str:
+    """A stable stand-in for a patron value: same input, same output, no way back."""
+    digest = hashlib.sha256(f"{kind}\0{value}".encode()).hexdigest()[:10]
+    if kind == "email_address":
+        return f"patron-{digest}@example.invalid"
+    if kind == "phone_number":
+        return "555-01" + str(int(digest, 16) % 100).zfill(2)
+    if kind == "birth_date":
+        return "1900-01-01Z"
+    return f"{kind.split('_')[0].capitalize()}-{digest}"
+
+
+def scrub_json(data: Any) -> Any:
+    """A copy of ``data`` with every patron value replaced by its pseudonym."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in PATRON_TEXT_KEYS and isinstance(value, str) and value:
+                out[key] = pseudonym(value, key)
+            else:
+                out[key] = scrub_json(value)
+        return out
+    if isinstance(data, list):
+        return [scrub_json(v) for v in data]
+    return data
+
+
+def canonical_uri(uri: str) -> str:
+    """The URI with the canonical origin and without an ``apikey`` parameter."""
+    parts = urlsplit(uri)
+    path = parts.path
+    at = path.find("/almaws/v1")
+    if at > 0:
+        path = path[at:]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in DROP_QUERY]
+    origin = urlsplit(CANONICAL_ORIGIN)
+    return urlunsplit((origin.scheme, origin.netloc, path, urlencode(query), ""))
+
+
+def before_record_request(request: Any) -> Any:
+    request.uri = canonical_uri(request.uri)
+    for name in list(request.headers):
+        if name.lower() in {"authorization", "cookie", "user-agent"}:
+            del request.headers[name]
+    return request
+
+
+def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in DROP_RESPONSE_HEADERS:
+            del headers[name]
+        elif name.lower() == "location":
+            headers[name] = [canonical_uri(v) for v in headers[name]]
+    body = response.get("body", {})
+    raw = body.get("string")
+    if isinstance(raw, bytes | str) and raw:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if text.lstrip().startswith(("{", "[")):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                pass
+            else:
+                scrubbed = json.dumps(scrub_json(data), ensure_ascii=False, sort_keys=False)
+                body["string"] = scrubbed.encode() if isinstance(raw, bytes) else scrubbed
+    return response
+
+
+def vcr_config(record: bool) -> dict[str, Any]:
+    """Keyword arguments for ``vcr.VCR``: replay-only unless recording."""
+    return {
+        "record_mode": "all" if record else "none",
+        "match_on": ("method", "scheme", "host", "port", "path", "query", "body"),
+        "before_record_request": before_record_request,
+        "before_record_response": before_record_response,
+        "decode_compressed_response": True,
+        "allow_playback_repeats": False,
+    }
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a scenario name."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "scenario"
+
+
+def cassette_path(root: Path, institution: str, feature_rel: str, scenario: str) -> Path:
+    """``cassettes/<institution>/<feature path without .feature>/<scenario slug>.yaml``."""
+    feature = Path(feature_rel).with_suffix("")
+    return root / institution / feature / f"{slug(scenario)}.yaml"
+
+

@@ -1,0 +1,111 @@
+"""The harness's settings: resolved once, then frozen.
+
+Precedence, highest first: command-line option > environment variable > ``.env`` file in
+the working directory > default. Each setting has one flag and one variable:
+
+=====================  ======================  =========================================
+flag                   variable                default
+=====================  ======================  =========================================
+``--alma-mode``        ``ALMA_MODE``           ``replay`` (cassettes; no network)
+``--institution``      ``ALMA_INSTITUTIONS``   every profile (comma-separated in the env)
+``--alma-base-url``    ``ALMA_BASE_URL``       the profile's region gateway
+(none, by design)      ``ALMA_API_KEY``        none; needed for live and record
+``--alma-rate``        ``ALMA_RATE``           10 calls per second
+``--alma-timeout``     ``ALMA_TIMEOUT``        30 seconds
+``--profiles-dir``     ``ALMA_PROFILES_DIR``   ``fixtures/institutions``
+``--cassettes-dir``    ``ALMA_CASSETTES_DIR``  ``cassettes``
+=====================  ======================  =========================================
+
+The key has no flag so it never shows in a process list or shell history. A key for one
+institution may be given as ``ALMA_API_KEY_<NAME>`` (``demo-university`` →
+``ALMA_API_KEY_DEMO_UNIVERSITY``); it wins over ``ALMA_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+Mode = Literal["replay", "live", "record"]
+
+# field → (flag, variable), for messages that name both.
+SETTING_NAMES: Mapping[str, tuple[str, str]] = {
+    "mode": ("--alma-mode", "ALMA_MODE"),
+    "institutions": ("--institution", "ALMA_INSTITUTIONS"),
+    "base_url": ("--alma-base-url", "ALMA_BASE_URL"),
+    "api_key": ("(no flag)", "ALMA_API_KEY"),
+    "rate": ("--alma-rate", "ALMA_RATE"),
+    "timeout": ("--alma-timeout", "ALMA_TIMEOUT"),
+    "profiles_dir": ("--profiles-dir", "ALMA_PROFILES_DIR"),
+    "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
+}
+
+
+class SettingsError(ValueError):
+    """A setting with a missing or invalid value; one line naming flag and variable."""
+
+
+class Settings(BaseSettings):
+    """Frozen run settings; build with ``load_settings`` so errors read well."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALMA_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    mode: Mode = "replay"
+    institutions: Annotated[tuple[str, ...], NoDecode] = ()
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    rate: float = Field(default=10.0, gt=0, le=100)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    profiles_dir: Path = Path("fixtures/institutions")
+    cassettes_dir: Path = Path("cassettes")
+
+    @field_validator("institutions", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return value or None
+
+    def api_key_for(self, institution: str) -> str | None:
+        """The key for one institution: ``ALMA_API_KEY_<NAME>`` first, then ``ALMA_API_KEY``."""
+        specific = api_key_variable(institution)
+        value = os.environ.get(specific) or _dotenv().get(specific)
+        if value:
+            return value
+        return self.api_key.get_secret_value() if self.api_key else None
+
+
+def api_key_variable(institution: str) -> str:
+    return "ALMA_API_KEY_" + "".join(c if c.isalnum() else "_" for c in institution).upper()
+
+
+def _dotenv() -> dict[str, str | None]:
+    path = Path(".env")
+    return dotenv_values(path) if path.is_file() else {}
+
+
+def load_settings(**cli: Any) -> Settings:
+    """Settings from CLI values (``None`` means not given), the environment and ``.env``."""
+    given = {k: v for k, v in cli.items() if v is not None and v != ()}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        flag, var = SETTING_NAMES.get(field, (f"--{field}", f"ALMA_{field.upper()}"))
+        shown = "" if field == "api_key" else f" (got {err.get('input')!r})"
+        raise SettingsError(f"{flag} / {var}: {err['msg']}{shown}") from exc

@@ -1,0 +1,1 @@
+"""Step definitions, one module per domain noun; shared Then steps in ``common``."""
