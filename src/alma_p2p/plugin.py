@@ -76,7 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Alma API gateway, overriding the profile's region. Env: ALMA_BASE_URL",
     )
     group.addoption(
-        "--alma-rate", type=float, default=None, help="calls per second (default 10). Env: ALMA_RATE"
+        "--alma-rate",
+        type=float,
+        default=None,
+        help="calls per second (default 10). Env: ALMA_RATE",
     )
     group.addoption(
         "--alma-timeout",
@@ -115,7 +118,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 "cassettes_dir": config.rootpath / settings.cassettes_dir,
             }
         )
-    config.stash[STATE] = _RunState(settings)
+    state = config.stash[STATE] = _RunState(settings)
+    # Profiles are checked up front, so a broken one is a one-screen usage error; a run
+    # without a profiles folder (the harness's own tests) loads them only if asked to.
+    if settings.institutions or settings.profiles_dir.is_dir():
+        try:
+            state.profiles = load_profiles(settings.profiles_dir, settings.institutions)
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def _rooted(config: pytest.Config, value: str | None) -> Path | None:
@@ -133,9 +143,7 @@ def _profiles(config: pytest.Config) -> dict[str, Profile]:
     state = _state(config)
     if state.profiles is None:
         try:
-            state.profiles = load_profiles(
-                state.settings.profiles_dir, state.settings.institutions
-            )
+            state.profiles = load_profiles(state.settings.profiles_dir, state.settings.institutions)
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
     return state.profiles
@@ -358,7 +366,7 @@ def _replay_miss(node: pytest.Item, exc: Exception) -> str:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is None or not state.profiles:
+    if state is None or not state.profiles or not state.clients:
         return
     write = terminalreporter.write_line
     terminalreporter.section("Alma harness")

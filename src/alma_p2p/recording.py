@@ -60,7 +60,7 @@ def pseudonym(value: str, kind: str) -> str:
         return "555-01" + str(int(digest, 16) % 100).zfill(2)
     if kind == "birth_date":
         return "1900-01-01Z"
-    return f"{kind.split('_')[0].capitalize()}-{digest}"
+    return f"{kind.split('_', maxsplit=1)[0].capitalize()}-{digest}"
 
 
 def scrub_json(data: Any) -> Any:
@@ -85,7 +85,9 @@ def canonical_uri(uri: str) -> str:
     at = path.find("/almaws/v1")
     if at > 0:
         path = path[at:]
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in DROP_QUERY]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in DROP_QUERY
+    ]
     origin = urlsplit(CANONICAL_ORIGIN)
     return urlunsplit((origin.scheme, origin.netloc, path, urlencode(query), ""))
 
@@ -128,7 +130,6 @@ def vcr_config(record: bool) -> dict[str, Any]:
         "before_record_request": before_record_request,
         "before_record_response": before_record_response,
         "decode_compressed_response": True,
-        "allow_playback_repeats": False,
     }
 
 
@@ -141,5 +142,3 @@ def cassette_path(root: Path, institution: str, feature_rel: str, scenario: str)
     """``cassettes/<institution>/<feature path without .feature>/<scenario slug>.yaml``."""
     feature = Path(feature_rel).with_suffix("")
     return root / institution / feature / f"{slug(scenario)}.yaml"
-
-

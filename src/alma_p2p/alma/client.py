@@ -217,9 +217,7 @@ class AlmaClient:
         self._cache[key] = data
         return data
 
-    def post_json(
-        self, path: str, body: Any, params: Mapping[str, str | int] | None = None
-    ) -> Any:
+    def post_json(self, path: str, body: Any, params: Mapping[str, str | int] | None = None) -> Any:
         """POST JSON; never retried blind, never cached."""
         query = {k: str(v) for k, v in (params or {}).items()}
         response = self._send("POST", path, query, body)
@@ -284,9 +282,7 @@ class AlmaClient:
 
     # -- parsing ----------------------------------------------------------------------
 
-    def _model(
-        self, model: type[M], path: str, params: Mapping[str, str | int] | None = None
-    ) -> M:
+    def _model(self, model: type[M], path: str, params: Mapping[str, str | int] | None = None) -> M:
         data = self.get_json(path, params)
         return _validate(model, data, "GET", _display(path, params))
 
@@ -376,7 +372,9 @@ class AlmaClient:
                 method, self._prefix + path, params=dict(query) or None, json=body
             )
         except httpx.TimeoutException as exc:
-            raise AlmaTransportError(method, shown, f"timed out ({exc.__class__.__name__})") from exc
+            raise AlmaTransportError(
+                method, shown, f"timed out ({exc.__class__.__name__})"
+            ) from exc
         except httpx.TransportError as exc:
             raise AlmaTransportError(method, shown, _transport_reason(exc)) from exc
         self.stats.calls += 1 + len(response.history)
@@ -387,9 +385,7 @@ class AlmaClient:
             return response
         raise self._api_error(method, path, shown, response)
 
-    def _api_error(
-        self, method: str, path: str, shown: str, response: httpx.Response
-    ) -> AlmaError:
+    def _api_error(self, method: str, path: str, shown: str, response: httpx.Response) -> AlmaError:
         kind = response.headers.get("content-type", "")
         if _looks_like_html(kind, response.content):
             return NotAnAlmaGateway(method, shown, response.status_code, kind)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _blank_to_none(value: Any) -> Any:
-    if value is None or value == "" or value == {} or value == []:
+    if value in (None, "", {}, []):
         return None
     return value
 
@@ -25,13 +25,13 @@ def _blank_to_none(value: Any) -> Any:
 def _code_value(value: Any) -> Any:
     # {"value","desc"}; every empty form reads as an empty CodeValue. A plain non-empty
     # string is *not* accepted: it would be a shape change worth reporting.
-    if value is None or value == "" or value == {} or value == []:
+    if value in (None, "", {}, []):
         return {}
     return value
 
 
 def _list(value: Any) -> Any:
-    if value is None or value == "" or value == {}:
+    if value in (None, "", {}):
         return []
     return value
 

@@ -1,0 +1,67 @@
+"""``alma-p2p``: the harness's own commands.
+
+``alma-p2p schema``        print the institution profile's JSON Schema
+``alma-p2p live-demo``     start the demo stand-in, run the suite live against it, stop it
+``alma-p2p record-demo``   the same in record mode: rewrites the demo cassettes
+
+Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alma_p2p.profile import ProfileError, load_profiles, schema_text
+from alma_p2p.settings import api_key_variable
+
+DEMO_WORLD = Path("fixtures/standin/demo-world.yaml")
+PROFILES = Path("fixtures/institutions")
+
+
+def demo_environment(base_url: str, world_keys: dict[str, str]) -> dict[str, str]:
+    """Environment for a run against the stand-in: its URL and each institution's key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+    env["ALMA_BASE_URL"] = base_url
+    for name, profile in load_profiles(PROFILES).items():
+        key = world_keys.get(profile.institution.code)
+        if key:
+            env[api_key_variable(name)] = key
+    return env
+
+
+def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
+    from alma_p2p.standin import load_world, serve
+
+    world = load_world(DEMO_WORLD)
+    keys = {inst.code: inst.api_keys[0].key for inst in world.institutions if inst.api_keys}
+    with serve(world) as standin:
+        print(f"stand-in at {standin.base_url} ({DEMO_WORLD})", file=sys.stderr)
+        env = demo_environment(standin.base_url, keys)
+        command = [sys.executable, "-m", "pytest", "steps", f"--alma-mode={mode}", *pytest_args]
+        return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("schema", help="print the profile JSON Schema")
+    sub.add_parser("live-demo", help="run the suite live against the demo stand-in")
+    sub.add_parser("record-demo", help="re-record the demo cassettes against the stand-in")
+    args, rest = parser.parse_known_args(argv)
+    try:
+        if args.command == "schema":
+            sys.stdout.write(schema_text())
+            return 0
+        mode = "live" if args.command == "live-demo" else "record"
+        return _run_against_standin(mode, rest)
+    except (ProfileError, ValueError, OSError) as exc:
+        print(f"alma-p2p: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
