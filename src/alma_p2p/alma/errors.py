@@ -58,7 +58,7 @@ class AlmaTransportError(AlmaError):
         super().__init__(f"{method} {path} → no answer: {reason}")
 
 
-class NotAnAlmaGateway(AlmaError):  # noqa: N818 - the name reads as the diagnosis
+class NotAnAlmaGateway(AlmaError):
     """The server answered with something that is not Alma's API (typically an HTML page)."""
 
     def __init__(self, method: str, path: str, status: int, content_type: str) -> None:
