@@ -31,6 +31,7 @@ from alma_p2p.alma.errors import (
     AlmaServerError,
     AlmaTransportError,
     AlmaUnauthorized,
+    AlmaWriteRefused,
     ErrorDetail,
     NotAnAlmaGateway,
     error_class_for,
@@ -45,6 +46,7 @@ from alma_p2p.alma.models import (
     Location,
     Page,
     Partner,
+    RsRequest,
     User,
     UserBrief,
 )
@@ -70,6 +72,8 @@ API_AREAS: Mapping[str, str] = {
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Methods retried on 429/5xx: the safe ones, and DELETE (idempotent). Never POST.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 M = TypeVar("M", bound=BaseModel)
@@ -126,6 +130,16 @@ class CallStats:
     distinct_gets: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Created:
+    """Something a write created (or may have created): what cleanup must undo."""
+
+    kind: str  # "borrowing" (under a user) or "lending" (under a partner)
+    owner: str  # the user id or the partner code
+    external_id: str
+    request_id: str | None = None
+
+
 @dataclass(frozen=True)
 class _CachedError:
     status: int
@@ -175,6 +189,8 @@ class AlmaClient:
         self._backoff = max(0.0, backoff)
         self._cache: dict[str, Any] = {}
         self.stats = CallStats()
+        self._writes_allowed = False
+        self.created: list[Created] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -188,16 +204,29 @@ class AlmaClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def allow_writes(self, allowed: bool) -> None:
+        """Clear (or stop) this client to send writes; off by default, so a read-only run
+        can never write by mistake. The harness turns it on only for a sandbox."""
+        self._writes_allowed = allowed
+
     def clear_cache(self) -> None:
         """Forget cached GETs (used between scenarios when recording, so cassettes stand alone)."""
         self._cache.clear()
 
     # -- raw JSON ----------------------------------------------------------------------
 
-    def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
-        """GET a path below the gateway; answered from the session cache when seen before."""
+    def get_json(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, cache: bool = True
+    ) -> Any:
+        """GET a path below the gateway; answered from the session cache when seen before.
+
+        ``cache=False`` always asks Alma (a request's status, which changes under us).
+        """
         query = {k: str(v) for k, v in (params or {}).items()}
         key = _cache_key(path, query)
+        if not cache:
+            self.stats.distinct_gets.add(key)
+            return self._json_body("GET", path, query, self._send("GET", path, query))
         if key in self._cache:
             self.stats.cache_hits += 1
             cached = self._cache[key]
@@ -220,8 +249,88 @@ class AlmaClient:
     def post_json(self, path: str, body: Any, params: Mapping[str, str | int] | None = None) -> Any:
         """POST JSON; never retried blind, never cached."""
         query = {k: str(v) for k, v in (params or {}).items()}
+        self._check_write("POST", path, query)
         response = self._send("POST", path, query, body)
         return self._json_body("POST", path, query, response)
+
+    def delete(self, path: str, params: Mapping[str, str | int] | None = None) -> None:
+        """DELETE; idempotent, so retried like a GET."""
+        query = {k: str(v) for k, v in (params or {}).items()}
+        self._check_write("DELETE", path, query)
+        self._send("DELETE", path, query)
+
+    def _check_write(self, method: str, path: str, query: Mapping[str, str]) -> None:
+        if not self._writes_allowed:
+            raise AlmaWriteRefused(
+                method,
+                _display(path, query),
+                "this client is read-only; writes are allowed only in scenarios tagged "
+                "@writes, after /conf/general reports a sandbox",
+            )
+
+    # -- resource sharing requests -------------------------------------------------
+
+    def create_borrowing_request(
+        self, user_id: str, body: Mapping[str, Any], *, override_blocks: bool = False
+    ) -> RsRequest:
+        """``POST /users/{id}/resource-sharing-requests``; registered for cleanup first."""
+        path = f"/users/{_seg(user_id)}/resource-sharing-requests"
+        created = Created("borrowing", user_id, str(body.get("external_id") or ""))
+        self.created.append(created)
+        data = self.post_json(path, body, {"override_blocks": str(override_blocks).lower()})
+        request = _validate(RsRequest, data, "POST", _display(path, None))
+        created.request_id = request.request_id
+        return request
+
+    def borrowing_request(
+        self, user_id: str, request_id: str, *, by_external_id: bool = False
+    ) -> RsRequest:
+        path = f"/users/{_seg(user_id)}/resource-sharing-requests/{_seg(request_id)}"
+        params = {"request_id_type": "external"} if by_external_id else None
+        data = self.get_json(path, params, cache=False)
+        return _validate(RsRequest, data, "GET", _display(path, params))
+
+    def cancel_borrowing_request(self, user_id: str, request_id: str) -> None:
+        """Cancel and remove a borrowing request, without notifying the patron."""
+        path = f"/users/{_seg(user_id)}/resource-sharing-requests/{_seg(request_id)}"
+        self.delete(path, {"remove_request": "true", "notify_user": "false"})
+
+    def create_lending_request(self, partner: str, body: Mapping[str, Any]) -> RsRequest:
+        """``POST /partners/{code}/lending-requests``; registered for the record first."""
+        path = f"/partners/{_seg(partner)}/lending-requests"
+        created = Created("lending", partner, str(body.get("external_id") or ""))
+        self.created.append(created)
+        data = self.post_json(path, body)
+        request = _validate(RsRequest, data, "POST", _display(path, None))
+        created.request_id = request.request_id
+        return request
+
+    def lending_request(self, partner: str, request_id: str) -> RsRequest:
+        path = f"/partners/{_seg(partner)}/lending-requests/{_seg(request_id)}"
+        return _validate(RsRequest, self.get_json(path, cache=False), "GET", _display(path, None))
+
+    def lending_task_list(
+        self,
+        library: str,
+        *,
+        status: str | None = None,
+        partner: str | None = None,
+        printed: bool | None = None,
+        reported: bool | None = None,
+    ) -> tuple[RsRequest, ...]:
+        """``GET /task-lists/rs/lending-requests`` (``library`` is mandatory; not paged)."""
+        params: dict[str, str | int] = {"library": library}
+        if status:
+            params["status"] = status
+        if partner:
+            params["partner"] = partner
+        if printed is not None:
+            params["printed"] = "Y" if printed else "N"
+        if reported is not None:
+            params["reported"] = "Y" if reported else "N"
+        path = "/task-lists/rs/lending-requests"
+        data = self.get_json(path, params, cache=False)
+        return self._page(RsRequest, path, data, "user_resource_sharing_request").records
 
     # -- typed reads -----------------------------------------------------------------
 
@@ -349,7 +458,7 @@ class AlmaClient:
         query: Mapping[str, str],
         body: Any = None,
     ) -> httpx.Response:
-        attempts = self._max_attempts if method in SAFE_METHODS else 1
+        attempts = self._max_attempts if method in RETRIED_METHODS else 1
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
             retry=tenacity.retry_if_exception_type((AlmaRateLimited, AlmaServerError)),

@@ -5,6 +5,7 @@ request chokepoint with ``raise ... from exc``::
 
     AlmaError                       root: catch this to catch everything below
     ├── AlmaConfigError             the harness is set up wrong (no key, unknown region, bad URL)
+    ├── AlmaWriteRefused            a write on a client not cleared to write (not a sandbox)
     ├── AlmaTransportError          no HTTP answer at all (refused, DNS, timeout)
     ├── NotAnAlmaGateway            an answer came, but not from an Alma API gateway (HTML page)
     ├── AlmaContractError           Alma answered 2xx, but not in the shape the harness relies on
@@ -46,6 +47,15 @@ class AlmaError(Exception):
 
 class AlmaConfigError(AlmaError):
     """The harness's own settings make a call impossible; the message says what to set."""
+
+
+class AlmaWriteRefused(AlmaError):
+    """A write was attempted on a client that has not been cleared to write."""
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} refused before sending: {reason}")
 
 
 class AlmaTransportError(AlmaError):

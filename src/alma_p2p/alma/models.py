@@ -284,3 +284,24 @@ class Page(AlmaModel, Generic[T]):
 
     records: tuple[T, ...] = ()
     total_record_count: int = Field(default=0, ge=0)
+
+
+class RsRequest(AlmaModel):
+    """A borrowing or lending request (``user_resource_sharing_request``).
+
+    ``owner`` is a plain string (the RS library code); ``partner``, ``format`` and
+    ``citation_type`` are code-table objects (alma-api.md §3.2, §4.1).
+    """
+
+    request_id: Text = None
+    external_id: Text = None
+    status: Code = CodeValue()
+    owner: Text = None
+    partner: Code = CodeValue()
+    format: Code = CodeValue()
+    citation_type: Code = CodeValue()
+    title: Text = None
+    mms_id: Text = None
+    requester: Code = CodeValue()
+    user_request: Code = CodeValue()
+    barcode: Text = None
