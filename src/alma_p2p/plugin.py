@@ -16,6 +16,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.cleanup import remove_created
+from alma_p2p.ledger import DEFAULT_LEDGER, Entry, Ledger
+from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
 from alma_p2p.recording import REPLAY_BASE_URL, cassette_path, vcr_config
 from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
@@ -31,6 +35,9 @@ from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_se
 MARKERS = {
     "multi_library": "applies only to institutions with several resource sharing libraries",
     "single_library": "applies only to institutions with one resource sharing library",
+    "borrowing": "needs the profile's borrowing section",
+    "lending": "needs the profile's lending section",
+    "writes": "creates records in Alma: runs only against a sandbox, cleans up after itself",
 }
 
 
@@ -41,6 +48,9 @@ class _RunState:
     clients: dict[str, AlmaClient] = field(default_factory=dict)
     recorded: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    left_behind: list[str] = field(default_factory=list)
+    run_token: str = ""
+    ledger: Ledger | None = None
     calls: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
 
 
@@ -118,7 +128,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 "cassettes_dir": config.rootpath / settings.cassettes_dir,
             }
         )
-    state = config.stash[STATE] = _RunState(settings)
+    state = config.stash[STATE] = _RunState(settings, run_token=_run_token(settings))
+    if settings.mode != "replay":
+        state.ledger = Ledger(config.rootpath / DEFAULT_LEDGER)
     # Profiles are checked up front, so a broken one is a one-screen usage error; a run
     # without a profiles folder (the harness's own tests) loads them only if asked to.
     if settings.institutions or settings.profiles_dir.is_dir():
@@ -126,6 +138,14 @@ def pytest_configure(config: pytest.Config) -> None:
             state.profiles = load_profiles(settings.profiles_dir, settings.institutions)
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def _run_token(settings: Settings) -> str:
+    """Part of every external_id: fixed when cassettes are involved (so bodies match on
+    replay), unique per run when live (so leftovers of two runs never mix)."""
+    if settings.mode == "live":
+        return "L" + datetime.now(UTC).strftime("%y%m%d%H%M%S")
+    return "REC"
 
 
 def _rooted(config: pytest.Config, value: str | None) -> Path | None:
@@ -178,6 +198,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"not applicable: {profile.name} has one resource sharing library")
     if item.get_closest_marker("single_library") and profile.multi_library:
         pytest.skip(f"not applicable: {profile.name} has several resource sharing libraries")
+    if item.get_closest_marker("borrowing") and profile.borrowing is None:
+        pytest.skip(f"not applicable: {profile.name}'s profile has no borrowing section")
+    if item.get_closest_marker("lending") and profile.lending is None:
+        pytest.skip(f"not applicable: {profile.name}'s profile has no lending section")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -230,7 +254,13 @@ def alma_client(
             )
     except AlmaConfigError as exc:
         pytest.fail(f"{name}: {exc}", pytrace=False)
-    _state(pytestconfig).clients[name] = client
+    state = _state(pytestconfig)
+    state.clients[name] = client
+    ledger = state.ledger
+    if ledger is not None:
+        client.on_create = lambda c: ledger.created(
+            Entry(name, c.kind, c.owner, c.external_id, state.run_token)
+        )
     yield client
     stats = client.stats
     _state(pytestconfig).calls[name] = (stats.calls, len(stats.distinct_gets), stats.remaining)
@@ -249,6 +279,13 @@ def alma(alma_settings: Settings, alma_client: AlmaClient) -> AlmaClient:
     return alma_client
 
 
+@pytest.fixture
+def alma_test_data(request: pytest.FixtureRequest, alma_institution: Profile) -> TestData:
+    """Generated titles and external ids, stable for this scenario at this institution."""
+    name = getattr(request.node, "originalname", request.node.name)
+    return TestData(_state(request.config).run_token, f"{alma_institution.name}::{name}")
+
+
 # -- the cassette around each scenario ---------------------------------------------
 
 
@@ -263,6 +300,8 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     path = cassette_path(settings.cassettes_dir, institution, rel, scenario.name)
     request.node.stash[SCENARIO] = (institution, scenario.name, path)
     if settings.mode == "live":
+        if "writes" in set(scenario.tags) | set(feature.tags):
+            _guard_writes(request, state, institution)
         return
     if settings.mode == "replay":
         if not path.is_file():
@@ -272,6 +311,32 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         context = _recording(state, request.node, path)
     context.__enter__()
     request.addfinalizer(lambda: context.__exit__(None, None, None))
+    if "writes" in set(scenario.tags) | set(feature.tags):
+        _guard_writes(request, state, institution)
+
+
+def _guard_writes(request: pytest.FixtureRequest, state: _RunState, institution: str) -> None:
+    """Let a @writes scenario write only to a sandbox, and undo its writes afterwards."""
+    client: AlmaClient = request.getfixturevalue("alma_client")
+    general = client.general()
+    if not general.is_sandbox:
+        pytest.skip(
+            f"refused to write: Alma reports environment_type={general.environment_type!r} "
+            f"for {general.institution.value or institution}; scenarios that create requests "
+            "run only against a sandbox (use a sandbox API key)"
+        )
+    client.created.clear()
+    client.allow_writes(True)
+
+    def cleanup() -> None:
+        try:
+            report = remove_created(client, institution, list(client.created), state.ledger)
+            state.left_behind.extend(f"{institution}: {line}" for line in report.left)
+        finally:
+            client.created.clear()
+            client.allow_writes(False)
+
+    request.addfinalizer(cleanup)
 
 
 @contextmanager
@@ -374,6 +439,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for name, (calls, distinct, remaining) in sorted(state.calls.items()):
         left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
         write(f"{name}: {calls} Alma calls for {distinct} distinct GETs{left}")
+    for line in state.left_behind:
+        write(f"LEFT IN ALMA: {line}")
     if state.recorded:
         write(f"cassettes written: {len(state.recorded)}")
     for shown in state.kept:

@@ -94,6 +94,63 @@ class TestPatron(_Strict):
     label: str | None = Field(default=None, description="How the suite names this patron")
 
 
+class HeldTitle(_Strict):
+    """A title the institution holds: a borrowing request for it must be refused (401604)."""
+
+    title: str = Field(min_length=1)
+    isbn: str | None = None
+
+
+class ReceivedRequest(_Strict):
+    """A borrowing request that staff received by hand in the sandbox before the run.
+
+    Alma has no API for receiving, so the suite reads what receiving produced: the
+    temporary item, found by its barcode.
+    """
+
+    patron: str = Field(min_length=1, description="primary_id of the requesting test patron")
+    external_id: str = Field(min_length=1, description="the request's external identifier")
+    rs_library: str = Field(pattern=_CODE, description="the RS library that owns the request")
+    item_barcode: str = Field(min_length=1, description="barcode given at receiving")
+
+
+class Borrowing(_Strict):
+    """Test data and expectations for borrowing requests created by the suite."""
+
+    held_title: HeldTitle
+    patron_without_rs_library: str | None = Field(
+        default=None,
+        description="primary_id of a test patron with no RS library (multi-library only)",
+    )
+    no_rs_library_error: Literal["401768", "401607"] = Field(
+        default="401768",
+        description="the error Alma gives a patron without RS library (which one is UNVERIFIED)",
+    )
+    received_requests: list[ReceivedRequest] = Field(default_factory=list)
+
+
+LendingStatus = Literal["REQUEST_CREATED_LEND", "LOCATE_FAILED", "REJECTED", "LOCATE_IN_PROCESS"]
+
+
+class LendingCase(_Strict):
+    """One lending-request case: a title in a given state at the lender, and the end state."""
+
+    title: str | None = Field(default=None, description="omit for a title nobody holds")
+    expect: list[LendingStatus] = Field(min_length=1)
+
+
+class Lending(_Strict):
+    """Lending requests the suite sends to this institution, and how each must end."""
+
+    rs_library: str = Field(pattern=_CODE)
+    borrower_partner: str = Field(pattern=_CODE, description="partner the requests come from")
+    not_held: LendingCase
+    all_on_loan: LendingCase
+    not_requestable: LendingCase
+    electronic_only: LendingCase
+    available: LendingCase
+
+
 class Profile(_Strict):
     """An institution's expected peer-to-peer configuration and its test data."""
 
@@ -104,6 +161,8 @@ class Profile(_Strict):
     )
     partners: list[Partner] = Field(default_factory=list)
     test_patrons: list[TestPatron] = Field(default_factory=list)
+    borrowing: Borrowing | None = Field(default=None, description="omit: no borrowing checks")
+    lending: Lending | None = Field(default=None, description="omit: no lending checks")
 
     # Set by the loader, not by the YAML.
     name: str = Field(default="", exclude=True, description="profile folder name")
@@ -127,7 +186,44 @@ class Profile(_Strict):
                     f"patron_rs_library.map names {', '.join(unknown)}, which are not among "
                     f"resource_sharing_libraries ({', '.join(codes)})"
                 )
+        self._check_lending(codes)
+        self._check_borrowing(codes)
         return self
+
+    def _check_lending(self, codes: list[str]) -> None:
+        if self.lending is None:
+            return
+        if self.lending.rs_library not in codes:
+            raise ValueError(
+                f"lending.rs_library {self.lending.rs_library} is not among "
+                f"resource_sharing_libraries ({', '.join(codes)})"
+            )
+        if self.lending.borrower_partner not in {p.code for p in self.partners}:
+            raise ValueError(
+                f"lending.borrower_partner {self.lending.borrower_partner} is not among partners"
+            )
+
+    def _check_borrowing(self, codes: list[str]) -> None:
+        if self.borrowing is None:
+            return
+        patrons = {p.primary_id for p in self.test_patrons}
+        for i, received in enumerate(self.borrowing.received_requests):
+            if received.rs_library not in codes:
+                raise ValueError(
+                    f"borrowing.received_requests[{i}].rs_library {received.rs_library} is not "
+                    f"among resource_sharing_libraries ({', '.join(codes)})"
+                )
+            if received.patron not in patrons:
+                raise ValueError(
+                    f"borrowing.received_requests[{i}].patron {received.patron} is not among "
+                    "test_patrons"
+                )
+        lacking = self.borrowing.patron_without_rs_library
+        if lacking is not None and lacking in patrons:
+            raise ValueError(
+                "borrowing.patron_without_rs_library must not also be listed in test_patrons "
+                "(those are expected to carry an RS library)"
+            )
 
     @property
     def multi_library(self) -> bool:

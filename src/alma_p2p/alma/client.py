@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -191,6 +191,8 @@ class AlmaClient:
         self.stats = CallStats()
         self._writes_allowed = False
         self.created: list[Created] = []
+        # Called with each Created *before* its request is sent (the harness's ledger).
+        self.on_create: Callable[[Created], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -259,6 +261,13 @@ class AlmaClient:
         self._check_write("DELETE", path, query)
         self._send("DELETE", path, query)
 
+    def _register(self, created: Created) -> None:
+        if not self._writes_allowed:
+            return  # post_json refuses it; nothing will exist to clean up
+        self.created.append(created)
+        if self.on_create is not None:
+            self.on_create(created)
+
     def _check_write(self, method: str, path: str, query: Mapping[str, str]) -> None:
         if not self._writes_allowed:
             raise AlmaWriteRefused(
@@ -276,7 +285,7 @@ class AlmaClient:
         """``POST /users/{id}/resource-sharing-requests``; registered for cleanup first."""
         path = f"/users/{_seg(user_id)}/resource-sharing-requests"
         created = Created("borrowing", user_id, str(body.get("external_id") or ""))
-        self.created.append(created)
+        self._register(created)
         data = self.post_json(path, body, {"override_blocks": str(override_blocks).lower()})
         request = _validate(RsRequest, data, "POST", _display(path, None))
         created.request_id = request.request_id
@@ -299,7 +308,7 @@ class AlmaClient:
         """``POST /partners/{code}/lending-requests``; registered for the record first."""
         path = f"/partners/{_seg(partner)}/lending-requests"
         created = Created("lending", partner, str(body.get("external_id") or ""))
-        self.created.append(created)
+        self._register(created)
         data = self.post_json(path, body)
         request = _validate(RsRequest, data, "POST", _display(path, None))
         created.request_id = request.request_id
