@@ -8,4 +8,6 @@ pytest_plugins = [
     "steps.common",
     "steps.patrons",
     "steps.configuration",
+    "steps.borrowing",
+    "steps.lending",
 ]

@@ -1,0 +1,44 @@
+@writes @borrowing
+Feature: A patron's request goes to the correct library
+  A borrowing request is owned by one resource sharing library, and staff of that library
+  handle it. Alma takes the owner from the patron's record; a request for a library the
+  patron does not belong to, from a patron with no library at a multi-library institution,
+  for a title the institution holds, or that repeats an open request, is refused and
+  nothing is created.
+
+  @multi_library
+  Scenario: A request from a patron of each campus is owned by that campus's library
+    Given a title the institution does not hold
+    When each test patron requests it without choosing a library
+    Then each request is owned by the resource sharing library of the patron's campus
+
+  @multi_library
+  Scenario: A request for another campus's library is refused
+    Given a title the institution does not hold
+    When a test patron requests it for another campus's library
+    Then Alma refuses it with error 401608
+    And no request was created
+
+  @multi_library
+  Scenario: A patron without a resource sharing library is refused at a multi-library institution
+    Given a title the institution does not hold
+    When the patron without a resource sharing library requests it
+    Then Alma refuses it with the error the profile expects for a patron without a library
+    And no request was created
+
+  Scenario: A title the institution holds cannot be requested from a partner
+    Given a title the institution holds
+    When a test patron requests it without choosing a library
+    Then Alma refuses it with error 401604
+    And no request was created
+
+  Scenario: A patron cannot place the same request twice
+    Given a title the institution does not hold
+    When a test patron requests it twice
+    Then Alma refuses the second request with error 402362
+
+  @single_library
+  Scenario: A request at a single-library institution is owned by its one library
+    Given a title the institution does not hold
+    When each test patron requests it without choosing a library
+    Then each request is owned by the institution's resource sharing library

@@ -1,0 +1,321 @@
+"""Steps about borrowing requests: who owns them, what is refused, where items land."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from pytest_bdd import given, then, when
+
+from alma_p2p import payloads
+from alma_p2p.alma import AlmaAPIError, AlmaClient
+from alma_p2p.alma.models import Item, RsRequest
+from alma_p2p.payloads import TestData
+from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
+from steps.common import Attempt, assert_refused, fail_with
+
+
+@dataclass(frozen=True)
+class Title:
+    title: str
+    author: str | None = None
+    isbn: str | None = None
+
+
+def _borrowing(profile: Profile) -> Borrowing:
+    assert profile.borrowing is not None, "@borrowing scenarios run only with a borrowing section"
+    return profile.borrowing
+
+
+def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
+    """The RS library a test patron should belong to, from their campus or user group."""
+    if not profile.multi_library:
+        return profile.rs_library_codes[0]
+    mapping = profile.patron_rs_library
+    assert mapping is not None
+    user = alma.user(user_id)
+    key = (user.campus_code if mapping.by == "campus_code" else user.user_group).value
+    if key not in mapping.map:
+        pytest.fail(
+            f"{user_id}: {mapping.by} {key or 'empty'} is not in the profile's "
+            f"patron_rs_library map; the patron scenario explains how to fix it",
+            pytrace=False,
+        )
+    return mapping.map[key]
+
+
+def _request(
+    alma: AlmaClient,
+    test_data: TestData,
+    who: str,
+    user_id: str,
+    title: Title,
+    pickup: str,
+    owner: str | None = None,
+) -> Attempt:
+    attempt = Attempt(who, user_id, test_data.external_id())
+    body = payloads.borrowing_request(
+        title=title.title,
+        author=title.author,
+        isbn=title.isbn,
+        external_id=attempt.external_id,
+        pickup_library=pickup,
+        owner=owner,
+    )
+    try:
+        attempt.request = alma.create_borrowing_request(user_id, body)
+    except AlmaAPIError as exc:
+        attempt.error = exc
+    return attempt
+
+
+def _first_patron(profile: Profile) -> tuple[str, str]:
+    if not profile.test_patrons:
+        pytest.fail(f"{profile.name}: the profile names no test_patrons", pytrace=False)
+    patron = profile.test_patrons[0]
+    return patron.label or patron.primary_id, patron.primary_id
+
+
+@given("a title the institution does not hold", target_fixture="title")
+def _(alma_test_data: TestData) -> Title:
+    title, author = alma_test_data.unheld_title()
+    return Title(title, author)
+
+
+@given("a title the institution holds", target_fixture="title")
+def _(alma_institution: Profile) -> Title:
+    held = _borrowing(alma_institution).held_title
+    return Title(held.title, isbn=held.isbn)
+
+
+@when("each test patron requests it without choosing a library", target_fixture="attempts")
+def _(
+    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+) -> dict[str, Attempt]:
+    attempts = {}
+    for patron in alma_institution.test_patrons:
+        home = _home_library(alma, alma_institution, patron.primary_id)
+        who = patron.label or patron.primary_id
+        attempts[home + ":" + patron.primary_id] = _request(
+            alma, alma_test_data, who, patron.primary_id, title, pickup=home
+        )
+    return attempts
+
+
+@when("a test patron requests it without choosing a library", target_fixture="attempt")
+def _(
+    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+) -> Attempt:
+    who, user_id = _first_patron(alma_institution)
+    home = _home_library(alma, alma_institution, user_id)
+    return _request(alma, alma_test_data, who, user_id, title, pickup=home)
+
+
+@when("a test patron requests it for another campus's library", target_fixture="attempt")
+def _(
+    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+) -> Attempt:
+    who, user_id = _first_patron(alma_institution)
+    home = _home_library(alma, alma_institution, user_id)
+    other = next(code for code in alma_institution.rs_library_codes if code != home)
+    return _request(alma, alma_test_data, who, user_id, title, pickup=other, owner=other)
+
+
+@when("the patron without a resource sharing library requests it", target_fixture="attempt")
+def _(
+    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+) -> Attempt:
+    user_id = _borrowing(alma_institution).patron_without_rs_library
+    if user_id is None:
+        pytest.fail(
+            f"{alma_institution.name}: set borrowing.patron_without_rs_library in the profile "
+            "to a sandbox patron who has no resource sharing library",
+            pytrace=False,
+        )
+    pickup = alma_institution.rs_library_codes[0]
+    return _request(alma, alma_test_data, "the patron without RS library", user_id, title, pickup)
+
+
+@when("a test patron requests it twice", target_fixture="attempt")
+def _(
+    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+) -> Attempt:
+    who, user_id = _first_patron(alma_institution)
+    home = _home_library(alma, alma_institution, user_id)
+    first = _request(alma, alma_test_data, who, user_id, title, pickup=home)
+    if first.request is None:
+        pytest.fail(f"{who}: the first request was not created: {first.error}", pytrace=False)
+    return _request(alma, alma_test_data, who, user_id, title, pickup=home)
+
+
+@then("Alma refuses the second request with error 402362")
+def _(attempt: Attempt) -> None:
+    assert_refused(attempt, "402362", "(the patron already has this request)")
+
+
+@then("Alma refuses it with the error the profile expects for a patron without a library")
+def _(attempt: Attempt, alma_institution: Profile) -> None:
+    code = _borrowing(alma_institution).no_rs_library_error
+    assert_refused(attempt, code, "(a patron with no RS library at a multi-library institution)")
+
+
+FIX_OWNER = (
+    "check the patron's Resource Sharing Library field and, for requests from Primo, the "
+    "RS library's borrowing setup (Configuration > Fulfillment > Library Management > "
+    "Library Details > Borrowing Information)"
+)
+
+
+@then("each request is owned by the resource sharing library of the patron's campus")
+def _(attempts: dict[str, Attempt]) -> None:
+    _check_owners(attempts, "the resource sharing library of the patron's campus")
+
+
+@then("each request is owned by the institution's resource sharing library")
+def _(attempts: dict[str, Attempt]) -> None:
+    _check_owners(attempts, "the institution's one resource sharing library")
+
+
+def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
+    problems = []
+    for key, attempt in attempts.items():
+        expected = key.split(":", 1)[0]
+        if attempt.request is None:
+            refused = f"Alma refused it: {attempt.error}"
+            if attempt.error is not None and "402039" in attempt.error.codes:
+                refused += (
+                    f"; {expected} has no default borrowing location (Configuration > "
+                    "Fulfillment > Library Management > Library Details > Borrowing "
+                    "Information > Default Location)"
+                )
+            problems.append(f"{attempt.who} ({attempt.user_id}): {refused}")
+        elif attempt.request.owner != expected:
+            problems.append(
+                f"{attempt.who} ({attempt.user_id}): request {attempt.request.request_id} is "
+                f"owned by {attempt.request.owner or 'no library'}, expected {expected} "
+                f"({expectation}): {FIX_OWNER}"
+            )
+    fail_with(problems, "Borrowing requests that would be handled by the wrong library:")
+
+
+# -- temporary items ----------------------------------------------------------------
+
+FIX_TEMP_ITEM = (
+    "check the temporary item creation rule of the RS library (Configuration > (the RS "
+    "library) > Fulfillment > Library Management > Temporary Item Creation Rules: input "
+    "'Resource Sharing Partner' InList your P2P partners, at the top of the list) and the "
+    "RS library's borrowing Default Location"
+)
+
+
+@dataclass
+class Received:
+    expected: ReceivedRequest
+    request: RsRequest
+    item: Item
+
+    @property
+    def where(self) -> tuple[str | None, str | None]:
+        """(library, location) of the temporary item.
+
+        Alma fills ``holding_data`` temp fields and ``item_data`` inconsistently for RS
+        items (alma-api.md §7.3), so the temp fields win when they are filled.
+        """
+        holding, data = self.item.holding_data, self.item.item_data
+        if holding.temp_location.value:
+            return holding.temp_library.value, holding.temp_location.value
+        return data.library.value, data.location.value
+
+    @property
+    def policy(self) -> str | None:
+        return self.item.holding_data.temp_policy.value or self.item.item_data.policy.value
+
+    @property
+    def name(self) -> str:
+        return (
+            f"received request {self.expected.external_id} (temporary item "
+            f"{self.expected.item_barcode})"
+        )
+
+
+@when(
+    "the temporary items of the received borrowing requests are read from Alma",
+    target_fixture="received",
+)
+def _(alma: AlmaClient, alma_institution: Profile) -> list[Received]:
+    expected = _borrowing(alma_institution).received_requests
+    if not expected:
+        pytest.skip(
+            f"not run: {alma_institution.name}'s profile lists no borrowing.received_requests; "
+            "receive one P2P borrowing request by hand in the sandbox and list it"
+        )
+    out = []
+    for wanted in expected:
+        request = alma.borrowing_request(wanted.patron, wanted.external_id, by_external_id=True)
+        out.append(Received(wanted, request, alma.item_by_barcode(wanted.item_barcode)))
+    return out
+
+
+@then("each temporary item is owned by its request's resource sharing library")
+def _(received: list[Received]) -> None:
+    problems = []
+    for r in received:
+        library = r.where[0]
+        if r.request.owner != r.expected.rs_library:
+            problems.append(
+                f"{r.name}: the request is owned by {r.request.owner}, the profile expects "
+                f"{r.expected.rs_library}"
+            )
+        elif library != r.expected.rs_library:
+            problems.append(
+                f"{r.name}: the item belongs to library {library}, not to the request's RS "
+                f"library {r.expected.rs_library}: {FIX_TEMP_ITEM}"
+            )
+    fail_with(problems, "Temporary items owned by the wrong library:")
+
+
+@then("each temporary item sits in that library's borrowing location")
+def _(received: list[Received], alma_institution: Profile) -> None:
+    problems = []
+    for r in received:
+        library = alma_institution.rs_library(r.expected.rs_library)
+        assert library is not None
+        location = r.where[1]
+        if location != library.borrowing_location:
+            problems.append(
+                f"{r.name}: it sits in location {location or 'none'}, expected "
+                f"{library.borrowing_location} of {library.code}: {FIX_TEMP_ITEM}"
+            )
+    fail_with(problems, "Temporary items outside the borrowing location:")
+
+
+@then("each temporary item carries the resource sharing item policy")
+def _(received: list[Received], alma_institution: Profile) -> None:
+    problems = []
+    for r in received:
+        library = alma_institution.rs_library(r.expected.rs_library)
+        assert library is not None
+        if library.item_policy is None:
+            problems.append(
+                f"{library.code}: the profile names no item_policy, so the temporary item's "
+                f"policy ({r.policy or 'none'}) cannot be checked; add it to profile.yaml"
+            )
+        elif r.policy != library.item_policy:
+            problems.append(
+                f"{r.name}: item policy {r.policy or 'none'}, expected {library.item_policy} "
+                "(the RS item policy, Configuration > (RS library) > Fulfillment > Physical "
+                f"Fulfillment > Item Policy, applied by the temporary item rule): {FIX_TEMP_ITEM}"
+            )
+    fail_with(problems, "Temporary items without the resource sharing item policy:")
+
+
+@then("each temporary item's title is suppressed from discovery")
+def _(received: list[Received]) -> None:
+    problems = [
+        f"{r.name}: its bib {r.item.bib_data.mms_id} is not suppressed from discovery, so "
+        "patrons would see the borrowed copy in Primo (UNVERIFIED that Alma always "
+        "suppresses temporary bibs: confirm on a sandbox)"
+        for r in received
+        if r.item.bib_data.suppress_from_publishing is not True
+    ]
+    fail_with(problems, "Temporary items visible in discovery:")

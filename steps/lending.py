@@ -1,0 +1,136 @@
+"""Steps about lending requests arriving at the institution from a P2P partner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from pytest_bdd import parsers, then, when
+
+from alma_p2p import payloads
+from alma_p2p.alma import AlmaClient
+from alma_p2p.alma.models import RsRequest
+from alma_p2p.payloads import TestData
+from alma_p2p.polling import DeadlineExceeded, poll
+from alma_p2p.profile import Lending, LendingCase, Profile
+from alma_p2p.settings import Settings
+
+# Statuses Alma shows while it is still locating (alma-api.md §4.4).
+IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
+
+CASES = {
+    "a title the lender does not hold": "not_held",
+    "a title whose items are all on loan": "all_on_loan",
+    "a title whose available item is not requestable": "not_requestable",
+    "a title held only electronically": "electronic_only",
+    "a title with an available, requestable item": "available",
+}
+EXPECTATIONS = {
+    "a title it does not hold": "not_held",
+    "a title all on loan": "all_on_loan",
+    "a title not requestable": "not_requestable",
+    "a title held only electronically": "electronic_only",
+    "an available title": "available",
+}
+
+# Lending Information flags of the RS library (WRLC guide, "Resource Sharing Library" step 4).
+LENDING_FLAGS = {
+    "not_held": "Automatically Locate Resource",
+    "all_on_loan": "Reject Request When No Available Items",
+    "not_requestable": "Reject Request When No Requestable Items",
+    "electronic_only": "Reject Request When Only Electronic Available",
+    "available": "Automatically Locate Resource",
+}
+
+
+@dataclass
+class Sent:
+    case: str
+    expect: tuple[str, ...]
+    request: RsRequest
+    partner: str
+    library: str
+
+
+def _lending(profile: Profile) -> Lending:
+    assert profile.lending is not None, "@lending scenarios run only with a lending section"
+    return profile.lending
+
+
+def _flag_path(library: str, flag: str) -> str:
+    return (
+        f"Configuration > (select {library}) > Fulfillment > Library Management > Library "
+        f"Details > Lending Information > tick '{flag}'"
+    )
+
+
+@when(parsers.parse("the borrowing partner requests {what}"), target_fixture="sent")
+def _(alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, what: str) -> Sent:
+    lending = _lending(alma_institution)
+    case_name = CASES[what]
+    case: LendingCase = getattr(lending, case_name)
+    if case.title is None:
+        title, author = alma_test_data.unheld_title()
+    else:
+        title, author = case.title, None
+    body = payloads.lending_request(
+        partner=lending.borrower_partner,
+        owner=lending.rs_library,
+        title=title,
+        author=author,
+        external_id=alma_test_data.external_id(),
+    )
+    request = alma.create_lending_request(lending.borrower_partner, body)
+    return Sent(
+        case_name, tuple(case.expect), request, lending.borrower_partner, lending.rs_library
+    )
+
+
+@then(parsers.parse("the lending request ends as the profile expects for {what}"))
+def _(sent: Sent, alma: AlmaClient, alma_settings: Settings, what: str) -> None:
+    assert EXPECTATIONS[what] == sent.case, f"step text {what!r} does not match {sent.case}"
+    request_id = sent.request.request_id
+    assert request_id, "Alma answered the create without a request_id"
+    try:
+        final = poll(
+            lambda: alma.lending_request(sent.partner, request_id),
+            lambda r: r.status.value not in IN_PROGRESS,
+            what=f"lending request {request_id} leaving 'Locate in process'",
+            deadline=60,
+            interval=0 if alma_settings.mode == "replay" else 2,
+        )
+    except DeadlineExceeded as exc:
+        pytest.fail(str(exc), pytrace=False)
+    status = final.status.value
+    if status in sent.expect:
+        sent.request = final
+        return
+    flag = LENDING_FLAGS[sent.case]
+    hint = (
+        f"{sent.library} must {'accept' if sent.case == 'available' else 'reject'} it: "
+        f"{_flag_path(sent.library, flag)}"
+    )
+    if sent.case == "available":
+        hint = (
+            f"{sent.library} must locate and accept a title it can lend; check that the item is "
+            "available and requestable for resource sharing (fulfillment unit rules, Lending "
+            f"Resource Sharing terms of use) and {_flag_path(sent.library, flag)}"
+        )
+    pytest.fail(
+        f"Lending request {request_id} ({sent.case.replace('_', ' ')}) ended "
+        f"{status or 'without status'}, expected {' or '.join(sent.expect)}: {hint}",
+        pytrace=False,
+    )
+
+
+@then("the lending task list shows it with that status")
+def _(sent: Sent, alma: AlmaClient) -> None:
+    status = sent.request.status.value
+    listed = alma.lending_task_list(sent.library, status=status, partner=sent.partner)
+    if not any(r.request_id == sent.request.request_id for r in listed):
+        pytest.fail(
+            f"Lending request {sent.request.request_id} ({status}) is missing from "
+            f"{sent.library}'s lending task list filtered by status {status}: staff would not "
+            "see it (Fulfillment > Resource Sharing > Lending Requests)",
+            pytrace=False,
+        )
