@@ -3,6 +3,7 @@
 ``alma-p2p schema``        print the institution profile's JSON Schema
 ``alma-p2p live-demo``     start the demo stand-in, run the suite live against it, stop it
 ``alma-p2p record-demo``   the same in record mode: rewrites the demo cassettes
+``alma-p2p sweep``         remove what interrupted runs left in Alma (from the ledger)
 
 Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
 """
@@ -15,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alma_p2p.alma import AlmaError
+from alma_p2p.ledger import DEFAULT_LEDGER
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
 from alma_p2p.settings import api_key_variable
 
@@ -45,20 +48,64 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
 
 
+def sweep(institutions: list[str], ledger_path: Path) -> int:
+    """Cancel and remove every request the ledger says is still in Alma; report each."""
+    from alma_p2p.alma import AlmaClient, build_base_url
+    from alma_p2p.alma.client import Created
+    from alma_p2p.cleanup import remove_created
+    from alma_p2p.ledger import Ledger
+    from alma_p2p.settings import load_settings
+
+    settings = load_settings(institutions=tuple(institutions) or None)
+    ledger = Ledger(ledger_path)
+    profiles = load_profiles(settings.profiles_dir, settings.institutions)
+    left = 0
+    for name, profile in profiles.items():
+        entries = ledger.outstanding(name)
+        if not entries:
+            print(f"{name}: nothing left behind")
+            continue
+        key = settings.api_key_for(name)
+        if not key:
+            print(f"{name}: {len(entries)} left behind, but no key: set {api_key_variable(name)}")
+            left += len(entries)
+            continue
+        base = settings.base_url or build_base_url(region=profile.institution.region)
+        with AlmaClient(base_url=base, api_key=key, rate_per_second=settings.rate) as client:
+            general = client.general()
+            if not general.is_sandbox:
+                print(f"{name}: refused, Alma reports {general.environment_type!r}, not sandbox")
+                left += len(entries)
+                continue
+            client.allow_writes(True)
+            created = [Created(e.kind, e.owner, e.external_id) for e in entries]
+            report = remove_created(client, name, created, ledger)
+        print(f"{name}: removed {len(report.removed)}: {', '.join(report.removed) or '-'}")
+        for line in report.left:
+            print(f"{name}: LEFT {line}")
+        left += len(report.left)
+    return 1 if left else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("schema", help="print the profile JSON Schema")
     sub.add_parser("live-demo", help="run the suite live against the demo stand-in")
     sub.add_parser("record-demo", help="re-record the demo cassettes against the stand-in")
+    sweeper = sub.add_parser("sweep", help="remove requests that interrupted runs left in Alma")
+    sweeper.add_argument("--institution", action="append", default=[], metavar="NAME")
+    sweeper.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER)
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":
             sys.stdout.write(schema_text())
             return 0
+        if args.command == "sweep":
+            return sweep(args.institution, args.ledger)
         mode = "live" if args.command == "live-demo" else "record"
         return _run_against_standin(mode, rest)
-    except (ProfileError, ValueError, OSError) as exc:
+    except (ProfileError, ValueError, OSError, AlmaError) as exc:
         print(f"alma-p2p: {exc}", file=sys.stderr)
         return 2
 
