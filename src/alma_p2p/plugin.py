@@ -243,7 +243,9 @@ def alma_client(
     name = alma_institution.name
     try:
         if alma_settings.mode == "replay":
-            client = AlmaClient(base_url=REPLAY_BASE_URL, api_key="replay", backoff=0)
+            client = AlmaClient(
+                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
+            )
         else:
             client = AlmaClient(
                 base_url=alma_settings.base_url
@@ -438,7 +440,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write(f"mode: {state.settings.mode}; institutions: {', '.join(state.profiles)}")
     for name, (calls, distinct, remaining) in sorted(state.calls.items()):
         left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
-        write(f"{name}: {calls} Alma calls for {distinct} distinct GETs{left}")
+        write(f"{name}: {calls} Alma calls; {distinct} distinct resources read{left}")
     for line in state.left_behind:
         write(f"LEFT IN ALMA: {line}")
     if state.recorded:

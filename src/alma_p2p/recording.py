@@ -1,8 +1,10 @@
 """Recording policy: how Alma traffic becomes a cassette, and how a cassette is replayed.
 
 - The gateway's scheme, host and port are rewritten to ``https://alma.invalid`` before a
-  request is recorded *or matched*, so a cassette recorded against a sandbox, or against a
-  stand-in on any port, replays anywhere and holds no host of ours.
+  request is recorded *or matched* (and in links inside answers), so a cassette recorded
+  against a sandbox, or against a stand-in on any port, replays anywhere, holds no host of
+  ours, and two recordings of an unchanged Alma are byte-identical.
+- Request headers other than ``Accept`` and ``Content-Type`` are dropped.
 - The key never reaches a cassette: the ``Authorization`` header and any ``apikey`` query
   parameter are dropped before recording.
 - Volatile headers (``Date``, ``X-Exl-Api-Remaining``, cookies, ``Server``) are dropped.
@@ -92,10 +94,15 @@ def canonical_uri(uri: str) -> str:
     return urlunsplit((origin.scheme, origin.netloc, path, urlencode(query), ""))
 
 
+# Request headers kept in a cassette: only what shapes Alma's answer.
+KEEP_REQUEST_HEADERS = frozenset({"accept", "content-type"})
+_GATEWAY = re.compile(r"https?://[^/\s\"'<>]+(?=/almaws/v1)")
+
+
 def before_record_request(request: Any) -> Any:
     request.uri = canonical_uri(request.uri)
     for name in list(request.headers):
-        if name.lower() in {"authorization", "cookie", "user-agent"}:
+        if name.lower() not in KEEP_REQUEST_HEADERS:
             del request.headers[name]
     return request
 
@@ -111,6 +118,9 @@ def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
     raw = body.get("string")
     if isinstance(raw, bytes | str) and raw:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        # Links inside bodies name the gateway that answered; keep them canonical too.
+        text = _GATEWAY.sub(CANONICAL_ORIGIN, text)
+        body["string"] = text.encode() if isinstance(raw, bytes) else text
         if text.lstrip().startswith(("{", "[")):
             try:
                 data = json.loads(text)

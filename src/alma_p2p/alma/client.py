@@ -150,8 +150,8 @@ class AlmaClient:
     """A synchronous Alma API client for one institution.
 
     ``rate_per_second`` caps calls per second (Alma's per-second threshold; 10 is safe on a
-    sandbox). ``backoff`` scales retry waits; 0 disables waiting (replay). ``transport``
-    replaces the network (``httpx.MockTransport`` or a WSGI stand-in in tests).
+    sandbox; None for no cap). ``backoff`` scales retry waits; 0 disables waiting (replay).
+    ``transport`` replaces the network (``httpx.MockTransport`` or a WSGI stand-in in tests).
     """
 
     def __init__(
@@ -159,7 +159,7 @@ class AlmaClient:
         *,
         base_url: str,
         api_key: str,
-        rate_per_second: float = 10.0,
+        rate_per_second: float | None = 10.0,
         timeout: float = 30.0,
         max_attempts: int = 4,
         backoff: float = 1.0,
@@ -167,10 +167,9 @@ class AlmaClient:
     ) -> None:
         if not api_key:
             raise AlmaConfigError("no API key: set ALMA_API_KEY (or --alma-api-key)")
-        if rate_per_second <= 0:
+        if rate_per_second is not None and rate_per_second <= 0:
             raise AlmaConfigError("the call rate must be above 0 per second")
         self.base_url = build_base_url(base_url=base_url)
-        self._prefix = urlsplit(self.base_url).path
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=ApiKeyAuth(api_key),
@@ -182,9 +181,12 @@ class AlmaClient:
             follow_redirects=True,
             transport=transport,
         )
-        # Rate per whole seconds; pyrate-limiter counts integers in a window.
-        per_window, window_ms = _rate_window(rate_per_second)
-        self._limiter = pyrate_limiter.Limiter(pyrate_limiter.Rate(per_window, window_ms))
+        # None: no throttle (replay, where no Alma is called). pyrate-limiter counts whole
+        # calls in a window, so a fractional rate becomes one call per window.
+        self._limiter: pyrate_limiter.Limiter | None = None
+        if rate_per_second is not None:
+            per_window, window_ms = _rate_window(rate_per_second)
+            self._limiter = pyrate_limiter.Limiter(pyrate_limiter.Rate(per_window, window_ms))
         self._max_attempts = max(1, max_attempts)
         self._backoff = max(0.0, backoff)
         self._cache: dict[str, Any] = {}
@@ -198,7 +200,8 @@ class AlmaClient:
 
     def close(self) -> None:
         self._http.close()
-        self._limiter.close()
+        if self._limiter is not None:
+            self._limiter.close()
 
     def __enter__(self) -> AlmaClient:
         return self
@@ -484,10 +487,11 @@ class AlmaClient:
         self, method: str, path: str, query: Mapping[str, str], body: Any
     ) -> httpx.Response:
         shown = _display(path, query)
-        self._limiter.try_acquire("alma")
+        if self._limiter is not None:
+            self._limiter.try_acquire("alma")
         try:
             response = self._http.request(
-                method, self._prefix + path, params=dict(query) or None, json=body
+                method, path.lstrip("/"), params=dict(query) or None, json=body
             )
         except httpx.TimeoutException as exc:
             raise AlmaTransportError(

@@ -1,0 +1,57 @@
+"""``alma-standin --world FILE --port N``: serve a world on 127.0.0.1 until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from alma_p2p.standin.app import StandinApp
+from alma_p2p.standin.server import HOST, serve
+from alma_p2p.standin.world import WorldError, load_world
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="alma-standin", description="Serve an Alma stand-in world on 127.0.0.1."
+    )
+    parser.add_argument("--world", type=Path, required=True, help="world file (YAML)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    args = parser.parse_args(argv)
+    try:
+        world = load_world(args.world)
+    except WorldError as exc:
+        print(f"alma-standin: {exc}", file=sys.stderr)
+        return 2
+    app = StandinApp(world)
+    try:
+        context = serve(app, args.port)
+        standin = context.__enter__()
+    except OSError as exc:
+        print(f"alma-standin: cannot listen on {HOST}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(
+        f"Alma stand-in serving {len(world.institutions)} institutions at {standin.base_url} "
+        "(Ctrl-C stops)",
+        flush=True,
+    )
+    for inst in world.institutions:
+        keys = ", ".join(k.key for k in inst.api_keys) or "no keys"
+        print(f"  {inst.code} ({inst.environment_type}): demo key {keys}", flush=True)
+    stop = threading.Event()
+    try:
+        seen = 0
+        while not stop.wait(0.2):
+            for entry in app.request_log[seen:]:
+                print(f"{entry.method} {entry.path} → {entry.status}", file=sys.stderr, flush=True)
+            seen = len(app.request_log)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        context.__exit__(None, None, None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""The stand-in's world file: the institutions it plays, as plain data.
+
+A world is YAML with a list of ``institutions``; each holds what Alma would hold for it
+(keys with their API areas, libraries with locations and desks, users, partners, jobs,
+code tables, bibs with holdings and items, and borrowing requests staff have received).
+``load_world`` validates it and raises ``WorldError`` naming the file and the path inside.
+Settings Alma keeps but does not expose through its API (an RS library's lending flags and
+default borrowing location) are here too, because the stand-in acts on them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Permission = Literal["R", "RW"]
+
+
+class WorldError(ValueError):
+    """A world file that cannot be served; one screen, says where and what."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiKey(_Data):
+    key: str = Field(min_length=1)
+    areas: dict[str, Permission] = Field(description="API area → R or RW")
+
+
+class DeskLink(_Data):
+    code: str
+    check_in: bool = True
+    check_out: bool = True
+    reshelve: bool = True
+
+
+class Location(_Data):
+    code: str
+    name: str
+    external_name: str | None = None
+    type: Literal["OPEN", "CLOSED", "REMOTE"] = "OPEN"
+    fulfillment_unit: str | None = None
+    suppress_from_publishing: bool = False
+    circ_desks: list[DeskLink] = Field(default_factory=list)
+
+
+class CircDesk(_Data):
+    code: str
+    name: str
+    has_hold_shelf: bool = False
+
+
+class LendingSetup(_Data):
+    """The RS library's Lending Information flags (WRLC guide, step 4); not in the API."""
+
+    automatically_locate: bool = True
+    reject_when_no_available: bool = True
+    reject_when_no_requestable: bool = True
+    reject_when_only_electronic: bool = True
+
+
+class Library(_Data):
+    code: str
+    name: str
+    description: str | None = None
+    resource_sharing: bool = False
+    campus: str | None = None
+    default_location: str | None = None
+    borrowing_default_location: str | None = Field(
+        default=None, description="RS borrowing Default Location; none gives 402039"
+    )
+    lending: LendingSetup = LendingSetup()
+    circ_desks: list[CircDesk] = Field(default_factory=list)
+    locations: list[Location] = Field(default_factory=list)
+
+
+class User(_Data):
+    primary_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birth_date: date | None = None
+    user_group: str | None = None
+    campus_code: str | None = None
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    record_type: Literal["PUBLIC", "STAFF", "CONTACT"] = "PUBLIC"
+    account_type: Literal["INTERNAL", "EXTERNAL"] = "INTERNAL"
+    barcode: str | None = None
+    rs_libraries: list[str] = Field(default_factory=list)
+    raw: dict[str, Any] = Field(
+        default_factory=dict, description="JSON merged over the rendered record"
+    )
+
+
+class Partner(_Data):
+    code: str
+    name: str
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    profile_type: str = "ISO"
+    iso_symbol: str | None = None
+    system_type: str = "ALMA"
+    borrowing_supported: bool = True
+    borrowing_workflow: str = "DEFAULT_BOR_WF"
+    lending_supported: bool = True
+    lending_workflow: str = "DEFAULT_LEND_WF"
+    request_expiry_type: Literal["EXPIRY_TIME", "INTEREST_DATE", "NO_EXPIRY"] = "EXPIRY_TIME"
+    expiry_time: int | None = None
+    locate_profile: str | None = None
+    holding_code: str | None = None
+    institution_code: str | None = None
+    avg_supply_time: int = 4
+    delivery_delay: int = 0
+    currency: str = "USD"
+
+
+class Schedule(_Data):
+    value: str
+    desc: str
+
+
+class Job(_Data):
+    id: str
+    name: str
+    description: str | None = None
+    type: Literal["SCHEDULED", "MANUAL", "OTHER"] = "SCHEDULED"
+    category: str = "FULFILLMENT"
+    schedule: Schedule = Schedule(value="NOT_SCHEDULED", desc="Not scheduled")
+    active: bool = True
+    next_run: str | None = None
+
+
+class CodeRow(_Data):
+    code: str
+    description: str
+    enabled: bool = True
+    default: bool = False
+
+
+class CodeTable(_Data):
+    description: str | None = None
+    rows: list[CodeRow] = Field(default_factory=list)
+    scopes: dict[str, list[CodeRow]] = Field(
+        default_factory=dict, description="library code → rows (library-scoped tables)"
+    )
+
+
+class Item(_Data):
+    pid: str
+    barcode: str
+    policy: str | None = None
+    base_status: Literal["0", "1"] = "1"
+    process_type: str | None = None
+    requested: bool = False
+    requestable_for_rs: bool = Field(
+        default=True, description="requestable for resource sharing per fulfillment policy"
+    )
+
+
+class Holding(_Data):
+    holding_id: str
+    library: str
+    location: str
+    temp_library: str | None = None
+    temp_location: str | None = None
+    temp_policy: str | None = None
+    in_temp_location: bool = False
+    items: list[Item] = Field(default_factory=list)
+
+
+class Bib(_Data):
+    mms_id: str
+    title: str
+    author: str | None = None
+    isbn: str | None = None
+    suppress_from_publishing: bool = False
+    electronic: bool = Field(default=False, description="has electronic services")
+    holdings: list[Holding] = Field(default_factory=list)
+
+
+class BorrowingRequest(_Data):
+    """A borrowing request already in Alma (e.g. received by staff before the run)."""
+
+    request_id: str
+    external_id: str
+    user: str
+    owner: str
+    title: str
+    status: str = "RECEIVED_PHYSICALLY"  # UNVERIFIED code of "Physically received by library"
+    status_desc: str = "Physically received by library"
+    partner: str | None = None
+    mms_id: str | None = None
+
+
+class Institution(_Data):
+    code: str
+    name: str
+    environment_type: Literal["sandbox", "production"] = "sandbox"
+    alma_url: str | None = None
+    today: date = date(2026, 1, 1)
+    per_second_threshold: int = Field(default=25, ge=1)
+    daily_threshold: int = Field(default=100_000, ge=1)
+    no_rs_library_error: Literal["401768", "401607"] = "401768"
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    libraries: list[Library] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=list)
+    partners: list[Partner] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    code_tables: dict[str, CodeTable] = Field(default_factory=dict)
+    bibs: list[Bib] = Field(default_factory=list)
+    borrowing_requests: list[BorrowingRequest] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Institution:
+        libraries = {lib.code for lib in self.libraries}
+        for user in self.users:
+            unknown = set(user.rs_libraries) - libraries
+            if unknown:
+                raise ValueError(
+                    f"user {user.primary_id}: rs_libraries {sorted(unknown)} are not libraries "
+                    f"of {self.code} ({', '.join(sorted(libraries))})"
+                )
+        return self
+
+    def library(self, code: str) -> Library | None:
+        return next((lib for lib in self.libraries if lib.code == code), None)
+
+    def user(self, primary_id: str) -> User | None:
+        wanted = primary_id.lower()
+        return next((u for u in self.users if u.primary_id.lower() == wanted), None)
+
+    def partner(self, code: str) -> Partner | None:
+        return next((p for p in self.partners if p.code == code), None)
+
+    @property
+    def rs_libraries(self) -> list[Library]:
+        return [lib for lib in self.libraries if lib.resource_sharing]
+
+
+class World(_Data):
+    institutions: list[Institution] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        # Top-level "x-..." keys hold YAML anchors shared by the institutions.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not str(k).startswith("x-")}
+        return data
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> World:
+        seen: dict[str, str] = {}
+        for inst in self.institutions:
+            for key in inst.api_keys:
+                if key.key in seen:
+                    raise ValueError(f"an API key is given to both {seen[key.key]} and {inst.code}")
+                seen[key.key] = inst.code
+        return self
+
+
+def load_world(path: Path) -> World:
+    """Read and validate a world file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise WorldError(f"{path}: cannot read the world file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise WorldError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return World.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:10]:
+            where = ""
+            for part in err["loc"]:
+                where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else part)
+            problems.append(f"{where or '(top level)'}: {err['msg']}")
+        raise WorldError(f"{path}: " + "; ".join(problems)) from exc

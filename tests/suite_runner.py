@@ -1,0 +1,84 @@
+"""Run the repository's acceptance suite live against a stand-in world, in a subprocess."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alma_p2p.cli import demo_environment
+from alma_p2p.standin import World, serve
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_WORLD = REPO / "fixtures" / "standin" / "demo-world.yaml"
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    outcomes: dict[str, str]  # test id (name[institution]) → passed/failed/skipped/error
+
+    def outcome_of(self, test_id: str) -> str:
+        assert test_id in self.outcomes, f"{test_id} did not run:\n{self.output}"
+        return self.outcomes[test_id]
+
+
+def _outcomes(junit: Path) -> dict[str, str]:
+    outcomes = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kinds = {child.tag for child in case}
+        outcome = next(
+            (k for k in ("failure", "error", "skipped") if k in kinds), "passed"
+        ).replace("failure", "failed")
+        outcomes[case.get("name", "")] = outcome
+    return outcomes
+
+
+def demo_world() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(DEMO_WORLD.read_text()))
+
+
+def institution(world: dict[str, Any], code: str) -> dict[str, Any]:
+    return next(i for i in world["institutions"] if i["code"] == code)
+
+
+def record_of(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
+    return next(i for i in items if i[key] == value)
+
+
+def run_live(
+    world: dict[str, Any], tmp_path: Path, *pytest_args: str, timeout: float = 120
+) -> SuiteRun:
+    """Serve ``world`` on 127.0.0.1 and run ``pytest steps --alma-mode=live`` against it."""
+    parsed = World.model_validate(world)
+    junit = tmp_path / "junit.xml"
+    keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
+    with serve(parsed) as standin:
+        env = demo_environment(standin.base_url, keys)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "steps",
+                "--alma-mode=live",
+                "-p",
+                "no:cacheprovider",
+                f"--junitxml={junit}",
+                *pytest_args,
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, _outcomes(junit))
