@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from alma_p2p.cli import demo_environment
-from alma_p2p.standin import World, serve
+from alma_p2p.standin import StandinApp, World, serve
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WORLD = REPO / "fixtures" / "standin" / "demo-world.yaml"
@@ -24,6 +24,7 @@ class SuiteRun:
     returncode: int
     output: str
     outcomes: dict[str, str]  # test id (name[institution]) → passed/failed/skipped/error
+    app: StandinApp  # the stand-in as the run left it (its request log, its requests)
 
     def outcome_of(self, test_id: str) -> str:
         assert test_id in self.outcomes, f"{test_id} did not run:\n{self.output}"
@@ -60,7 +61,8 @@ def run_live(
     parsed = World.model_validate(world)
     junit = tmp_path / "junit.xml"
     keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
-    with serve(parsed) as standin:
+    app = StandinApp(parsed)
+    with serve(app) as standin:
         env = demo_environment(standin.base_url, keys)
         proc = subprocess.run(
             [
@@ -81,4 +83,4 @@ def run_live(
             timeout=timeout,
             check=False,
         )
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, _outcomes(junit))
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, _outcomes(junit), app)

@@ -49,6 +49,7 @@ class _RunState:
     recorded: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)
+    not_applicable: dict[str, int] = field(default_factory=dict)
     run_token: str = ""
     ledger: Ledger | None = None
     calls: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
@@ -189,19 +190,39 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None or "alma_institution" not in callspec.params:
-        return
-    profile = _profiles(item.config)[callspec.params["alma_institution"]]
+def not_applicable(item: pytest.Item, profile: Profile) -> str | None:
+    """Why a scenario does not apply to an institution (None: it applies)."""
     if item.get_closest_marker("multi_library") and not profile.multi_library:
-        pytest.skip(f"not applicable: {profile.name} has one resource sharing library")
+        return "one resource sharing library"
     if item.get_closest_marker("single_library") and profile.multi_library:
-        pytest.skip(f"not applicable: {profile.name} has several resource sharing libraries")
+        return "several resource sharing libraries"
     if item.get_closest_marker("borrowing") and profile.borrowing is None:
-        pytest.skip(f"not applicable: {profile.name}'s profile has no borrowing section")
+        return "no borrowing section in the profile"
     if item.get_closest_marker("lending") and profile.lending is None:
-        pytest.skip(f"not applicable: {profile.name}'s profile has no lending section")
+        return "no lending section in the profile"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out scenario/institution pairs that do not apply; say why in the summary."""
+    state = config.stash.get(STATE, None)
+    if state is None or state.profiles is None:
+        return
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("alma_institution") if callspec else None
+        reason = not_applicable(item, state.profiles[name]) if name in state.profiles else None
+        if reason is None:
+            keep.append(item)
+        else:
+            dropped.append(item)
+            state.not_applicable[f"{name}: {reason}"] = (
+                state.not_applicable.get(f"{name}: {reason}", 0) + 1
+            )
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.hookimpl(wrapper=True)
@@ -333,7 +354,8 @@ def _guard_writes(request: pytest.FixtureRequest, state: _RunState, institution:
     def cleanup() -> None:
         try:
             report = remove_created(client, institution, list(client.created), state.ledger)
-            state.left_behind.extend(f"{institution}: {line}" for line in report.left)
+            if state.settings.mode != "replay":  # on replay nothing real was created
+                state.left_behind.extend(f"{institution}: {line}" for line in report.left)
         finally:
             client.created.clear()
             client.allow_writes(False)
@@ -433,14 +455,17 @@ def _replay_miss(node: pytest.Item, exc: Exception) -> str:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is None or not state.profiles or not state.clients:
+    if state is None or not state.profiles or not (state.clients or state.not_applicable):
         return
     write = terminalreporter.write_line
     terminalreporter.section("Alma harness")
     write(f"mode: {state.settings.mode}; institutions: {', '.join(state.profiles)}")
+    for reason, count in sorted(state.not_applicable.items()):
+        write(f"not applicable, left out: {count} scenario(s) at {reason}")
     for name, (calls, distinct, remaining) in sorted(state.calls.items()):
         left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
-        write(f"{name}: {calls} Alma calls; {distinct} distinct resources read{left}")
+        spent = "answers replayed" if state.settings.mode == "replay" else "Alma calls"
+        write(f"{name}: {calls} {spent}; {distinct} distinct resources read{left}")
     for line in state.left_behind:
         write(f"LEFT IN ALMA: {line}")
     if state.recorded:
