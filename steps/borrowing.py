@@ -11,7 +11,9 @@ from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import Item, RsRequest
 from alma_p2p.payloads import TestData
+from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
+from alma_p2p.settings import Settings
 from steps.common import Attempt, assert_refused, fail_with
 
 
@@ -319,3 +321,56 @@ def _(received: list[Received]) -> None:
         if r.item.bib_data.suppress_from_publishing is not True
     ]
     fail_with(problems, "Temporary items visible in discovery:")
+
+
+# -- sending ------------------------------------------------------------------------
+
+SENDING_MENU = (
+    "check the Rota Template (Fulfillment > Resource Sharing > Rota Templates), the Rota "
+    "Assignment Rules and the Sending Borrowing Request Rules (Configuration > Fulfillment > "
+    "Resource Sharing)"
+)
+
+
+@then("the request is sent on its own to one of the profile's partners")
+def _(
+    attempt: Attempt,
+    alma: AlmaClient,
+    alma_institution: Profile,
+    alma_settings: Settings,
+    alma_evidence: list[str],
+) -> None:
+    if attempt.request is None or attempt.request.request_id is None:
+        pytest.fail(f"{attempt.who}: the request was not created: {attempt.error}", pytrace=False)
+    request_id = attempt.request.request_id
+    try:
+        final = poll(
+            lambda: alma.borrowing_request(attempt.user_id, request_id),
+            lambda r: r.status.value not in {"LOCATE_IN_PROCESS", "REQUEST_CREATED_BOR", None},
+            what=f"borrowing request {request_id} leaving 'Locate in process'",
+            deadline=60,
+            interval=0 if alma_settings.mode == "replay" else 2,
+        )
+    except DeadlineExceeded as exc:
+        pytest.fail(str(exc), pytrace=False)
+    status, partner = final.status.value, final.partner.value
+    alma_evidence.append(f"request {request_id}: status={status} partner={partner}")
+    partners = {p.code for p in alma_institution.partners}
+    if status == "READY_TO_SEND":
+        pytest.fail(
+            f"Borrowing request {request_id} was left in 'Ready to be sent' (partner {partner}): "
+            f"no Sending Borrowing Request Rule sends it to the P2P rota; {SENDING_MENU}",
+            pytrace=False,
+        )
+    if status != "REQUEST_SENT":
+        pytest.fail(
+            f"Borrowing request {request_id} ended {status}, not 'Request sent to partner': "
+            f"Alma could not build a rota from the P2P partners; {SENDING_MENU}",
+            pytrace=False,
+        )
+    if partner not in partners:
+        pytest.fail(
+            f"Borrowing request {request_id} was sent to {partner}, which is not a P2P partner "
+            f"of the profile ({', '.join(sorted(partners))}); {SENDING_MENU}",
+            pytrace=False,
+        )

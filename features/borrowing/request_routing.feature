@@ -1,4 +1,4 @@
-@writes @borrowing
+@writes @borrowing @behaviour @guide_rs_library
 Feature: A patron's request goes to the correct library
   A borrowing request is owned by one resource sharing library, and staff of that library
   handle it. Alma takes the owner from the patron's record; a request for a library the
@@ -11,6 +11,12 @@ Feature: A patron's request goes to the correct library
     Given a title the institution does not hold
     When each test patron requests it without choosing a library
     Then each request is owned by the resource sharing library of the patron's campus
+
+  @behaviour @guide_rota_template @guide_rota_assignment_rule @guide_sending_rule
+  Scenario: A new request is sent on its own to a partner of the peer-to-peer rota
+    Given a title the institution does not hold
+    When a test patron requests it without choosing a library
+    Then the request is sent on its own to one of the profile's partners
 
   @multi_library
   Scenario: A request for another campus's library is refused

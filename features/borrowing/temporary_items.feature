@@ -1,4 +1,4 @@
-@borrowing
+@borrowing @behaviour @guide_temp_item_creation_rule @guide_item_policy
 Feature: Temporary items of received borrowing requests land in the borrowing location
   When staff receive a borrowed book, Alma creates a temporary item owned by the request's
   resource sharing library, in its borrowing location (CLSBORR in WRLC's guide), with the

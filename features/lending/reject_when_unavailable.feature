@@ -1,4 +1,4 @@
-@writes @lending
+@writes @lending @behaviour @guide_rs_library
 Feature: A lender rejects a request when nothing is available
   The lender's resource sharing library locates each incoming request in its catalogue and,
   with "Reject Request When No Available Items / No Requestable Items / Only Electronic

@@ -25,11 +25,14 @@ import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
 from alma_p2p.cleanup import remove_created
+from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.ledger import DEFAULT_LEDGER, Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
 from alma_p2p.recording import REPLAY_BASE_URL, cassette_path, vcr_config
+from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
 from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
 
 MARKERS = {
@@ -38,6 +41,10 @@ MARKERS = {
     "borrowing": "needs the profile's borrowing section",
     "lending": "needs the profile's lending section",
     "writes": "creates records in Alma: runs only against a sandbox, cleans up after itself",
+    "api": "a configuration item read through Alma's API",
+    "behaviour": "a configuration item proven by how Alma behaves",
+    "manual": "a configuration item Alma's API cannot read: a checklist line",
+    **{f"{TAG_PREFIX}{item.id}": f"proves the guide item '{item.title}'" for item in GUIDE},
 }
 
 
@@ -50,6 +57,10 @@ class _RunState:
     kept: list[str] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)
     not_applicable: dict[str, int] = field(default_factory=dict)
+    attestations: dict[str, Attestations] = field(default_factory=dict)
+    results: list[ScenarioResult] = field(default_factory=list)
+    not_applicable_items: set[tuple[str, str]] = field(default_factory=set)
+    reports: list[Path] = field(default_factory=list)
     run_token: str = ""
     ledger: Ledger | None = None
     calls: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
@@ -57,6 +68,8 @@ class _RunState:
 
 STATE = pytest.StashKey[_RunState]()
 SCENARIO = pytest.StashKey[tuple[str, str, Path]]()
+FEATURE = pytest.StashKey[str]()
+EVIDENCE = pytest.StashKey[list[str]]()
 REPORT = pytest.StashKey[pytest.TestReport]()
 
 
@@ -104,6 +117,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--cassettes-dir", default=None, help="cassette folder. Env: ALMA_CASSETTES_DIR"
     )
+    group.addoption(
+        "--alma-report-dir",
+        default=None,
+        help="where the readiness report is written (default reports). Env: ALMA_REPORT_DIR",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,16 +137,18 @@ def pytest_configure(config: pytest.Config) -> None:
             timeout=opt("--alma-timeout"),
             profiles_dir=_rooted(config, opt("--profiles-dir")),
             cassettes_dir=_rooted(config, opt("--cassettes-dir")),
+            report_dir=_rooted(config, opt("--alma-report-dir")),
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if not settings.profiles_dir.is_absolute():
-        settings = settings.model_copy(
-            update={
-                "profiles_dir": config.rootpath / settings.profiles_dir,
-                "cassettes_dir": config.rootpath / settings.cassettes_dir,
-            }
-        )
+    folders = ("profiles_dir", "cassettes_dir", "report_dir")
+    settings = settings.model_copy(
+        update={
+            name: config.rootpath / getattr(settings, name)
+            for name in folders
+            if not getattr(settings, name).is_absolute()
+        }
+    )
     state = config.stash[STATE] = _RunState(settings, run_token=_run_token(settings))
     if settings.mode != "replay":
         state.ledger = Ledger(config.rootpath / DEFAULT_LEDGER)
@@ -137,6 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.institutions or settings.profiles_dir.is_dir():
         try:
             state.profiles = load_profiles(settings.profiles_dir, settings.institutions)
+            state.attestations = {
+                name: load_attestations(settings.profiles_dir / name / ATTESTATIONS_FILE)
+                for name in state.profiles
+            }
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -211,12 +235,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        name = callspec.params.get("alma_institution") if callspec else None
+        name = str(callspec.params.get("alma_institution")) if callspec else ""
         reason = not_applicable(item, state.profiles[name]) if name in state.profiles else None
         if reason is None:
             keep.append(item)
         else:
             dropped.append(item)
+            state.not_applicable_items.update(
+                (name, m.name.removeprefix(TAG_PREFIX))
+                for m in item.iter_markers()
+                if m.name.startswith(TAG_PREFIX)
+            )
             state.not_applicable[f"{name}: {reason}"] = (
                 state.not_applicable.get(f"{name}: {reason}", 0) + 1
             )
@@ -230,7 +259,48 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         item.stash[REPORT] = report
+        _collect(item, report)
     return report
+
+
+def _collect(item: pytest.Item, report: pytest.TestReport) -> None:
+    scenario = item.stash.get(SCENARIO, None)
+    state = item.config.stash.get(STATE, None)
+    if scenario is None or state is None:
+        return
+    names = {m.name for m in item.iter_markers()}
+    empty: list[str] = []
+    evidence = item.stash.get(EVIDENCE, empty)
+    if report.skipped and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2]).removeprefix("Skipped: ")
+    else:
+        message = report.longreprtext if report.failed else ""
+    state.results.append(
+        ScenarioResult(
+            institution=scenario[0],
+            feature=item.stash.get(FEATURE, ""),
+            scenario=scenario[1],
+            guide_items=tuple(
+                sorted(n.removeprefix(TAG_PREFIX) for n in names if n.startswith(TAG_PREFIX))
+            ),
+            kinds=tuple(sorted(names & {"api", "behaviour", "manual"})),
+            verdict=verdict_of(report.outcome, message),
+            message=message,
+            evidence=list(evidence),
+        )
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.results or state.profiles is None:
+        return
+    readiness = Readiness(
+        sorted({r.institution for r in state.results}),
+        state.results,
+        state.not_applicable_items,
+    )
+    state.reports = write_reports(readiness, state.settings.report_dir, state.settings.mode)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -303,6 +373,20 @@ def alma(alma_settings: Settings, alma_client: AlmaClient) -> AlmaClient:
 
 
 @pytest.fixture
+def alma_evidence(request: pytest.FixtureRequest) -> list[str]:
+    """Values read from Alma that a Then step shows in the readiness report."""
+    evidence: list[str] = []
+    request.node.stash[EVIDENCE] = evidence
+    return evidence
+
+
+@pytest.fixture(scope="session")
+def alma_attestations(pytestconfig: pytest.Config, alma_institution: Profile) -> Attestations:
+    """Who checked the institution's manual items, and when."""
+    return _state(pytestconfig).attestations.get(alma_institution.name, Attestations([]))
+
+
+@pytest.fixture
 def alma_test_data(request: pytest.FixtureRequest, alma_institution: Profile) -> TestData:
     """Generated titles and external ids, stable for this scenario at this institution."""
     name = getattr(request.node, "originalname", request.node.name)
@@ -322,6 +406,9 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     rel = os.path.relpath(feature.filename, base)
     path = cassette_path(settings.cassettes_dir, institution, rel, scenario.name)
     request.node.stash[SCENARIO] = (institution, scenario.name, path)
+    request.node.stash[FEATURE] = feature.name
+    if "manual" in set(scenario.tags) | set(feature.tags):
+        return  # a person's check: no Alma call, no cassette
     if settings.mode == "live":
         if "writes" in set(scenario.tags) | set(feature.tags):
             _guard_writes(request, state, institution)
@@ -470,5 +557,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"LEFT IN ALMA: {line}")
     if state.recorded:
         write(f"cassettes written: {len(state.recorded)}")
+    for path in state.reports:
+        write(f"readiness report: {_shown(config, path)}")
     for shown in state.kept:
         write(f"cassette NOT updated (scenario did not pass): {shown}")

@@ -46,6 +46,14 @@ class Institution(_Strict):
     sandbox_refreshed: date | None = Field(
         default=None, description="Date of the last sandbox refresh (older evidence is stale)"
     )
+    expiry_job_time: str = Field(
+        default="02:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When 'Expired Resource Sharing Requests' runs every day (WRLC: 02:00)",
+    )
+    attestation_max_age_days: int = Field(
+        default=180, ge=1, description="A manual check older than this is shown as stale"
+    )
 
 
 class RsLibrary(_Strict):
@@ -261,7 +269,7 @@ def load_profile(path: Path) -> Profile:
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_describe(path, exc, root)) from exc
+        raise ProfileError(describe_validation(path, exc, root)) from exc
     return profile.model_copy(update={"name": path.parent.name, "source": str(path)})
 
 
@@ -298,8 +306,11 @@ def schema_text() -> str:
     return json.dumps(profile_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def _describe(path: Path, exc: ValidationError, root: yaml.Node | None) -> str:
-    lines = [f"{path}: {exc.error_count()} problem(s) in the profile"]
+def describe_validation(
+    path: Path, exc: ValidationError, root: yaml.Node | None, what: str = "profile"
+) -> str:
+    """One line per problem: the path inside the file, its line, and what is allowed."""
+    lines = [f"{path}: {exc.error_count()} problem(s) in the {what}"]
     for err in exc.errors():
         loc = [p for p in err["loc"] if not str(p).startswith("function-")]
         where = _dotted(loc) or "(top level)"

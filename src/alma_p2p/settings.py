@@ -14,6 +14,7 @@ flag                   variable                default
 ``--alma-timeout``     ``ALMA_TIMEOUT``        30 seconds
 ``--profiles-dir``     ``ALMA_PROFILES_DIR``   ``fixtures/institutions``
 ``--cassettes-dir``    ``ALMA_CASSETTES_DIR``  ``cassettes``
+``--alma-report-dir``  ``ALMA_REPORT_DIR``     ``reports``
 =====================  ======================  =========================================
 
 The key has no flag so it never shows in a process list or shell history. A key for one
@@ -44,6 +45,7 @@ SETTING_NAMES: Mapping[str, tuple[str, str]] = {
     "timeout": ("--alma-timeout", "ALMA_TIMEOUT"),
     "profiles_dir": ("--profiles-dir", "ALMA_PROFILES_DIR"),
     "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
+    "report_dir": ("--alma-report-dir", "ALMA_REPORT_DIR"),
 }
 
 
@@ -66,6 +68,7 @@ class Settings(BaseSettings):
     timeout: float = Field(default=30.0, gt=0, le=600)
     profiles_dir: Path = Path("fixtures/institutions")
     cassettes_dir: Path = Path("cassettes")
+    report_dir: Path = Path("reports")
 
     @field_validator("institutions", mode="before")
     @classmethod

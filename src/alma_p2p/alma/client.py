@@ -42,6 +42,7 @@ from alma_p2p.alma.models import (
     General,
     Item,
     Job,
+    JobInstance,
     Library,
     Location,
     Page,
@@ -367,6 +368,12 @@ class AlmaClient:
 
     def jobs(self, job_type: str = "SCHEDULED") -> tuple[Job, ...]:
         return self._paged(Job, "/conf/jobs", "job", {"type": job_type})
+
+    def job_instances(self, job_id: str, limit: int = 10) -> tuple[JobInstance, ...]:
+        """The latest runs of a job (one page; Alma lists the newest first: UNVERIFIED)."""
+        path = f"/conf/jobs/{_seg(job_id)}/instances"
+        data = self.get_json(path, {"limit": limit, "offset": 0})
+        return self._page(JobInstance, path, data, "job_instance").records
 
     def code_table(self, name: str, scope: str | None = None) -> CodeTable:
         params = {"scope": scope} if scope else None

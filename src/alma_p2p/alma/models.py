@@ -226,6 +226,16 @@ class Job(AlmaModel):
     category: Code = CodeValue()
     schedule: Code = CodeValue()
     next_run: Text = None
+    status: Code = CodeValue()  # UNVERIFIED: how Alma exposes an active scheduled job
+
+
+class JobInstance(AlmaModel):
+    """A run of a job (``GET /conf/jobs/{id}/instances``)."""
+
+    id: str
+    submit_date: Text = None
+    end_date: Text = None
+    status: Code = CodeValue()
 
 
 class CodeTableRow(AlmaModel):

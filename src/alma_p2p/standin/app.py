@@ -106,6 +106,7 @@ class StandinApp:
                 Rule("/conf/libraries/<lib>/locations/<loc>", endpoint="location"),
                 Rule("/conf/libraries/<lib>/circ-desks", endpoint="circ_desks"),
                 Rule("/conf/jobs", endpoint="jobs"),
+                Rule("/conf/jobs/<job_id>/instances", endpoint="job_instances"),
                 Rule("/conf/code-tables/<name>", endpoint="code_table"),
                 *[Rule(p, endpoint="probe", methods=["GET", "POST"]) for p in TEST_PROBES],
                 Rule("/users", endpoint="users"),
@@ -347,6 +348,22 @@ class StandinApp:
         ]
         return _paged("job", records, request)
 
+    def _job_instances(self, live: _Live, request: Request, job_id: str) -> dict[str, Any]:
+        job = next((j for j in live.institution.jobs if j.id == job_id), None)
+        if job is None:
+            raise AlmaFault("402215", f"Job {job_id} was not found.")  # code per [SW26] range
+        records = [
+            {
+                "id": run.id,
+                "name": job.name,
+                "submit_date": run.submit_date,
+                "status": _code(run.status, run.status.replace("_", " ").capitalize()),
+                "link": f"{_base(request)}/conf/jobs/{job_id}/instances/{run.id}",
+            }
+            for run in job.runs
+        ]
+        return _paged("job_instance", records, request)
+
     def _code_table(self, live: _Live, request: Request, name: str) -> dict[str, Any]:
         table = live.institution.code_tables.get(name)
         scope = request.args.get("scope")
@@ -581,7 +598,27 @@ class StandinApp:
             else:
                 record["status"] = _code("CANCELLED", "Canceled by staff")  # UNVERIFIED code
             return None
+        if record["status"]["value"] == "LOCATE_IN_PROCESS":
+            self._send_on(live.institution, record)
         return _public(record)
+
+    def _send_on(self, inst: Institution, record: dict[str, Any]) -> None:
+        """After locate: the rota's first active partner, sent if a sending rule applies.
+
+        Modelled on the Tel Aviv capture (LOCATE_IN_PROCESS, then READY_TO_SEND with a
+        partner about 2 s later; alma-rs-workflow.md §1.1) and PALS/CSU on "Ready to be
+        sent" and locate failure (§1.2). UNVERIFIED: the exact order of these steps.
+        """
+        partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
+        active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
+        if not active:
+            record["status"] = _code("LOCATE_FAILED", "Locate failed")
+            return
+        record["partner"] = _code(active[0].code, active[0].name)
+        if inst.sends_automatically:
+            record["status"] = _code("REQUEST_SENT", "Request sent to partner")
+        else:
+            record["status"] = _code("READY_TO_SEND", "Ready to be sent")
 
     # -- partners and lending ------------------------------------------------------
 

@@ -125,6 +125,14 @@ class Schedule(_Data):
     desc: str
 
 
+class JobRun(_Data):
+    id: str
+    submit_date: str
+    status: Literal["COMPLETED_SUCCESS", "COMPLETED_FAILED", "COMPLETED_WARNING", "RUNNING"] = (
+        "COMPLETED_SUCCESS"
+    )
+
+
 class Job(_Data):
     id: str
     name: str
@@ -134,6 +142,7 @@ class Job(_Data):
     schedule: Schedule = Schedule(value="NOT_SCHEDULED", desc="Not scheduled")
     active: bool = True
     next_run: str | None = None
+    runs: list[JobRun] = Field(default_factory=list, description="newest first")
 
 
 class CodeRow(_Data):
@@ -207,6 +216,12 @@ class Institution(_Data):
     per_second_threshold: int = Field(default=25, ge=1)
     daily_threshold: int = Field(default=100_000, ge=1)
     no_rs_library_error: Literal["401768", "401607"] = "401768"
+    rota: list[str] = Field(
+        default_factory=list, description="partners the rota template puts on a new request"
+    )
+    sends_automatically: bool = Field(
+        default=True, description="a sending borrowing request rule applies to the rota"
+    )
     api_keys: list[ApiKey] = Field(default_factory=list)
     libraries: list[Library] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
