@@ -1,0 +1,131 @@
+"""Each automated configuration check fails, alone, in a world broken the way it guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.suite_runner import demo_world, institution, record_of, run_live
+
+pytestmark = pytest.mark.standin
+
+EXIST = "test_the_borrowing_and_lending_locations_exist_in_each_resource_sharing_library"
+UNIT = "test_the_temporary_locations_belong_to_the_resource_sharing_fulfillment_unit"
+DESK = "test_the_resource_sharing_desk_serves_the_temporary_locations"
+JOB = "test_the_job_is_active_and_runs_every_day_at_the_agreed_time"
+RUNS = "test_the_jobs_recent_runs_did_not_fail"
+ACTIVE = "test_each_partner_is_active_for_borrowing_and_lending"
+WORKFLOW = "test_each_partner_uses_the_agreed_workflow_profiles_and_expiry_time"
+POLICY = "test_the_item_policy_exists_in_each_resource_sharing_library"
+SENT = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
+CHECKS = (EXIST, UNIT, DESK, JOB, RUNS, ACTIVE, WORKFLOW, POLICY, SENT)
+
+COLLEGE = "01DEMO_COLLEGE"
+
+
+def college(world: dict[str, Any]) -> dict[str, Any]:
+    return institution(world, COLLEGE)
+
+
+def main_location(world: dict[str, Any], code: str) -> dict[str, Any]:
+    main = record_of(college(world)["libraries"], "code", "MAIN")
+    return record_of(main["locations"], "code", code)
+
+
+def expired_job(world: dict[str, Any]) -> dict[str, Any]:
+    return record_of(college(world)["jobs"], "name", "Expired Resource Sharing Requests")
+
+
+def partner(world: dict[str, Any]) -> dict[str, Any]:
+    return record_of(college(world)["partners"], "code", "DEMO_LENDER")
+
+
+def remove_lending_location(world: dict[str, Any]) -> None:
+    main = record_of(college(world)["libraries"], "code", "MAIN")
+    main["locations"] = [loc for loc in main["locations"] if loc["code"] != "CLSLEND"]
+
+
+BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
+    "location missing": (
+        remove_lending_location,
+        EXIST,
+        "lending location CLSLEND of MAIN does not exist",
+    ),
+    "wrong fulfillment unit": (
+        lambda w: main_location(w, "CLSBORR").update(fulfillment_unit="MAIN_GEN_FU"),
+        UNIT,
+        "borrowing location CLSBORR of MAIN is in fulfillment unit MAIN_GEN_FU, expected MAIN_FU",
+    ),
+    "circ desk detached": (
+        lambda w: main_location(w, "CLSBORR").update(circ_desks=[]),
+        DESK,
+        "borrowing location CLSBORR of MAIN has no circulation desk RS_DESK",
+    ),
+    "desk without reshelve": (
+        lambda w: main_location(w, "CLSLEND").update(
+            circ_desks=[{"code": "RS_DESK", "reshelve": False}]
+        ),
+        DESK,
+        "desk RS_DESK lacks reshelve",
+    ),
+    "job inactive": (
+        lambda w: expired_job(w).update(active=False),
+        JOB,
+        "'Expired Resource Sharing Requests' is INACTIVE",
+    ),
+    "job at another time": (
+        lambda w: expired_job(w).update(
+            schedule={"value": "DAILY_0400", "desc": "Every day at 04:00"}
+        ),
+        JOB,
+        "runs 'Every day at 04:00', expected every day at 02:00",
+    ),
+    "job run failed": (
+        lambda w: expired_job(w)["runs"][1].update(status="COMPLETED_FAILED"),
+        RUNS,
+        "run I1000000000002 of 2025-12-31T02:00:00Z ended COMPLETED_FAILED",
+    ),
+    "partner inactive": (
+        lambda w: partner(w).update(status="INACTIVE"),
+        ACTIVE,
+        "DEMO_LENDER is INACTIVE: set it Active",
+    ),
+    "partner on the wrong workflow profile": (
+        lambda w: partner(w).update(lending_workflow="DEFAULT_LEND_WF"),
+        WORKFLOW,
+        "DEMO_LENDER uses lending workflow profile DEFAULT_LEND_WF, expected P2P_LEND",
+    ),
+    "partner expiry days": (
+        lambda w: partner(w).update(expiry_time=10),
+        WORKFLOW,
+        "DEMO_LENDER expires requests after 10 days, expected 4",
+    ),
+    "item policy missing": (
+        lambda w: college(w)["code_tables"]["ItemPolicy"]["scopes"].update(
+            MAIN=[{"code": "LOAN", "description": "Regular loan"}]
+        ),
+        POLICY,
+        "MAIN has no item policy P2P_LOAN (it has: LOAN)",
+    ),
+    "request left in ready to be sent": (
+        lambda w: college(w).update(sends_automatically=False),
+        SENT,
+        "was left in 'Ready to be sent' (partner DEMO_LENDER)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
+def test_each_check_fails_alone_with_an_actionable_message(case, tmp_path):
+    break_it, guarded, message = BROKEN[case]
+    world = demo_world()
+    break_it(world)
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    for check in CHECKS:
+        expected = "failed" if check == guarded else "passed"
+        assert run.outcome_of(f"{check}[demo-college]") == expected, (check, run.output[-3000:])
+    assert message in run.output
