@@ -74,6 +74,8 @@ def run_live(
                 "-p",
                 "no:cacheprovider",
                 f"--junitxml={junit}",
+                f"--alma-report-dir={tmp_path / 'reports'}",
+                f"--alma-ledger={tmp_path / 'ledger.jsonl'}",
                 *pytest_args,
             ],
             cwd=REPO,

@@ -112,7 +112,8 @@ def test_live_run_against_the_alma_standin_command_passes(tmp_path):
         env.update(ALMA_BASE_URL=base_url, ALMA_API_KEY="demo-university-key")
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "steps", "--alma-mode=live",
-             "--institution", "demo-university", "-p", "no:cacheprovider", "-q"],
+             "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
+             f"--alma-report-dir={tmp_path / 'reports'}", f"--alma-ledger={tmp_path / 'l.jsonl'}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,4 +1,4 @@
-@writes @borrowing @behaviour @guide_rs_library
+@writes @borrowing @behaviour
 Feature: A patron's request goes to the correct library
   A borrowing request is owned by one resource sharing library, and staff of that library
   handle it. Alma takes the owner from the patron's record; a request for a library the
@@ -6,7 +6,9 @@ Feature: A patron's request goes to the correct library
   for a title the institution holds, or that repeats an open request, is refused and
   nothing is created.
 
-  @multi_library
+  # A request that is created at all proves the RS library's default borrowing location
+  # (Alma refuses with 402039 without it).
+  @multi_library @guide_rs_library
   Scenario: A request from a patron of each campus is owned by that campus's library
     Given a title the institution does not hold
     When each test patron requests it without choosing a library
@@ -43,7 +45,7 @@ Feature: A patron's request goes to the correct library
     When a test patron requests it twice
     Then Alma refuses the second request with error 402362
 
-  @single_library
+  @single_library @guide_rs_library
   Scenario: A request at a single-library institution is owned by its one library
     Given a title the institution does not hold
     When each test patron requests it without choosing a library

@@ -14,10 +14,10 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from alma_p2p.alma import AlmaError
-from alma_p2p.ledger import DEFAULT_LEDGER
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
 from alma_p2p.settings import api_key_variable
 
@@ -41,14 +41,16 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
 
     world = load_world(DEMO_WORLD)
     keys = {inst.code: inst.api_keys[0].key for inst in world.institutions if inst.api_keys}
-    with serve(world) as standin:
+    with serve(world) as standin, tempfile.TemporaryDirectory() as scratch:
         print(f"stand-in at {standin.base_url} ({DEMO_WORLD})", file=sys.stderr)
         env = demo_environment(standin.base_url, keys)
+        # The stand-in forgets everything when it stops: keep its ledger out of yours.
+        env["ALMA_LEDGER"] = str(Path(scratch) / "ledger.jsonl")
         command = [sys.executable, "-m", "pytest", "steps", f"--alma-mode={mode}", *pytest_args]
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
 
 
-def sweep(institutions: list[str], ledger_path: Path) -> int:
+def sweep(institutions: list[str], ledger_path: Path | None) -> int:
     """Cancel and remove every request the ledger says is still in Alma; report each."""
     from alma_p2p.alma import AlmaClient, build_base_url
     from alma_p2p.alma.client import Created
@@ -56,8 +58,8 @@ def sweep(institutions: list[str], ledger_path: Path) -> int:
     from alma_p2p.ledger import Ledger
     from alma_p2p.settings import load_settings
 
-    settings = load_settings(institutions=tuple(institutions) or None)
-    ledger = Ledger(ledger_path)
+    settings = load_settings(institutions=tuple(institutions) or None, ledger=ledger_path)
+    ledger = Ledger(settings.ledger)
     profiles = load_profiles(settings.profiles_dir, settings.institutions)
     left = 0
     for name, profile in profiles.items():
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("record-demo", help="re-record the demo cassettes against the stand-in")
     sweeper = sub.add_parser("sweep", help="remove requests that interrupted runs left in Alma")
     sweeper.add_argument("--institution", action="append", default=[], metavar="NAME")
-    sweeper.add_argument("--ledger", type=Path, default=DEFAULT_LEDGER)
+    sweeper.add_argument("--ledger", type=Path, default=None, help="default: ALMA_LEDGER")
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":

@@ -28,7 +28,7 @@ from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
 from alma_p2p.cleanup import remove_created
 from alma_p2p.guide import GUIDE, TAG_PREFIX
-from alma_p2p.ledger import DEFAULT_LEDGER, Entry, Ledger
+from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
 from alma_p2p.recording import REPLAY_BASE_URL, cassette_path, vcr_config
@@ -118,6 +118,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--cassettes-dir", default=None, help="cassette folder. Env: ALMA_CASSETTES_DIR"
     )
     group.addoption(
+        "--alma-ledger",
+        default=None,
+        help="record of what runs created in Alma (default .alma-p2p/ledger.jsonl). "
+        "Env: ALMA_LEDGER",
+    )
+    group.addoption(
         "--alma-report-dir",
         default=None,
         help="where the readiness report is written (default reports). Env: ALMA_REPORT_DIR",
@@ -138,10 +144,11 @@ def pytest_configure(config: pytest.Config) -> None:
             profiles_dir=_rooted(config, opt("--profiles-dir")),
             cassettes_dir=_rooted(config, opt("--cassettes-dir")),
             report_dir=_rooted(config, opt("--alma-report-dir")),
+            ledger=_rooted(config, opt("--alma-ledger")),
         )
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    folders = ("profiles_dir", "cassettes_dir", "report_dir")
+    folders = ("profiles_dir", "cassettes_dir", "report_dir", "ledger")
     settings = settings.model_copy(
         update={
             name: config.rootpath / getattr(settings, name)
@@ -151,7 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state = config.stash[STATE] = _RunState(settings, run_token=_run_token(settings))
     if settings.mode != "replay":
-        state.ledger = Ledger(config.rootpath / DEFAULT_LEDGER)
+        state.ledger = Ledger(settings.ledger)
     # Profiles are checked up front, so a broken one is a one-screen usage error; a run
     # without a profiles folder (the harness's own tests) loads them only if asked to.
     if settings.institutions or settings.profiles_dir.is_dir():

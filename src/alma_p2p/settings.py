@@ -15,6 +15,7 @@ flag                   variable                default
 ``--profiles-dir``     ``ALMA_PROFILES_DIR``   ``fixtures/institutions``
 ``--cassettes-dir``    ``ALMA_CASSETTES_DIR``  ``cassettes``
 ``--alma-report-dir``  ``ALMA_REPORT_DIR``     ``reports``
+``--alma-ledger``      ``ALMA_LEDGER``         ``.alma-p2p/ledger.jsonl``
 =====================  ======================  =========================================
 
 The key has no flag so it never shows in a process list or shell history. A key for one
@@ -46,6 +47,7 @@ SETTING_NAMES: Mapping[str, tuple[str, str]] = {
     "profiles_dir": ("--profiles-dir", "ALMA_PROFILES_DIR"),
     "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
     "report_dir": ("--alma-report-dir", "ALMA_REPORT_DIR"),
+    "ledger": ("--alma-ledger", "ALMA_LEDGER"),
 }
 
 
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     profiles_dir: Path = Path("fixtures/institutions")
     cassettes_dir: Path = Path("cassettes")
     report_dir: Path = Path("reports")
+    ledger: Path = Path(".alma-p2p/ledger.jsonl")
 
     @field_validator("institutions", mode="before")
     @classmethod
