@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+import yaml
 
 from alma_p2p.recording import (
     before_record_request,
     before_record_response,
     canonical_uri,
     cassette_path,
+    json_diff,
     pseudonym,
     scrub_json,
 )
@@ -64,3 +70,41 @@ def test_pseudonyms_are_stable_and_distinct():
 def test_cassette_path_layout():
     path = cassette_path(Path("cassettes"), "demo-college", "patrons/x.feature", "A b, C!")
     assert path == Path("cassettes/demo-college/patrons/x/a-b-c.yaml")
+
+
+def test_json_diff_names_each_field():
+    sent = {"title": "A", "format": {"value": "PHYSICAL"}, "owner": "WIN"}
+    recorded = {"title": "B", "format": {"value": "DIGITAL"}, "pickup": "X"}
+    assert json_diff(sent, recorded) == [
+        "format.value: sent 'PHYSICAL', recorded 'DIGITAL'",
+        "owner: sent 'WIN', not in the recording",
+        "pickup: not sent, recorded 'X'",
+        "title: sent 'A', recorded 'B'",
+    ]
+
+
+def test_replay_miss_shows_the_nearest_request_and_the_field_that_differs(repo, tmp_path):
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(repo / "cassettes" / "demo-college", cassettes / "demo-college")
+    held = cassettes / "demo-college" / "borrowing" / "request_routing"
+    path = held / "a-title-the-institution-holds-cannot-be-requested-from-a-partner.yaml"
+    data = yaml.safe_load(path.read_text())
+    post = next(i for i in data["interactions"] if i["request"]["method"] == "POST")
+    body = json.loads(post["request"]["body"])
+    assert body["title"] == "Demo Valley College Yearbook 1999"
+    post["request"]["body"] = json.dumps({**body, "title": "Yearbook 2000"})
+    path.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "--institution", "demo-college",
+         "-k", "holds_cannot", f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
+         f"--alma-report-dir={tmp_path / 'reports'}"],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout
+    assert "Replay miss at demo-college" in proc.stdout
+    assert "Nearest:  POST https://alma.invalid/almaws/v1/users/P2P-TEST-COL-01/" in proc.stdout
+    assert (
+        "differs in json_body: title: sent 'Demo Valley College Yearbook 1999', "
+        "recorded 'Yearbook 2000'" in proc.stdout
+    )
+    assert "--alma-mode=record --institution demo-college -k" in proc.stdout

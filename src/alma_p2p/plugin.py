@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
@@ -31,7 +30,7 @@ from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
-from alma_p2p.recording import REPLAY_BASE_URL, cassette_path, vcr_config
+from alma_p2p.recording import REPLAY_BASE_URL, canonical_uri, cassette_path, make_vcr
 from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
 from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
 
@@ -459,7 +458,7 @@ def _guard_writes(request: pytest.FixtureRequest, state: _RunState, institution:
 
 @contextmanager
 def _replaying(path: Path) -> Iterator[None]:
-    recorder = vcr.VCR(**vcr_config(record=False))
+    recorder = make_vcr(record=False)
     with recorder.use_cassette(str(path)), _network_blocked():
         yield
 
@@ -469,7 +468,7 @@ def _recording(state: _RunState, node: pytest.Item, path: Path) -> Iterator[None
     draft = path.with_name(path.stem + ".recording.yaml")
     draft.unlink(missing_ok=True)
     draft.parent.mkdir(parents=True, exist_ok=True)
-    recorder = vcr.VCR(**vcr_config(record=True))
+    recorder = make_vcr(record=True)
     try:
         with recorder.use_cassette(str(draft)):
             yield
@@ -534,17 +533,29 @@ def _missing_cassette(node: pytest.Item, feature: Any, scenario: Any, path: Path
     )
 
 
-def _replay_miss(node: pytest.Item, exc: Exception) -> str:
+def _replay_miss(node: pytest.Item, exc: CannotOverwriteExistingCassetteException) -> str:
     institution, scenario, path = node.stash.get(SCENARIO, ("?", node.name, Path("?")))
-    first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-    return (
-        f"Replay miss at {institution}: the scenario sent a request its cassette does not hold.\n"
-        f"  Scenario: {scenario}\n"
-        f"  Cassette: {_shown(node.config, path)}\n"
-        f"  {first}\n"
-        "The scenario or Alma's answers changed since recording. Re-record it with:\n"
-        f"  {_record_command(node, institution)}"
-    )
+    sent = exc.failed_request
+    lines = [
+        f"Replay miss at {institution}: the scenario sent a request its cassette does not hold.",
+        f"  Scenario: {scenario}",
+        f"  Cassette: {_shown(node.config, path)}",
+        f"  Sent:     {sent.method} {canonical_uri(sent.uri)}",
+    ]
+    similar = getattr(exc, "similar_requests", None) or []
+    if similar:
+        nearest, _matched, failed = similar[0]
+        lines.append(f"  Nearest:  {nearest.method} {nearest.uri}")
+        for matcher, message in failed:
+            text = " ".join(str(message).split())
+            lines.append(f"    differs in {matcher}: {text[:300]}")
+    elif getattr(exc, "reason", "") == "already_played":
+        lines.append("  The scenario sent this request more often than when it was recorded.")
+    lines += [
+        "The scenario or Alma's answers changed since recording. Re-record it with:",
+        f"  {_record_command(node, institution)}",
+    ]
+    return "\n".join(lines)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -132,11 +132,65 @@ def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+_NOT_JSON = object()
+
+
+def _json_or_raw(body: Any) -> Any:
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return _NOT_JSON
+
+
+def json_diff(sent: Any, recorded: Any, where: str = "") -> list[str]:
+    """Field-by-field differences between two JSON values, as ``path: sent vs recorded``."""
+    if isinstance(sent, dict) and isinstance(recorded, dict):
+        out = []
+        for key in sorted(set(sent) | set(recorded), key=str):
+            at = f"{where}.{key}" if where else str(key)
+            if key not in recorded:
+                out.append(f"{at}: sent {sent[key]!r}, not in the recording")
+            elif key not in sent:
+                out.append(f"{at}: not sent, recorded {recorded[key]!r}")
+            else:
+                out.extend(json_diff(sent[key], recorded[key], at))
+        return out
+    if isinstance(sent, list) and isinstance(recorded, list) and len(sent) == len(recorded):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(sent, recorded, strict=True))
+            for d in json_diff(a, b, f"{where}[{i}]")
+        ]
+    if sent != recorded:
+        return [f"{where or 'body'}: sent {sent!r}, recorded {recorded!r}"]
+    return []
+
+
+def json_body(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: JSON bodies compare as data (key order and spacing do not matter)."""
+    a, b = _json_or_raw(r1.body), _json_or_raw(r2.body)
+    if a is _NOT_JSON or b is _NOT_JSON:
+        assert (r1.body or b"") == (r2.body or b""), "bodies differ"
+        return
+    differences = json_diff(a, b)
+    assert not differences, "; ".join(differences[:6])
+
+
+def make_vcr(record: bool) -> Any:
+    """A ``vcr.VCR`` with the harness's policy; replay-only unless recording."""
+    import vcr
+
+    recorder = vcr.VCR(**vcr_config(record))
+    recorder.register_matcher("json_body", json_body)
+    return recorder
+
+
 def vcr_config(record: bool) -> dict[str, Any]:
     """Keyword arguments for ``vcr.VCR``: replay-only unless recording."""
     return {
         "record_mode": "all" if record else "none",
-        "match_on": ("method", "scheme", "host", "port", "path", "query", "body"),
+        "match_on": ("method", "scheme", "host", "port", "path", "query", "json_body"),
         "before_record_request": before_record_request,
         "before_record_response": before_record_response,
         "decode_compressed_response": True,
