@@ -55,9 +55,13 @@ def record_of(items: list[dict[str, Any]], key: str, value: str) -> dict[str, An
 
 
 def run_live(
-    world: dict[str, Any], tmp_path: Path, *pytest_args: str, timeout: float = 120
+    world: dict[str, Any],
+    tmp_path: Path,
+    *pytest_args: str,
+    timeout: float = 120,
+    mode: str = "live",
 ) -> SuiteRun:
-    """Serve ``world`` on 127.0.0.1 and run ``pytest steps --alma-mode=live`` against it."""
+    """Serve ``world`` on 127.0.0.1 and run ``pytest steps --alma-mode=<mode>`` against it."""
     parsed = World.model_validate(world)
     junit = tmp_path / "junit.xml"
     keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
@@ -70,7 +74,7 @@ def run_live(
                 "-m",
                 "pytest",
                 "steps",
-                "--alma-mode=live",
+                f"--alma-mode={mode}",
                 "-p",
                 "no:cacheprovider",
                 f"--junitxml={junit}",

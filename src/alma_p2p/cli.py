@@ -4,6 +4,7 @@
 ``alma-p2p live-demo``     start the demo stand-in, run the suite live against it, stop it
 ``alma-p2p record-demo``   the same in record mode: rewrites the demo cassettes
 ``alma-p2p sweep``         remove what interrupted runs left in Alma (from the ledger)
+``alma-p2p drift B N``     compare a new recording N with the baseline B (exit 1 if breaking)
 
 Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
 """
@@ -89,6 +90,25 @@ def sweep(institutions: list[str], ledger_path: Path | None) -> int:
     return 1 if left else 0
 
 
+def drift(
+    baseline: Path, new: Path, institutions: list[str], as_json: Path | None, as_md: Path | None
+) -> int:
+    """Print the drift as Markdown; 1 when a change breaks the harness's contract."""
+    from alma_p2p import drift as drifting
+
+    for folder in (baseline, new):
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder of cassettes")
+    found = drifting.compare(baseline, new, institutions or None)
+    text = drifting.to_markdown(found)
+    print(text)
+    if as_md:
+        as_md.write_text(text, encoding="utf-8")
+    if as_json:
+        as_json.write_text(drifting.to_json(found), encoding="utf-8")
+    return 1 if found.breaking else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     sweeper = sub.add_parser("sweep", help="remove requests that interrupted runs left in Alma")
     sweeper.add_argument("--institution", action="append", default=[], metavar="NAME")
     sweeper.add_argument("--ledger", type=Path, default=None, help="default: ALMA_LEDGER")
+    drifter = sub.add_parser("drift", help="compare a new recording with the baseline")
+    drifter.add_argument("baseline", type=Path, help="baseline cassettes, e.g. cassettes")
+    drifter.add_argument("new", type=Path, help="the new recording's cassettes folder")
+    drifter.add_argument("--institution", action="append", default=[], metavar="NAME")
+    drifter.add_argument("--json", type=Path, help="also write the drift as JSON here")
+    drifter.add_argument("--markdown", type=Path, help="also write the drift as Markdown here")
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":
@@ -105,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sweep":
             return sweep(args.institution, args.ledger)
+        if args.command == "drift":
+            return drift(args.baseline, args.new, args.institution, args.json, args.markdown)
         mode = "live" if args.command == "live-demo" else "record"
         return _run_against_standin(mode, rest)
     except (ProfileError, ValueError, OSError, AlmaError) as exc:

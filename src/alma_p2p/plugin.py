@@ -475,12 +475,16 @@ def _recording(state: _RunState, node: pytest.Item, path: Path) -> Iterator[None
     finally:
         report = node.stash.get(REPORT, None)
         shown = _shown(node.config, path)
-        if report is not None and report.passed and draft.is_file():
+        passed = report is not None and report.passed
+        if draft.is_file() and (passed or not path.exists()):
+            # A failing scenario's recording only fills an empty place (a drift run into a
+            # fresh folder); it never replaces a cassette that replays green.
             draft.replace(path)
-            state.recorded.append(shown)
+            state.recorded.append(shown if passed else f"{shown} (scenario failed)")
         else:
             draft.unlink(missing_ok=True)
-            state.kept.append(shown)
+            if not passed:
+                state.kept.append(shown)
 
 
 @contextmanager
@@ -579,3 +583,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"readiness report: {_shown(config, path)}")
     for shown in state.kept:
         write(f"cassette NOT updated (scenario did not pass): {shown}")
+    for shown in state.recorded:
+        if shown.endswith("(scenario failed)"):
+            write(f"recorded although the scenario failed: {shown}")

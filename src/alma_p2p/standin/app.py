@@ -194,6 +194,7 @@ class StandinApp:
         elif answer is None:
             response = Response(status=204)
         else:
+            answer = _apply_quirks(answer, self.world.release_quirks)
             response = Response(json.dumps(answer, ensure_ascii=False), 200, content_type=JSON_TYPE)
         self._remaining(live, response)
         return response, live.institution.code
@@ -849,6 +850,22 @@ def _locate(inst: Institution, library: Library, title: str) -> tuple[str, str]:
     else:
         rejected = False
     return ("REJECTED" if rejected else "REQUEST_CREATED_LEND"), bib.mms_id
+
+
+def _apply_quirks(data: Any, quirks: Any) -> Any:
+    if not (quirks.rename or quirks.wrap_in_value):
+        return data
+    if isinstance(data, list):
+        return [_apply_quirks(v, quirks) for v in data]
+    if not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        wrapped = value
+        if key in quirks.wrap_in_value and isinstance(value, str):
+            wrapped = {"value": value, "desc": value}
+        out[quirks.rename.get(key, key)] = _apply_quirks(wrapped, quirks)
+    return out
 
 
 def _items(inst: Institution) -> Iterable[tuple[Bib, Any, Any]]:

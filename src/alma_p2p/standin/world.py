@@ -258,8 +258,21 @@ class Institution(_Data):
         return [lib for lib in self.libraries if lib.resource_sharing]
 
 
+class ReleaseQuirks(_Data):
+    """Changes an Alma release might make to every answer, to test the drift report.
+
+    Not Alma behaviour: a way to play "after the monthly release" with the same world.
+    """
+
+    rename: dict[str, str] = Field(default_factory=dict, description="JSON key → new name")
+    wrap_in_value: list[str] = Field(
+        default_factory=list, description='keys whose string value becomes {"value": …}'
+    )
+
+
 class World(_Data):
     institutions: list[Institution] = Field(min_length=1)
+    release_quirks: ReleaseQuirks = ReleaseQuirks()
 
     @model_validator(mode="before")
     @classmethod
