@@ -108,3 +108,23 @@ def test_replay_miss_shows_the_nearest_request_and_the_field_that_differs(repo, 
         "recorded 'Yearbook 2000'" in proc.stdout
     )
     assert "--alma-mode=record --institution demo-college -k" in proc.stdout
+
+
+def test_replay_warns_when_cassettes_predate_the_sandbox_refresh(repo, tmp_path):
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(repo / "cassettes" / "demo-university", cassettes / "demo-university")
+    meta = cassettes / "demo-university" / "_recording.yaml"
+    data = yaml.safe_load(meta.read_text())
+    assert data["institution_code"] == "01DEMO_STMARYS"
+    meta.write_text(yaml.safe_dump({**data, "recorded_on": "2026-07-01"}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "--institution", "demo-university", "-q",
+         f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
+         f"--alma-report-dir={tmp_path / 'reports'}"],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    assert (
+        "WARNING: cassettes of demo-university were recorded on 2026-07-01, before the sandbox "
+        "refresh of 2026-08-01" in proc.stdout
+    )

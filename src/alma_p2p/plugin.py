@@ -16,13 +16,14 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+from alma_p2p import __version__
 from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
 from alma_p2p.cleanup import remove_created
@@ -30,7 +31,14 @@ from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
-from alma_p2p.recording import REPLAY_BASE_URL, canonical_uri, cassette_path, make_vcr
+from alma_p2p.recording import (
+    REPLAY_BASE_URL,
+    canonical_uri,
+    cassette_path,
+    make_vcr,
+    read_metadata,
+    write_metadata,
+)
 from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
 from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
 
@@ -297,10 +305,56 @@ def _collect(item: pytest.Item, report: pytest.TestReport) -> None:
     )
 
 
+def _write_metadata(state: _RunState) -> None:
+    assert state.profiles is not None
+    recorded = {r.institution for r in state.results}
+    for name in sorted(recorded):
+        profile = state.profiles[name]
+        write_metadata(
+            state.settings.cassettes_dir / name,
+            {
+                "institution": name,
+                "institution_code": profile.institution.code,
+                "region": profile.institution.region,
+                "gateway": "ALMA_BASE_URL" if state.settings.base_url else "region gateway",
+                "recorded_on": datetime.now(UTC).date().isoformat(),
+                "harness_version": __version__,
+            },
+        )
+
+
+def _stale_cassettes(state: _RunState) -> list[str]:
+    """Warnings for cassettes older than the sandbox refresh or the configured age."""
+    assert state.profiles is not None
+    warnings = []
+    today = datetime.now(UTC).date()
+    for name, profile in state.profiles.items():
+        meta = read_metadata(state.settings.cassettes_dir / name)
+        if not meta.get("recorded_on"):
+            continue
+        recorded = date.fromisoformat(str(meta["recorded_on"]))
+        refreshed = profile.institution.sandbox_refreshed
+        age = (today - recorded).days
+        if refreshed is not None and recorded < refreshed:
+            why = f"before the sandbox refresh of {refreshed}"
+        elif age > state.settings.cassette_max_age_days:
+            limit = state.settings.cassette_max_age_days
+            why = f"{age} days ago (ALMA_CASSETTE_MAX_AGE_DAYS={limit})"
+        else:
+            continue
+        warnings.append(
+            f"cassettes of {name} were recorded on {recorded}, {why}: they may no longer show "
+            f"what Alma does; re-record with make record ARGS='--institution {name}'"
+        )
+    return warnings
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or not state.results or state.profiles is None:
         return
+    if state.settings.mode == "record":
+        _write_metadata(state)
     readiness = Readiness(
         sorted({r.institution for r in state.results}),
         state.results,
@@ -569,6 +623,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write = terminalreporter.write_line
     terminalreporter.section("Alma harness")
     write(f"mode: {state.settings.mode}; institutions: {', '.join(state.profiles)}")
+    if state.settings.mode == "replay":
+        for warning in _stale_cassettes(state):
+            write(f"WARNING: {warning}")
     for reason, count in sorted(state.not_applicable.items()):
         write(f"not applicable, left out: {count} scenario(s) at {reason}")
     for name, (calls, distinct, remaining) in sorted(state.calls.items()):

@@ -197,6 +197,29 @@ def vcr_config(record: bool) -> dict[str, Any]:
     }
 
 
+META_FILE = "_recording.yaml"
+
+
+def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
+    """``cassettes/<institution>/_recording.yaml``: when and against what it was recorded."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    draft = folder / (META_FILE + ".tmp")
+    draft.write_text(yaml.safe_dump(meta, sort_keys=True), encoding="utf-8")
+    draft.replace(folder / META_FILE)
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    import yaml
+
+    path = folder / META_FILE
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
 def slug(text: str) -> str:
     """A file-name-safe form of a scenario name."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "scenario"

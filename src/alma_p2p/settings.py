@@ -16,6 +16,7 @@ flag                   variable                default
 ``--cassettes-dir``    ``ALMA_CASSETTES_DIR``  ``cassettes``
 ``--alma-report-dir``  ``ALMA_REPORT_DIR``     ``reports``
 ``--alma-ledger``      ``ALMA_LEDGER``         ``.alma-p2p/ledger.jsonl``
+(none)                 ``ALMA_CASSETTE_MAX_AGE_DAYS``  90 (replay warns past it)
 =====================  ======================  =========================================
 
 The key has no flag so it never shows in a process list or shell history. A key for one
@@ -48,6 +49,7 @@ SETTING_NAMES: Mapping[str, tuple[str, str]] = {
     "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
     "report_dir": ("--alma-report-dir", "ALMA_REPORT_DIR"),
     "ledger": ("--alma-ledger", "ALMA_LEDGER"),
+    "cassette_max_age_days": ("(no flag)", "ALMA_CASSETTE_MAX_AGE_DAYS"),
 }
 
 
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     cassettes_dir: Path = Path("cassettes")
     report_dir: Path = Path("reports")
     ledger: Path = Path(".alma-p2p/ledger.jsonl")
+    cassette_max_age_days: int = Field(default=90, ge=1)
 
     @field_validator("institutions", mode="before")
     @classmethod
