@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments, e.g. make acceptance ARGS="--institution demo-university -k routing"
 ARGS   ?=
 
-.PHONY: help install acceptance test lint typecheck unit live-demo standin record schema clean
+.PHONY: help install acceptance test lint typecheck unit live-demo standin record schema bench clean
 
 help:
 	@echo "make acceptance   replay the acceptance suite on the bundled demo consortium (no network, no key)"
@@ -14,6 +14,7 @@ help:
 	@echo "make standin      start the Alma stand-in on 127.0.0.1:8765 with the demo world"
 	@echo "make live-demo    run the suite live against a stand-in it starts and stops itself"
 	@echo "make record       re-record the demo cassettes against a stand-in (select with ARGS)"
+	@echo "make bench        print speed and call-economy figures"
 
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,9 @@ live-demo: $(STAMP)
 
 record: $(STAMP)
 	$(BIN)/alma-p2p record-demo $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m alma_p2p.bench
 
 schema: $(STAMP)
 	$(BIN)/alma-p2p schema > fixtures/institutions/profile.schema.json

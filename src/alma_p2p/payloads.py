@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 EXTERNAL_ID_PREFIX = "P2PH"
 """Every request the harness creates has an external_id starting ``P2PH-<run token>-``."""
@@ -89,9 +91,8 @@ class TestData:
     scenario_id: str
 
     def __post_init__(self) -> None:
-        seed = int(hashlib.sha256(self.scenario_id.encode()).hexdigest()[:12], 16)
-        self._faker = Faker("en_US")
-        self._faker.seed_instance(seed)
+        self._seed = int(hashlib.sha256(self.scenario_id.encode()).hexdigest()[:12], 16)
+        self._drawn = 0
         self._count = 0
 
     def external_id(self) -> str:
@@ -101,5 +102,16 @@ class TestData:
 
     def unheld_title(self) -> tuple[str, str]:
         """(title, author) of a book no library holds: made up, and marked as a test."""
-        words = self._faker.catch_phrase()
-        return f"P2P harness test: {words}", self._faker.name()
+        faker = _faker()
+        # One shared generator, reseeded per draw: the n-th title of a scenario is always
+        # the same, whatever ran before it.
+        faker.seed_instance(self._seed + self._drawn)
+        self._drawn += 1
+        return f"P2P harness test: {faker.catch_phrase()}", faker.name()
+
+
+@cache
+def _faker() -> Faker:
+    from faker import Faker  # imported on first use: it is slow to import
+
+    return Faker("en_US")

@@ -70,7 +70,7 @@ class _RunState:
     reports: list[Path] = field(default_factory=list)
     run_token: str = ""
     ledger: Ledger | None = None
-    calls: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
+    calls: dict[str, tuple[int, int, int, int | None]] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[_RunState]()
@@ -416,7 +416,12 @@ def alma_client(
         )
     yield client
     stats = client.stats
-    _state(pytestconfig).calls[name] = (stats.calls, len(stats.distinct_gets), stats.remaining)
+    _state(pytestconfig).calls[name] = (
+        stats.calls,
+        stats.gets,
+        len(stats.distinct_gets),
+        stats.remaining,
+    )
     client.close()
 
 
@@ -628,10 +633,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             write(f"WARNING: {warning}")
     for reason, count in sorted(state.not_applicable.items()):
         write(f"not applicable, left out: {count} scenario(s) at {reason}")
-    for name, (calls, distinct, remaining) in sorted(state.calls.items()):
+    for name, (calls, gets, distinct, remaining) in sorted(state.calls.items()):
         left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
         spent = "answers replayed" if state.settings.mode == "replay" else "Alma calls"
-        write(f"{name}: {calls} {spent}; {distinct} distinct resources read{left}")
+        write(
+            f"{name}: {calls} {spent} ({gets} GETs, {calls - gets} writes); "
+            f"{distinct} distinct resources read{left}"
+        )
     for line in state.left_behind:
         write(f"LEFT IN ALMA: {line}")
     if state.recorded:

@@ -125,6 +125,7 @@ class CallStats:
     """What a client spent: calls sent, GETs answered from cache, Alma's remaining quota."""
 
     calls: int = 0
+    gets: int = 0  # GETs sent (polls of a changing status included)
     cache_hits: int = 0
     retries: int = 0
     remaining: int | None = None
@@ -507,6 +508,8 @@ class AlmaClient:
         except httpx.TransportError as exc:
             raise AlmaTransportError(method, shown, _transport_reason(exc)) from exc
         self.stats.calls += 1 + len(response.history)
+        if method == "GET":
+            self.stats.gets += 1 + len(response.history)
         remaining = response.headers.get("X-Exl-Api-Remaining")
         if remaining and remaining.isdigit():
             self.stats.remaining = int(remaining)

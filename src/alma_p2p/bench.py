@@ -1,0 +1,131 @@
+"""``make bench``: the harness's speed and call economy, as printed figures (no assertions).
+
+1. Wall time of the full replay suite against a bare pytest-bdd suite with the same number
+   of scenarios and trivial steps: the harness's overhead ratio (aim: at most 1.5).
+2. Cassette load time per scenario.
+3. A live run against the stand-in: Alma calls per institution against distinct resources
+   read (aim: GETs / distinct = 1.0; status polls and writes are shown apart).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path.cwd()
+RUNS = 3
+
+
+def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-m", "pytest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return time.perf_counter() - started, proc.stdout
+
+
+def _scenario_count(output: str) -> int:
+    found = re.search(r"(\d+) passed", output)
+    return int(found.group(1)) if found else 0
+
+
+def bare_suite(folder: Path, scenarios: int) -> None:
+    lines = ["Feature: Bare", ""]
+    for i in range(scenarios):
+        lines += [f"  Scenario: Bare scenario {i}", "    Given a thing", "    Then it is there", ""]
+    (folder / "bare.feature").write_text("\n".join(lines))
+    (folder / "test_bare.py").write_text(
+        "from pytest_bdd import given, scenarios, then\n"
+        "scenarios('bare.feature')\n"
+        "@given('a thing', target_fixture='thing')\n"
+        "def _():\n    return 1\n"
+        "@then('it is there')\n"
+        "def _(thing):\n    assert thing == 1\n"
+    )
+    (folder / "pytest.ini").write_text("[pytest]\n")
+
+
+def main() -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+    with tempfile.TemporaryDirectory() as scratch:
+        reports = f"--alma-report-dir={Path(scratch) / 'reports'}"
+        replay = [_pytest(["steps", "-q", "-p", "no:cacheprovider", reports], ROOT, env)]
+        replay += [
+            _pytest(["steps", "-q", "-p", "no:cacheprovider", reports], ROOT, env)
+            for _ in range(RUNS - 1)
+        ]
+        total = _scenario_count(replay[0][1]) + int(
+            (re.search(r"(\d+) skipped", replay[0][1]) or [0, 0])[1]
+        )
+        bare_dir = Path(scratch) / "bare"
+        bare_dir.mkdir()
+        bare_suite(bare_dir, total)
+        bare = [
+            _pytest(
+                ["-q", "-p", "no:cacheprovider", "-p", "no:alma_p2p", "-p", "no:faker"],
+                bare_dir,
+                env,
+            )
+            for _ in range(RUNS)
+        ]
+    replay_s = statistics.median(t for t, _ in replay)
+    bare_s = statistics.median(t for t, _ in bare)
+    print(f"scenarios run: {total} (replay) vs {_scenario_count(bare[0][1])} (bare pytest-bdd)")
+    print(f"replay suite wall time (median of {RUNS}): {replay_s:.2f} s")
+    print(f"bare pytest-bdd wall time (median of {RUNS}): {bare_s:.2f} s")
+    print(f"overhead ratio: {replay_s / bare_s:.2f} (aim <= 1.5)")
+
+    cassettes = sorted((ROOT / "cassettes").rglob("*.yaml"))
+    cassettes = [c for c in cassettes if not c.name.startswith("_")]
+    started = time.perf_counter()
+    for cassette in cassettes:
+        yaml.load(
+            cassette.read_text(),
+            Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader,  # noqa: S506 - safe loaders
+        )
+    per = (time.perf_counter() - started) / max(1, len(cassettes)) * 1000
+    print(f"cassette load time: {per:.1f} ms per scenario ({len(cassettes)} cassettes)")
+
+    live_s, live = _live_demo()
+    print(f"live run against the stand-in: {live_s:.2f} s")
+    for line in live.splitlines():
+        found = re.match(
+            r"(\S+): (\d+) Alma calls \((\d+) GETs, (\d+) writes\); (\d+) distinct", line
+        )
+        if found:
+            name, calls, gets, writes, distinct = found.groups()
+            ratio = int(gets) / max(1, int(distinct))
+            print(
+                f"  {name}: {calls} calls = {gets} GETs + {writes} writes; {distinct} distinct "
+                f"resources read; GETs per distinct resource {ratio:.2f} (aim 1.0; status polls "
+                "repeat on purpose)"
+            )
+    return 0
+
+
+def _live_demo() -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "alma_p2p.cli", "live-demo", "-q", "-p", "no:cacheprovider",
+         "--alma-report-dir", str(Path(tempfile.gettempdir()) / "alma-bench-reports")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    return time.perf_counter() - started, proc.stdout
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
