@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments, e.g. make acceptance ARGS="--institution demo-university -k routing"
 ARGS   ?=
 
-.PHONY: help install acceptance test lint typecheck unit live-demo standin record schema bench clean
+.PHONY: help install acceptance test lint typecheck unit live-demo standin record report schema bench clean
 
 help:
 	@echo "make acceptance   replay the acceptance suite on the bundled demo consortium (no network, no key)"
@@ -14,6 +14,7 @@ help:
 	@echo "make standin      start the Alma stand-in on 127.0.0.1:8765 with the demo world"
 	@echo "make live-demo    run the suite live against a stand-in it starts and stops itself"
 	@echo "make record       re-record the demo cassettes against a stand-in (select with ARGS)"
+	@echo "make report       render the last run's Allure results to reports/allure-report (npm, no Java)"
 	@echo "make bench        print speed and call-economy figures"
 
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
@@ -24,8 +25,12 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 
 install: $(STAMP)
 
+# Every acceptance run leaves: reports/readiness.{md,html}, reports/junit.xml, reports/allure-results/
+REPORTING := --junitxml=reports/junit.xml --alluredir=reports/allure-results --clean-alluredir
+ALLURE    := tools/allure/node_modules/.bin/allure
+
 acceptance: $(STAMP)
-	$(BIN)/pytest steps $(ARGS)
+	$(BIN)/pytest steps $(REPORTING) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,10 +48,18 @@ standin: $(STAMP)
 	$(BIN)/alma-standin --world fixtures/standin/demo-world.yaml --port 8765
 
 live-demo: $(STAMP)
-	$(BIN)/alma-p2p live-demo $(ARGS)
+	$(BIN)/alma-p2p live-demo $(REPORTING) $(ARGS)
 
 record: $(STAMP)
-	$(BIN)/alma-p2p record-demo $(ARGS)
+	$(BIN)/alma-p2p record-demo $(REPORTING) $(ARGS)
+
+# Renders reports/allure-results with Allure 3 (npm package, no Java); opens nothing.
+report: $(ALLURE)
+	$(ALLURE) generate reports/allure-results --output reports/allure-report
+	@echo "Allure report: reports/allure-report/index.html"
+
+$(ALLURE): tools/allure/package.json tools/allure/package-lock.json
+	cd tools/allure && npm ci --no-audit --no-fund --loglevel=error
 
 bench: $(STAMP)
 	$(BIN)/python -m alma_p2p.bench

@@ -10,6 +10,7 @@ scenario passes; in ``live`` mode nothing is recorded.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import socket
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
@@ -37,6 +39,7 @@ from alma_p2p.recording import (
     cassette_path,
     make_vcr,
     read_metadata,
+    redacted_exchange,
     write_metadata,
 )
 from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
@@ -305,6 +308,60 @@ def _collect(item: pytest.Item, report: pytest.TestReport) -> None:
     )
 
 
+def _allure_dir(config: pytest.Config) -> Path | None:
+    value = getattr(config.option, "allure_report_dir", None)
+    return Path(value) if value else None
+
+
+def _attach_to_allure(response: httpx.Response) -> None:
+    import allure
+
+    request = response.request
+    allure.attach(
+        redacted_exchange(request.method, str(request.url), response.status_code, response.content),
+        name=f"Alma: {request.method} {request.url.path.split('/almaws/v1', 1)[-1]}",
+        attachment_type=allure.attachment_type.TEXT,
+    )
+
+
+ALLURE_CATEGORIES = [
+    {
+        "name": "Institution configuration fault",
+        "description": "Alma answered, and what it says is configured differs from the profile",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"(?s).*(Configuration >|Fulfillment >|fix it in Alma|expected ).*",
+    },
+    {
+        "name": "Alma contract change",
+        "description": "Alma's answer no longer has the shape the harness relies on",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"(?s).*(contract|Replay miss).*",
+    },
+    {
+        "name": "Harness or environment error",
+        "description": "The harness could not ask Alma (settings, network, key, a bug)",
+        "matchedStatuses": ["broken", "failed"],
+    },
+]
+
+
+def _write_allure_extras(state: _RunState, folder: Path) -> None:
+    assert state.profiles is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"mode={state.settings.mode}",
+        f"institutions={','.join(state.profiles)}",
+        f"harness.version={__version__}",
+    ]
+    for name, profile in state.profiles.items():
+        lines.append(f"{name}.region={profile.institution.region}")
+        meta = read_metadata(state.settings.cassettes_dir / name)
+        if state.settings.mode == "replay" and meta.get("recorded_on"):
+            lines.append(f"{name}.cassettes.recorded_on={meta['recorded_on']}")
+    (folder / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "categories.json").write_text(json.dumps(ALLURE_CATEGORIES, indent=2), "utf-8")
+
+
 def _write_metadata(state: _RunState) -> None:
     assert state.profiles is not None
     recorded = {r.institution for r in state.results}
@@ -355,6 +412,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if state.settings.mode == "record":
         _write_metadata(state)
+    allure_dir = _allure_dir(session.config)
+    if allure_dir is not None:
+        _write_allure_extras(state, allure_dir)
     readiness = Readiness(
         sorted({r.institution for r in state.results}),
         state.results,
@@ -409,6 +469,8 @@ def alma_client(
         pytest.fail(f"{name}: {exc}", pytrace=False)
     state = _state(pytestconfig)
     state.clients[name] = client
+    if _allure_dir(pytestconfig) is not None:
+        client.on_response(_attach_to_allure)
     ledger = state.ledger
     if ledger is not None:
         client.on_create = lambda c: ledger.created(

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -72,6 +73,14 @@ def scrub_json(data: Any) -> Any:
         for key, value in data.items():
             if key in PATRON_TEXT_KEYS and isinstance(value, str) and value:
                 out[key] = pseudonym(value, key)
+            elif key == "user_identifier" and isinstance(value, list):
+                # A patron's barcodes and other identifiers: same value, same pseudonym.
+                out[key] = [
+                    {**v, "value": pseudonym(str(v["value"]), "identifier")}
+                    if isinstance(v, dict) and v.get("value")
+                    else v
+                    for v in value
+                ]
             else:
                 out[key] = scrub_json(value)
         return out
@@ -184,6 +193,16 @@ def make_vcr(record: bool) -> Any:
     recorder = vcr.VCR(**vcr_config(record))
     recorder.register_matcher("json_body", json_body)
     return recorder
+
+
+def redacted_exchange(method: str, uri: str, status: int, body: bytes) -> str:
+    """One Alma exchange as text for a report: canonical URI, no key, patrons pseudonymised."""
+    text = body.decode("utf-8", "replace")
+    text = _GATEWAY.sub(CANONICAL_ORIGIN, text)
+    if text.lstrip().startswith(("{", "[")):
+        with contextlib.suppress(ValueError):
+            text = json.dumps(scrub_json(json.loads(text)), indent=2, ensure_ascii=False)
+    return f"{method} {canonical_uri(uri)} → {status}\n\n{text}"
 
 
 def vcr_config(record: bool) -> dict[str, Any]:

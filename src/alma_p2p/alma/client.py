@@ -216,6 +216,15 @@ class AlmaClient:
         can never write by mistake. The harness turns it on only for a sandbox."""
         self._writes_allowed = allowed
 
+    def on_response(self, hook: Callable[[httpx.Response], None]) -> None:
+        """Call ``hook`` with every answer (after it is read), e.g. to attach it to a report."""
+
+        def read_then(response: httpx.Response) -> None:
+            response.read()
+            hook(response)
+
+        self._http.event_hooks["response"].append(read_then)
+
     def clear_cache(self) -> None:
         """Forget cached GETs (used between scenarios when recording, so cassettes stand alone)."""
         self._cache.clear()
