@@ -130,23 +130,19 @@ class RsLibraryRef(AlmaModel):
     code: Code = CodeValue()
 
 
-class UserIdentifier(AlmaModel):
-    id_type: Code = CodeValue()
-    value: Text = None
-
-
 class User(AlmaModel):
-    """``GET /users/{id}`` (full view)."""
+    """``GET /users/{id}`` (full view).
+
+    Holds no name, contact or identifier: the harness never needs them, and a model's
+    repr ends up in reports (Allure records step arguments).
+    """
 
     primary_id: str
-    first_name: Text = None
-    last_name: Text = None
     record_type: Code = CodeValue()
     user_group: Code = CodeValue()
     campus_code: Code = CodeValue()
     account_type: Code = CodeValue()
     status: Code = CodeValue()
-    user_identifier: ListOf[UserIdentifier] = ()
     rs_library: ListOf[RsLibraryRef] = ()
 
     @property
