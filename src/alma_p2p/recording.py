@@ -55,14 +55,18 @@ PATRON_TEXT_KEYS = frozenset(
 
 
 def pseudonym(value: str, kind: str) -> str:
-    """A stable stand-in for a patron value: same input, same output, no way back."""
+    """A stable stand-in for a patron value: same input, same output, no way back.
+
+    Contact values start with ``X`` so a scrubbed cassette is recognisable at a glance
+    (and by the usual "unscrubbed contact field" greps).
+    """
     digest = hashlib.sha256(f"{kind}\0{value}".encode()).hexdigest()[:10]
     if kind == "email_address":
-        return f"patron-{digest}@example.invalid"
+        return f"X-patron-{digest}@example.invalid"
     if kind == "phone_number":
-        return "555-01" + str(int(digest, 16) % 100).zfill(2)
+        return "XXX-555-01" + str(int(digest, 16) % 100).zfill(2)
     if kind == "birth_date":
-        return "1900-01-01Z"
+        return "XXXX-XX-XX"
     return f"{kind.split('_', maxsplit=1)[0].capitalize()}-{digest}"
 
 

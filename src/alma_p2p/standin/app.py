@@ -26,19 +26,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from alma_p2p.alma.client import API_AREAS
 from alma_p2p.standin.world import Bib, Institution, Library, User, World
 
 PREFIX = "/almaws/v1"
 JSON_TYPE = "application/json;charset=UTF-8"
-AREAS = {
-    "users": "Users",
-    "conf": "Configuration",
-    "partners": "Resource Sharing Partners",
-    "task-lists": "Task-lists",
-    "bibs": "Bibs",
-    "items": "Bibs",
-    "analytics": "Analytics",
-}
+# Which API area a key needs for a path: the same documented fact the client reports from.
+AREAS = API_AREAS
 TEST_PROBES = ("/conf/test", "/users/operation/test", "/partners/operation/test",
                "/task-lists/test", "/analytics/test")  # fmt: skip
 
