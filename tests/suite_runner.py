@@ -60,6 +60,7 @@ def run_live(
     *pytest_args: str,
     timeout: float = 120,
     mode: str = "live",
+    gateway_path: str = "/almaws/v1",
 ) -> SuiteRun:
     """Serve ``world`` on 127.0.0.1 and run ``pytest steps --alma-mode=<mode>`` against it."""
     parsed = World.model_validate(world)
@@ -67,7 +68,7 @@ def run_live(
     keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
     app = StandinApp(parsed)
     with serve(app) as standin:
-        env = demo_environment(standin.base_url, keys)
+        env = demo_environment(standin.base_url.replace("/almaws/v1", gateway_path), keys)
         proc = subprocess.run(
             [
                 sys.executable,

@@ -26,7 +26,15 @@ import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from alma_p2p import __version__
-from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.alma import (
+    AlmaClient,
+    AlmaConfigError,
+    AlmaError,
+    AlmaTransportError,
+    AlmaUnauthorized,
+    NotAnAlmaGateway,
+    build_base_url,
+)
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
 from alma_p2p.cleanup import remove_created
 from alma_p2p.guide import GUIDE, TAG_PREFIX
@@ -229,6 +237,57 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"set ALMA_API_KEY (or {names}) in the environment or in .env",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
+    selected = {
+        str(item.callspec.params["alma_institution"])
+        for item in session.items
+        if hasattr(item, "callspec") and "alma_institution" in item.callspec.params
+    }
+    problems = [p for name in sorted(selected) for p in _preflight(state, state.profiles[name])]
+    if problems:
+        pytest.exit(
+            "Alma cannot be used as configured; nothing was run:\n"
+            + "\n".join(f"  - {p}" for p in problems),
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+# The areas every run reads, with the cheap probe Alma offers for each (alma-api.md §1.2).
+PROBES = (
+    ("Configuration", "/conf/general"),
+    ("Users", "/users/operation/test"),
+    ("Resource Sharing Partners", "/partners/operation/test"),
+    ("Task-lists", "/task-lists/test"),
+)
+
+
+def _preflight(state: _RunState, profile: Profile) -> list[str]:
+    """One call per API area before any scenario: the gateway, the key and its areas."""
+    settings = state.settings
+    try:
+        client = AlmaClient(
+            base_url=settings.base_url or build_base_url(region=profile.institution.region),
+            api_key=settings.api_key_for(profile.name) or "",
+            rate_per_second=settings.rate,
+            timeout=min(settings.timeout, 15.0),
+            max_attempts=2,
+        )
+    except AlmaConfigError as exc:
+        return [f"{profile.name}: {exc}"]
+    problems = []
+    with client:
+        for area, path in PROBES:
+            try:
+                client.get_json(path)
+            except (NotAnAlmaGateway, AlmaTransportError) as exc:
+                return [f"{profile.name}: {exc}"]  # no point asking the other areas
+            except AlmaUnauthorized:
+                problems.append(
+                    f"{profile.name}: the API key lacks the '{area}' API area (read) for this "
+                    "environment; add it in the Developer Network (Manage API Keys)"
+                )
+            except AlmaError as exc:
+                problems.append(f"{profile.name}: {exc}")
+    return problems
 
 
 def not_applicable(item: pytest.Item, profile: Profile) -> str | None:

@@ -1,0 +1,54 @@
+"""Live runs check the gateway, the key and its API areas once, before any scenario."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.suite_runner import demo_world, institution, run_live
+
+pytestmark = pytest.mark.standin
+
+
+def test_nothing_listening_stops_the_run_on_one_screen(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = run_live(
+        demo_world(), tmp_path, "--institution", "demo-college",
+        f"--alma-base-url=http://127.0.0.1:{port}/almaws/v1",
+    )  # fmt: skip
+    assert run.returncode == 4
+    assert "Alma cannot be used as configured; nothing was run" in run.output
+    assert "GET /almaws/v1/conf/general → no answer" in run.output
+    assert run.outcomes == {}
+
+
+def test_a_key_without_an_api_area_is_named_before_anything_runs(tmp_path):
+    world = demo_world()
+    areas = institution(world, "01DEMO_LENDER")["api_keys"][0]["areas"]
+    del areas["Task-lists"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert run.returncode == 4
+    assert "demo-lender: the API key lacks the 'Task-lists' API area (read)" in run.output
+    assert run.outcomes == {}
+    assert [e.path for e in run.app.request_log] == [
+        "/almaws/v1/conf/general",
+        "/almaws/v1/users/operation/test",
+        "/almaws/v1/partners/operation/test",
+        "/almaws/v1/task-lists/test",
+    ]
+
+
+def test_an_html_page_where_json_was_expected_names_the_setting_to_fix(tmp_path):
+    # The institution's Alma UI address instead of the API gateway: a web page answers.
+    run = run_live(
+        demo_world(), tmp_path, "--institution", "demo-college", gateway_path="/discovery"
+    )
+    assert run.returncode == 4
+    assert "this is not an Alma API gateway" in run.output
+    assert "Check ALMA_BASE_URL (--alma-base-url) or the profile's region" in run.output
+    assert run.outcomes == {}
