@@ -129,3 +129,29 @@ def test_each_check_fails_alone_with_an_actionable_message(case, tmp_path):
         expected = "failed" if check == guarded else "passed"
         assert run.outcome_of(f"{check}[demo-college]") == expected, (check, run.output[-3000:])
     assert message in run.output
+
+
+ANALYTICS_TOU = "test_the_loan_borrowing_and_lending_resource_sharing_terms_of_use_exist"
+
+
+def test_a_missing_terms_of_use_row_fails_the_analytics_check(tmp_path):
+    world = demo_world()
+    univ = institution(world, "01DEMO_STMARYS")
+    report = next(iter(univ["analytics_reports"].values()))
+    report["rows"] = [r for r in report["rows"] if r[1] != "P2P Borrowing"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    assert run.outcome_of(f"{ANALYTICS_TOU}[demo-university]") == "failed"
+    assert run.outcome_of(f"{POLICY}[demo-university]") == "passed"
+    assert (
+        "no row with Terms Of Use Type = Borrowing Resource Sharing, Terms Of Use Name = "
+        "P2P Borrowing, Is Active = Y: configure it in Alma (Configuration > Fulfillment > "
+        "Physical Fulfillment > Terms of Use and Policies)" in run.output
+    )
+
+
+def test_without_a_report_the_analytics_item_is_a_checklist_line(tmp_path):
+    run = run_live(demo_world(), tmp_path, "--institution", "demo-college")
+    assert run.outcome_of(f"{ANALYTICS_TOU}[demo-college]") == "skipped"
+    assert "manual: Loan, Borrowing RS and Lending RS Terms of Use" in run.output

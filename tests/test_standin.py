@@ -340,3 +340,23 @@ def test_command_refuses_a_broken_world_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("alma-standin: ")
+
+
+def test_analytics_report_pages_with_a_resumption_token():
+    rows = [[f"TOU {i}", "Y"] for i in range(60)]
+
+    def big_report(data: dict[str, Any]) -> None:
+        inst(data, "01DEMO_COLLEGE")["analytics_reports"] = {
+            "/shared/Demo/Big": {"columns": ["Terms Of Use Name", "Is Active"], "rows": rows}
+        }
+
+    app = StandinApp(world(big_report))
+    alma = client(app, "demo-college-key")
+    read = alma.analytics_report("/shared/Demo/Big", limit=25)
+    assert [r["Terms Of Use Name"] for r in read] == [f"TOU {i}" for i in range(60)]
+    tokens = [e.query.get("token") for e in app.request_log]
+    assert tokens[0] is None
+    assert len(tokens) == 3
+    assert tokens[1] == tokens[2] is not None
+    with pytest.raises(AlmaBadRequest):
+        alma.analytics_report("/shared/Demo/Missing")

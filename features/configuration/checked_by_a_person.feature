@@ -21,18 +21,6 @@ Feature: Configuration that Alma's API cannot read
   Scenario: The temporary item creation rule matches the P2P partners and comes first
     Then a person has checked "temp_item_creation_rule"
 
-  @guide_fulfillment_policies
-  Scenario: The fulfillment policies agreed with the partners exist
-    Then a person has checked "fulfillment_policies"
-
-  @guide_terms_of_use
-  Scenario: The Loan, Borrowing and Lending resource sharing terms of use exist
-    Then a person has checked "terms_of_use"
-
-  @guide_fulfillment_unit_rules
-  Scenario: The fulfillment unit rules apply the resource sharing terms of use first
-    Then a person has checked "fulfillment_unit_rules"
-
   @guide_rota_template
   Scenario: The rota template lists the peer-to-peer partners
     Then a person has checked "rota_template"

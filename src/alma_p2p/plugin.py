@@ -62,6 +62,7 @@ MARKERS = {
     "api": "a configuration item read through Alma's API",
     "behaviour": "a configuration item proven by how Alma behaves",
     "manual": "a configuration item Alma's API cannot read: a checklist line",
+    "analytics": "a configuration item read through an Alma Analytics report",
     **{f"{TAG_PREFIX}{item.id}": f"proves the guide item '{item.title}'" for item in GUIDE},
 }
 
@@ -274,8 +275,9 @@ def _preflight(state: _RunState, profile: Profile) -> list[str]:
     except AlmaConfigError as exc:
         return [f"{profile.name}: {exc}"]
     problems = []
+    probes = PROBES + ((("Analytics", "/analytics/test"),) if profile.analytics else ())
     with client:
-        for area, path in PROBES:
+        for area, path in probes:
             try:
                 client.get_json(path)
             except (NotAnAlmaGateway, AlmaTransportError) as exc:
@@ -359,7 +361,7 @@ def _collect(item: pytest.Item, report: pytest.TestReport) -> None:
             guide_items=tuple(
                 sorted(n.removeprefix(TAG_PREFIX) for n in names if n.startswith(TAG_PREFIX))
             ),
-            kinds=tuple(sorted(names & {"api", "behaviour", "manual"})),
+            kinds=tuple(sorted(names & {"api", "behaviour", "manual", "analytics"})),
             verdict=verdict_of(report.outcome, message),
             message=message,
             evidence=list(evidence),
@@ -593,7 +595,9 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     path = cassette_path(settings.cassettes_dir, institution, rel, scenario.name)
     request.node.stash[SCENARIO] = (institution, scenario.name, path)
     request.node.stash[FEATURE] = feature.name
-    if "manual" in set(scenario.tags) | set(feature.tags):
+    tags = set(scenario.tags) | set(feature.tags)
+    profile = request.getfixturevalue("alma_institution")
+    if "manual" in tags or ("analytics" in tags and not _has_report(profile, tags)):
         return  # a person's check: no Alma call, no cassette
     if settings.mode == "live":
         if "writes" in set(scenario.tags) | set(feature.tags):
@@ -609,6 +613,11 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     request.addfinalizer(lambda: context.__exit__(None, None, None))
     if "writes" in set(scenario.tags) | set(feature.tags):
         _guard_writes(request, state, institution)
+
+
+def _has_report(profile: Profile, tags: set[str]) -> bool:
+    items = {t.removeprefix(TAG_PREFIX) for t in tags if t.startswith(TAG_PREFIX)}
+    return any(item in profile.analytics for item in items)
 
 
 def _guard_writes(request: pytest.FixtureRequest, state: _RunState, institution: str) -> None:

@@ -159,6 +159,17 @@ class Lending(_Strict):
     available: LendingCase
 
 
+AnalyticsItem = Literal["fulfillment_policies", "terms_of_use", "fulfillment_unit_rules"]
+
+
+class AnalyticsCheck(_Strict):
+    """A saved Analytics report (subject area "Configurations (Limited)") and the rows it
+    must contain; each expected row names only the columns that matter."""
+
+    report: str = Field(min_length=2, description="report path, e.g. /shared/<inst>/Reports/…")
+    expect: list[dict[str, str]] = Field(min_length=1, description="column heading → value")
+
+
 class Profile(_Strict):
     """An institution's expected peer-to-peer configuration and its test data."""
 
@@ -171,6 +182,9 @@ class Profile(_Strict):
     test_patrons: list[TestPatron] = Field(default_factory=list)
     borrowing: Borrowing | None = Field(default=None, description="omit: no borrowing checks")
     lending: Lending | None = Field(default=None, description="omit: no lending checks")
+    analytics: dict[AnalyticsItem, AnalyticsCheck] = Field(
+        default_factory=dict, description="items checked through Alma Analytics"
+    )
 
     # Set by the loader, not by the YAML.
     name: str = Field(default="", exclude=True, description="profile folder name")

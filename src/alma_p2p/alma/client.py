@@ -379,6 +379,48 @@ class AlmaClient:
     def jobs(self, job_type: str = "SCHEDULED") -> tuple[Job, ...]:
         return self._paged(Job, "/conf/jobs", "job", {"type": job_type})
 
+    def analytics_report(self, path: str, limit: int = 1000) -> tuple[dict[str, str], ...]:
+        """Rows of an Analytics report, keyed by column heading, all pages.
+
+        Asked for as XML, the Analytics API's own form, as public clients do: UNVERIFIED
+        against our reference. Pages follow ``ResumptionToken`` until ``IsFinished``.
+        """
+        rows: list[dict[str, str]] = []
+        params: dict[str, str | int] = {"path": path, "limit": limit, "col_names": "true"}
+        headings: dict[str, str] = {}
+        for _ in range(500):  # at most 500 pages (Alma's 500,000-row ceiling)
+            # The same token fetches each next page, so pages never come from the cache.
+            text = self.get_text(
+                "/analytics/reports", params, accept="application/xml", cache="token" not in params
+            )
+            page = parse_analytics(text, headings)
+            rows.extend(page.rows)
+            if page.finished or not page.token:
+                return tuple(rows)
+            params = {"token": page.token, "limit": limit}
+        raise AlmaContractError("GET", "/almaws/v1/analytics/reports", "Analytics", ["no end"])
+
+    def get_text(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        accept: str = "application/xml",
+        cache: bool = True,
+    ) -> str:
+        """GET a non-JSON answer (cached like any GET unless ``cache=False``)."""
+        query = {k: str(v) for k, v in (params or {}).items()}
+        key = "text:" + _cache_key(path, query)
+        if cache and key in self._cache:
+            self.stats.cache_hits += 1
+            return str(self._cache[key])
+        self.stats.distinct_gets.add(key)
+        response = self._send("GET", path, query, accept=accept)
+        if _looks_like_html(response.headers.get("content-type", ""), response.content):
+            raise NotAnAlmaGateway("GET", _display(path, query), response.status_code, "text/html")
+        self._cache[key] = response.text
+        return response.text
+
     def job_instances(self, job_id: str, limit: int = 10) -> tuple[JobInstance, ...]:
         """The latest runs of a job (one page; Alma lists the newest first: UNVERIFIED)."""
         path = f"/conf/jobs/{_seg(job_id)}/instances"
@@ -486,6 +528,7 @@ class AlmaClient:
         path: str,
         query: Mapping[str, str],
         body: Any = None,
+        accept: str | None = None,
     ) -> httpx.Response:
         attempts = self._max_attempts if method in RETRIED_METHODS else 1
         retrying = tenacity.Retrying(
@@ -495,20 +538,21 @@ class AlmaClient:
             reraise=True,
             before_sleep=self._count_retry,
         )
-        return retrying(self._send_once, method, path, query, body)
+        return retrying(self._send_once, method, path, query, body, accept)
 
     def _count_retry(self, _state: tenacity.RetryCallState) -> None:
         self.stats.retries += 1
 
     def _send_once(
-        self, method: str, path: str, query: Mapping[str, str], body: Any
+        self, method: str, path: str, query: Mapping[str, str], body: Any, accept: str | None
     ) -> httpx.Response:
         shown = _display(path, query)
+        headers = {"Accept": accept} if accept else None
         if self._limiter is not None:
             self._limiter.try_acquire("alma")
         try:
             response = self._http.request(
-                method, path.lstrip("/"), params=dict(query) or None, json=body
+                method, path.lstrip("/"), params=dict(query) or None, json=body, headers=headers
             )
         except httpx.TimeoutException as exc:
             raise AlmaTransportError(
@@ -567,6 +611,50 @@ class _RetryAfterWait(tenacity.wait.wait_base):
         if isinstance(retry_after, float):
             return min(retry_after, 60.0) * self._scale
         return float(self._jitter(retry_state)) * self._scale
+
+
+@dataclass(frozen=True)
+class AnalyticsPage:
+    rows: tuple[dict[str, str], ...]
+    token: str | None
+    finished: bool
+
+
+def parse_analytics(text: str, headings: dict[str, str]) -> AnalyticsPage:
+    """One page of an Analytics answer; ``headings`` (ColumnN → heading) carries over pages.
+
+    Shape as public Analytics clients read it: ``QueryResult`` with ``ResumptionToken``,
+    ``IsFinished`` and ``ResultXml/rowset`` (``urn:schemas-microsoft-com:xml-analysis:rowset``)
+    whose schema gives each ``ColumnN`` a ``saw-sql:columnHeading``. UNVERIFIED.
+    """
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - the configured gateway; expat refuses bombs
+    except ET.ParseError as exc:
+        raise AlmaContractError(
+            "GET", "/almaws/v1/analytics/reports", "Analytics", [f"not XML: {exc}"]
+        ) from exc
+    token: str | None = None
+    finished = False
+    rows = []
+    for element in root.iter():
+        name = _local(element.tag)
+        if name == "ResumptionToken":
+            token = (element.text or "").strip() or None
+        elif name == "IsFinished":
+            finished = (element.text or "").strip().lower() == "true"
+        elif name == "element" and (element.get("name") or "").startswith("Column"):
+            column = element.get("name", "")
+            headings[column] = next(
+                (v for k, v in element.attrib.items() if k.endswith("columnHeading")), column
+            )
+        elif name == "Row":
+            rows.append(
+                {
+                    headings.get(_local(c.tag), _local(c.tag)): (c.text or "").strip()
+                    for c in element
+                }
+            )
+    return AnalyticsPage(tuple(rows), token, finished)
 
 
 def parse_error_details(content: bytes) -> tuple[ErrorDetail, ...]:

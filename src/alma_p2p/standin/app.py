@@ -65,6 +65,7 @@ class _Live:
     lending: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: int = 0
     recent: deque[float] = field(default_factory=deque)
+    tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (path, offset)
 
 
 def _code(value: str | None, desc: str | None = None) -> dict[str, Any]:
@@ -125,6 +126,7 @@ class StandinApp:
                 Rule("/partners/<code>/lending-requests/<rid>", endpoint="lending"),
                 Rule("/task-lists/rs/lending-requests", endpoint="lending_tasks"),
                 Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint="item"),
+                Rule("/analytics/reports", endpoint="analytics"),
                 Rule("/items", endpoint="item_by_barcode"),
             ],
             strict_slashes=False,
@@ -744,6 +746,61 @@ class StandinApp:
         if not records:
             return {"total_record_count": 0}  # UNVERIFIED: the key left out when empty
         return {"user_resource_sharing_request": records, "total_record_count": len(records)}
+
+    # -- analytics -----------------------------------------------------------------
+
+    def _analytics(self, live: _Live, request: Request) -> Response:
+        """Analytics reports as XML pages with a resumption token (UNVERIFIED shape: as the
+        public Analytics clients read it; alma-api.md §6.6 gives only the parameters)."""
+        try:
+            limit = int(request.args.get("limit", "25"))
+        except ValueError as exc:
+            raise AlmaFault("40166411", "Invalid parameter: limit") from exc
+        if not 25 <= limit <= 1000:
+            raise AlmaFault("40166411", "Invalid parameter: limit must be 25-1000")
+        token = request.args.get("token")
+        if token:
+            if token not in live.tokens:
+                raise AlmaFault("60101", "General Error: the resumption token is not valid.")
+            path, offset = live.tokens[token]
+        else:
+            path, offset = request.args.get("path", ""), 0
+        report = live.institution.analytics_reports.get(path)
+        if report is None:
+            # UNVERIFIED: how Alma answers a report path that does not exist.
+            raise AlmaFault("60101", f"General Error: no Analytics report at {path}.")
+        page = report.rows[offset : offset + limit]
+        finished = offset + limit >= len(report.rows)
+        token = "TOKEN-" + _digits(f"{live.institution.code}:{path}", 12)
+        live.tokens[token] = (path, offset + limit)
+        schema = ""
+        if offset == 0:
+            cells = "".join(
+                f'<xsd:element minOccurs="0" maxOccurs="1" name="Column{i}" type="xsd:string" '
+                f'saw-sql:columnHeading="{escape(heading, {chr(34): "&quot;"})}"/>'
+                for i, heading in enumerate(report.columns)
+            )
+            schema = (
+                '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+                'xmlns:saw-sql="urn:saw-sql" '
+                'targetNamespace="urn:schemas-microsoft-com:xml-analysis:rowset">'
+                f'<xsd:complexType name="Row"><xsd:sequence>{cells}</xsd:sequence>'
+                "</xsd:complexType></xsd:schema>"
+            )
+        rows = "".join(
+            "<Row>"
+            + "".join(f"<Column{i}>{escape(v)}</Column{i}>" for i, v in enumerate(row))
+            + "</Row>"
+            for row in page
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><report><QueryResult>'
+            f"<ResumptionToken>{token}</ResumptionToken>"
+            f"<IsFinished>{'true' if finished else 'false'}</IsFinished><ResultXml>"
+            f'<rowset xmlns="urn:schemas-microsoft-com:xml-analysis:rowset">{schema}{rows}'
+            "</rowset></ResultXml></QueryResult></report>"
+        )
+        return Response(body, 200, content_type="application/xml;charset=UTF-8")
 
     # -- items ---------------------------------------------------------------------
 

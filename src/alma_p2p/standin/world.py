@@ -207,6 +207,20 @@ class BorrowingRequest(_Data):
     mms_id: str | None = None
 
 
+class AnalyticsReport(_Data):
+    """A saved Analytics report: column headings and rows of text."""
+
+    columns: list[str] = Field(min_length=1)
+    rows: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _widths(self) -> AnalyticsReport:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(f"row {i} has {len(row)} values for {len(self.columns)} columns")
+        return self
+
+
 class Institution(_Data):
     code: str
     name: str
@@ -230,6 +244,9 @@ class Institution(_Data):
     code_tables: dict[str, CodeTable] = Field(default_factory=dict)
     bibs: list[Bib] = Field(default_factory=list)
     borrowing_requests: list[BorrowingRequest] = Field(default_factory=list)
+    analytics_reports: dict[str, AnalyticsReport] = Field(
+        default_factory=dict, description="report path → report"
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Institution:
