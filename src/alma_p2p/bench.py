@@ -60,7 +60,13 @@ def bare_suite(folder: Path, scenarios: int) -> None:
 
 
 def main() -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+    # Both suites run with Python's default bytecode caching (this machine's environment
+    # sets PYTHONDONTWRITEBYTECODE, which makes pytest recompile rewritten modules each run).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ALMA_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     with tempfile.TemporaryDirectory() as scratch:
         reports = f"--alma-report-dir={Path(scratch) / 'reports'}"
         replay = [_pytest(["steps", "-q", "-p", "no:cacheprovider", reports], ROOT, env)]
