@@ -52,7 +52,9 @@ def _remove(client: AlmaClient, item: Created) -> str | None:
     if item.kind == "lending":
         if not item.request_id:
             return "never created"
-        status = client.lending_request(item.owner, item.request_id).status.value
+        status = item.status  # what the scenario last read; ask Alma only if not final
+        if status not in FINAL_LENDING:
+            status = client.lending_request(item.owner, item.request_id).status.value
         return f"ended {status}" if status in FINAL_LENDING else None
     try:
         request_id = item.request_id

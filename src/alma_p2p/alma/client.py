@@ -140,6 +140,7 @@ class Created:
     owner: str  # the user id or the partner code
     external_id: str
     request_id: str | None = None
+    status: str | None = None  # the last status this client saw
 
 
 @dataclass(frozen=True)
@@ -326,11 +327,18 @@ class AlmaClient:
         data = self.post_json(path, body)
         request = _validate(RsRequest, data, "POST", _display(path, None))
         created.request_id = request.request_id
+        created.status = request.status.value
         return request
 
     def lending_request(self, partner: str, request_id: str) -> RsRequest:
         path = f"/partners/{_seg(partner)}/lending-requests/{_seg(request_id)}"
-        return _validate(RsRequest, self.get_json(path, cache=False), "GET", _display(path, None))
+        request = _validate(
+            RsRequest, self.get_json(path, cache=False), "GET", _display(path, None)
+        )
+        for created in self.created:
+            if created.kind == "lending" and created.request_id == request_id:
+                created.status = request.status.value
+        return request
 
     def lending_task_list(
         self,
