@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alma_p2p import yamlfile
 from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile, ProfileError, describe_validation
 
@@ -86,12 +87,13 @@ def load_attestations(path: Path, today: date | None = None) -> Attestations:
         return Attestations([], today)
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-        root = yaml.compose(text)
+        data = yamlfile.load(text) or {}
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+        raise ProfileError(f"{path}: not valid YAML: {yamlfile.problem(exc)}") from exc
     try:
         parsed = AttestationFile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(describe_validation(path, exc, root, "attestation file")) from exc
+        raise ProfileError(
+            describe_validation(path, exc, yaml.compose(text), "attestation file")
+        ) from exc
     return Attestations(parsed.attestations, today)

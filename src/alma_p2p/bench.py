@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path.cwd()
-RUNS = 3
+RUNS = 5
 
 
 def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -36,6 +36,22 @@ def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tu
         check=False,
     )
     return time.perf_counter() - started, proc.stdout
+
+
+def _import_time(modules: str, env: dict[str, str]) -> float:
+    """Seconds a fresh interpreter takes to import ``modules`` (median of RUNS)."""
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", f"import {modules}"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def _scenario_count(output: str) -> int:
@@ -94,6 +110,12 @@ def main() -> int:
     print(f"replay suite wall time (median of {RUNS}): {replay_s:.2f} s")
     print(f"bare pytest-bdd wall time (median of {RUNS}): {bare_s:.2f} s")
     print(f"overhead ratio: {replay_s / bare_s:.2f} (aim <= 1.5)")
+    bare_imports = _import_time("pytest, pytest_bdd", env)
+    harness_imports = _import_time("pytest, pytest_bdd, alma_p2p.plugin, faker", env)
+    print(
+        f"  of the difference, {harness_imports - bare_imports:.2f} s is importing the "
+        "harness's libraries (httpx, pydantic, vcrpy, Faker, tenacity) and its plugin"
+    )
 
     cassettes = sorted((ROOT / "cassettes").rglob("*.yaml"))
     cassettes = [c for c in cassettes if not c.name.startswith("_")]

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
+from alma_p2p import yamlfile
 from alma_p2p.alma import models
 from alma_p2p.recording import canonical_uri
 
@@ -161,7 +161,7 @@ def read_recording(folder: Path) -> _Recording:
     """Shapes and configuration values of every successful JSON GET under ``folder``."""
     recording = _Recording()
     for cassette in sorted(folder.rglob("*.yaml")):
-        data = yaml.safe_load(cassette.read_text(encoding="utf-8")) or {}
+        data = yamlfile.load(cassette.read_text(encoding="utf-8")) or {}
         for interaction in data.get("interactions", []):
             request, response = interaction["request"], interaction["response"]
             if request["method"] != "GET" or not 200 <= response["status"]["code"] < 300:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alma_p2p import yamlfile
 from alma_p2p.alma.client import REGION_HOSTS
 
 PROFILE_FILE = "profile.yaml"
@@ -274,16 +275,16 @@ def load_profile(path: Path) -> Profile:
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from exc
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data = yamlfile.load(text)
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from exc
+        raise ProfileError(f"{path}: not valid YAML: {yamlfile.problem(exc)}") from exc
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a mapping with 'institution' at the top")
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(describe_validation(path, exc, root)) from exc
+        # The node tree (for line numbers) is built only when there is something to point at.
+        raise ProfileError(describe_validation(path, exc, yaml.compose(text))) from exc
     return profile.model_copy(update={"name": path.parent.name, "source": str(path)})
 
 
@@ -369,11 +370,3 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
             break
         found = child
     return None if found is None else int(found.start_mark.line) + 1
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from alma_p2p import yamlfile
+
 CANONICAL_ORIGIN = "https://alma.invalid"
 REPLAY_BASE_URL = CANONICAL_ORIGIN + "/almaws/v1"
 
@@ -217,7 +219,25 @@ def vcr_config(record: bool) -> dict[str, Any]:
         "before_record_request": before_record_request,
         "before_record_response": before_record_response,
         "decode_compressed_response": True,
+        # The harness reaches Alma only through httpx. vcrpy otherwise tries to import and
+        # patch eight other HTTP libraries on every cassette; replay still blocks sockets.
+        "skip_patchers": tuple(name for name in _VCR_PATCHERS if name != "httpx"),
     }
+
+
+# vcrpy's patcher names (vcr.patch.PATCHER_NAMES), listed here so importing this module
+# does not import vcrpy.
+_VCR_PATCHERS = (
+    "httplib",
+    "requests",
+    "boto3",
+    "urllib3",
+    "httplib2",
+    "tornado",
+    "aiohttp",
+    "httpx",
+    "httpx2",
+)
 
 
 META_FILE = "_recording.yaml"
@@ -234,12 +254,11 @@ def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
-    import yaml
 
     path = folder / META_FILE
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamlfile.load(path.read_text(encoding="utf-8"))
     return data if isinstance(data, dict) else {}
 
 

@@ -10,9 +10,11 @@ errors) are kept in a session cache, so a run sends each distinct GET once.
 from __future__ import annotations
 
 import json
+import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -143,6 +145,16 @@ class Created:
     status: str | None = None  # the last status this client saw
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once.
+
+    Building it reads the whole CA bundle; one per client made start-up slower with
+    every institution.
+    """
+    return httpx.create_ssl_context()
+
+
 @dataclass(frozen=True)
 class _CachedError:
     status: int
@@ -183,6 +195,7 @@ class AlmaClient:
             timeout=timeout,
             follow_redirects=True,
             transport=transport,
+            verify=_tls_context(),
         )
         # None: no throttle (replay, where no Alma is called). pyrate-limiter counts whole
         # calls in a window, so a fractional rate becomes one call per window.

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alma_p2p import yamlfile
+
 Permission = Literal["R", "RW"]
 
 
@@ -313,11 +315,11 @@ class World(_Data):
 def load_world(path: Path) -> World:
     """Read and validate a world file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamlfile.load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise WorldError(f"{path}: cannot read the world file ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise WorldError(f"{path}: not valid YAML: {exc}") from exc
+        raise WorldError(f"{path}: not valid YAML: {yamlfile.problem(exc)}") from exc
     try:
         return World.model_validate(data)
     except ValidationError as exc:
