@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -12,6 +13,7 @@ from alma_p2p.alma.models import Job, JobInstance, Library, Location, Partner
 from alma_p2p.attestations import Attestations
 from alma_p2p.guide import BY_ID
 from alma_p2p.profile import AnalyticsCheck, Profile, RsLibrary
+from alma_p2p.profile import Partner as ProfilePartner
 from steps.common import fail_with
 
 # From the WRLC guide, "Resource Sharing Library", steps 1-2.
@@ -290,13 +292,20 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
     fail_with(problems, f"{alma_institution.name}: partners not ready:")
 
 
+def _in_alma(
+    profile: Profile, partners: dict[str, Partner]
+) -> Iterator[tuple[ProfilePartner, Partner]]:
+    """The profile's partners that Alma has (the existence scenario reports the others)."""
+    for expected in profile.partners:
+        partner = partners.get(expected.code)
+        if partner is not None:
+            yield expected, partner
+
+
 @then("every partner uses the profile's borrowing and lending workflow profiles")
 def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: list[str]) -> None:
     problems = []
-    for expected in alma_institution.partners:
-        partner = partners.get(expected.code)
-        if partner is None:
-            continue  # the existence scenario reports it
+    for expected, partner in _in_alma(alma_institution, partners):
         d = partner.partner_details
         alma_evidence.append(f"{d.code} workflows={d.borrowing_workflow}/{d.lending_workflow}")
         for role, actual, wanted in (
@@ -314,9 +323,8 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
 @then("every partner's requests expire after the profile's number of days")
 def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: list[str]) -> None:
     problems = []
-    for expected in alma_institution.partners:
-        partner = partners.get(expected.code)
-        if partner is None or expected.expiry_days is None:
+    for expected, partner in _in_alma(alma_institution, partners):
+        if expected.expiry_days is None:
             continue
         protocol = partner.partner_details.profile_details.protocol
         days = protocol.expiry_time if protocol is not None else None
