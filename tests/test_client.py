@@ -15,6 +15,7 @@ from alma_p2p.alma import (
     AlmaClient,
     AlmaConfigError,
     AlmaContractError,
+    AlmaDailyLimitReached,
     AlmaForbidden,
     AlmaNotFound,
     AlmaRateLimited,
@@ -249,6 +250,33 @@ def test_get_retries_5xx_until_attempts_run_out():
     with pytest.raises(AlmaServerError):
         client(rec, max_attempts=3).general()
     assert len(rec.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        alma_error("DAILY_THRESHOLD", "Daily API threshold exceeded.", 429),
+        httpx.Response(429, headers={"X-Exl-Api-Remaining": "0"}),
+    ],
+    ids=["daily-threshold-code", "no-calls-left"],
+)
+def test_a_used_up_daily_allowance_is_not_retried_and_says_what_to_do(answer):
+    rec = Recorder(answer, httpx.Response(200, json={}))
+    with pytest.raises(AlmaDailyLimitReached) as caught:
+        client(rec, max_attempts=4).general()
+    assert len(rec.requests) == 1  # waiting seconds cannot bring back a day's allowance
+    message = str(caught.value)
+    assert "daily API call allowance for this institution is used up" in message
+    assert "starts again at midnight" in message
+    assert KEY not in message
+
+
+def test_a_per_second_429_with_calls_left_is_still_retried():
+    rec = Recorder(
+        httpx.Response(429, headers={"X-Exl-Api-Remaining": "5000"}), httpx.Response(200, json={})
+    )
+    client(rec).general()
+    assert len(rec.requests) == 2
 
 
 @pytest.mark.parametrize("status", [429, 503])

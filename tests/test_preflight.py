@@ -52,3 +52,29 @@ def test_an_html_page_where_json_was_expected_names_the_setting_to_fix(tmp_path)
     assert "this is not an Alma API gateway" in run.output
     assert "Check ALMA_BASE_URL (--alma-base-url) or the profile's region" in run.output
     assert run.outcomes == {}
+
+
+def test_too_few_calls_left_today_stops_the_run_before_any_scenario(tmp_path):
+    world = demo_world()
+    institution(world, "01DEMO_COLLEGE")["daily_threshold"] = 60
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.returncode == 4
+    assert "demo-college: Alma reports 56 API calls left today (X-Exl-Api-Remaining)" in (
+        run.output
+    )
+    assert "run later, or select fewer scenarios (-k, -m, --institution)" in run.output
+    assert run.outcomes == {}
+    assert len(run.app.request_log) == 4  # the probes, nothing more
+
+
+def test_enough_calls_left_for_a_narrow_selection_lets_it_run(tmp_path):
+    world = demo_world()
+    institution(world, "01DEMO_COLLEGE")["daily_threshold"] = 60
+
+    run = run_live(world, tmp_path, "--institution", "demo-college", "-k", "partner")
+
+    assert run.returncode == 0, run.output
+    assert run.outcomes
+    assert set(run.outcomes.values()) <= {"passed", "skipped"}

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from alma_p2p import payloads
-from alma_p2p.alma import AlmaBadRequest, AlmaClient, AlmaUnauthorized
+from alma_p2p.alma import AlmaBadRequest, AlmaClient, AlmaDailyLimitReached, AlmaUnauthorized
 from alma_p2p.standin import StandinApp, World, WorldError, load_world, serve
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "standin" / "demo-world.yaml"
@@ -184,6 +184,21 @@ def test_per_second_threshold_answers_429_and_the_client_retries():
     statuses = [entry.status for entry in app.request_log]
     assert 429 in statuses
     assert alma.stats.retries == statuses.count(429)
+
+
+def test_a_used_up_daily_allowance_answers_429_and_the_client_stops():
+    def allowance_three(data: dict[str, Any]) -> None:
+        inst(data, "01DEMO_STMARYS")["daily_threshold"] = 3
+
+    app = StandinApp(world(allowance_three))
+    alma = client(app)
+    for _ in range(3):
+        alma.get_json("/conf/general", cache=False)
+    assert alma.stats.remaining == 0
+    with pytest.raises(AlmaDailyLimitReached) as caught:
+        alma.get_json("/conf/general", cache=False)
+    assert caught.value.codes == ("DAILY_THRESHOLD",)
+    assert [entry.status for entry in app.request_log] == [200, 200, 200, 429]
 
 
 def test_remaining_calls_count_down(app):

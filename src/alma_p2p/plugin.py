@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -238,12 +239,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"set ALMA_API_KEY (or {names}) in the environment or in .env",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
-    selected = {
+    per_institution = Counter(
         str(item.callspec.params["alma_institution"])
         for item in session.items
         if hasattr(item, "callspec") and "alma_institution" in item.callspec.params
-    }
-    problems = [p for name in sorted(selected) for p in _preflight(state, state.profiles[name])]
+    )
+    problems = [
+        p
+        for name, scenarios in sorted(per_institution.items())
+        for p in _preflight(state, state.profiles[name], scenarios)
+    ]
     if problems:
         pytest.exit(
             "Alma cannot be used as configured; nothing was run:\n"
@@ -261,8 +266,14 @@ PROBES = (
 )
 
 
-def _preflight(state: _RunState, profile: Profile) -> list[str]:
-    """One call per API area before any scenario: the gateway, the key and its areas."""
+# Calls a scenario may need, at most: the live demo measures under 3 on average; the rest
+# leaves room for status polls and retries.
+CALLS_PER_SCENARIO = 6
+
+
+def _preflight(state: _RunState, profile: Profile, scenarios: int) -> list[str]:
+    """One call per API area before any scenario: the gateway, the key and its areas, and
+    whether Alma's daily call allowance still covers the selected scenarios."""
     settings = state.settings
     try:
         client = AlmaClient(
@@ -289,6 +300,14 @@ def _preflight(state: _RunState, profile: Profile) -> list[str]:
                 )
             except AlmaError as exc:
                 problems.append(f"{profile.name}: {exc}")
+        left, needed = client.stats.remaining, (scenarios + 1) * CALLS_PER_SCENARIO
+    if not problems and left is not None and left < needed:
+        problems.append(
+            f"{profile.name}: Alma reports {left} API calls left today (X-Exl-Api-Remaining) "
+            f"and {scenarios} selected scenarios may need up to {needed}. The allowance is "
+            "shared with production and every other integration and starts again at midnight: "
+            "run later, or select fewer scenarios (-k, -m, --institution)"
+        )
     return problems
 
 

@@ -28,6 +28,7 @@ from alma_p2p.alma.errors import (
     AlmaAPIError,
     AlmaConfigError,
     AlmaContractError,
+    AlmaDailyLimitReached,
     AlmaError,
     AlmaRateLimited,
     AlmaServerError,
@@ -554,7 +555,8 @@ class AlmaClient:
         attempts = self._max_attempts if method in RETRIED_METHODS else 1
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
-            retry=tenacity.retry_if_exception_type((AlmaRateLimited, AlmaServerError)),
+            retry=tenacity.retry_if_exception_type((AlmaRateLimited, AlmaServerError))
+            & tenacity.retry_if_not_exception_type(AlmaDailyLimitReached),
             wait=_RetryAfterWait(self._backoff),
             reraise=True,
             before_sleep=self._count_retry,
@@ -585,19 +587,27 @@ class AlmaClient:
         if method == "GET":
             self.stats.gets += 1 + len(response.history)
         remaining = response.headers.get("X-Exl-Api-Remaining")
-        if remaining and remaining.isdigit():
-            self.stats.remaining = int(remaining)
+        calls_left = int(remaining) if remaining and remaining.isdigit() else None
+        if calls_left is not None:
+            self.stats.remaining = calls_left
         if response.is_success:
             return response
-        raise self._api_error(method, path, shown, response)
+        raise self._api_error(method, path, shown, response, calls_left)
 
-    def _api_error(self, method: str, path: str, shown: str, response: httpx.Response) -> AlmaError:
+    def _api_error(
+        self,
+        method: str,
+        path: str,
+        shown: str,
+        response: httpx.Response,
+        calls_left: int | None = None,
+    ) -> AlmaError:
         kind = response.headers.get("content-type", "")
         if _looks_like_html(kind, response.content):
             return NotAnAlmaGateway(method, shown, response.status_code, kind)
         details = parse_error_details(response.content)
         codes = tuple(d.code for d in details)
-        cls = error_class_for(response.status_code, codes)
+        cls = error_class_for(response.status_code, codes, calls_left)
         excerpt = "" if details else _excerpt(response.text)
         if cls is AlmaUnauthorized:
             return AlmaUnauthorized(

@@ -14,7 +14,8 @@ request chokepoint with ``raise ... from exc``::
         │   └── AlmaUnauthorized    errorCode UNAUTHORIZED: the key lacks an API area/permission
         ├── AlmaForbidden           403
         ├── AlmaNotFound            404
-        ├── AlmaRateLimited         429 (PER_SECOND_THRESHOLD, daily threshold)
+        ├── AlmaRateLimited         429 (PER_SECOND_THRESHOLD): retried after a pause
+        │   └── AlmaDailyLimitReached   429, the day's call allowance used up: not retried
         └── AlmaServerError         5xx
 
 Messages never contain the API key: the key travels only in a header, and paths are
@@ -181,12 +182,35 @@ class AlmaRateLimited(AlmaAPIError):
     """HTTP 429: per-second (``PER_SECOND_THRESHOLD``) or daily threshold exceeded."""
 
 
+class AlmaDailyLimitReached(AlmaRateLimited):
+    """HTTP 429 once the institution's daily call allowance is used up; waiting will not help.
+
+    UNVERIFIED: that Alma says so with errorCode ``DAILY_THRESHOLD`` comes from one
+    third-party document (alma-api.md §1.4); ``X-Exl-Api-Remaining: 0`` on a 429 is taken
+    as the same signal.
+    """
+
+    def _render(self) -> str:
+        return (
+            f"{super()._render()}. Alma's daily API call allowance for this institution is used "
+            "up. Sandbox and production calls, and every other integration, share it; it "
+            "starts again at midnight. Run the suite tomorrow, or run fewer scenarios "
+            "(-k, -m, --institution)."
+        )
+
+
 class AlmaServerError(AlmaAPIError):
     """HTTP 5xx."""
 
 
-def error_class_for(status: int, codes: tuple[str, ...]) -> type[AlmaAPIError]:
-    """The most specific error class for an HTTP status and Alma error codes."""
+DAILY_LIMIT_CODE = "DAILY_THRESHOLD"  # UNVERIFIED (alma-api.md §1.4)
+
+
+def error_class_for(
+    status: int, codes: tuple[str, ...], calls_left: int | None = None
+) -> type[AlmaAPIError]:
+    """The most specific error class for an HTTP status, Alma error codes and the
+    ``X-Exl-Api-Remaining`` count that came with them."""
     if "UNAUTHORIZED" in codes:
         return AlmaUnauthorized
     if status == 400:
@@ -196,6 +220,8 @@ def error_class_for(status: int, codes: tuple[str, ...]) -> type[AlmaAPIError]:
     if status == 404:
         return AlmaNotFound
     if status == 429:
+        if DAILY_LIMIT_CODE in codes or calls_left == 0:
+            return AlmaDailyLimitReached
         return AlmaRateLimited
     if status >= 500:
         return AlmaServerError

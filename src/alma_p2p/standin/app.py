@@ -167,6 +167,13 @@ class StandinApp:
                 "HTTP requests are more than allowed per second. See https://goo.gl/2x1c1M ",
                 429,
             )), live.institution.code  # fmt: skip
+        if live.calls >= live.institution.daily_threshold:
+            # UNVERIFIED: the code and text of Alma's daily-threshold answer (alma-api.md §1.4).
+            response = self._error(live, request, AlmaFault(
+                "DAILY_THRESHOLD", "Daily API threshold exceeded.", 429
+            ))  # fmt: skip
+            self._remaining(live, response)
+            return response, live.institution.code
         live.calls += 1
         try:
             endpoint, args = self._routes.bind("standin").match(path, method=request.method)
