@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from alma_p2p.alma import AlmaError
+from alma_p2p.files import write_atomic
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
 from alma_p2p.settings import api_key_variable
 
@@ -103,9 +104,9 @@ def drift(
     text = drifting.to_markdown(found)
     print(text)
     if as_md:
-        as_md.write_text(text, encoding="utf-8")
+        write_atomic(as_md, text)
     if as_json:
-        as_json.write_text(drifting.to_json(found), encoding="utf-8")
+        write_atomic(as_json, drifting.to_json(found))
     return 1 if found.breaking else 0
 
 

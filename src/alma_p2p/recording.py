@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from alma_p2p import yamlfile
+from alma_p2p.files import write_atomic
 
 CANONICAL_ORIGIN = "https://alma.invalid"
 REPLAY_BASE_URL = CANONICAL_ORIGIN + "/almaws/v1"
@@ -247,10 +248,7 @@ def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
     """``cassettes/<institution>/_recording.yaml``: when and against what it was recorded."""
     import yaml
 
-    folder.mkdir(parents=True, exist_ok=True)
-    draft = folder / (META_FILE + ".tmp")
-    draft.write_text(yaml.safe_dump(meta, sort_keys=True), encoding="utf-8")
-    draft.replace(folder / META_FILE)
+    write_atomic(folder / META_FILE, yaml.safe_dump(meta, sort_keys=True))
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alma_p2p.files import write_atomic
 from alma_p2p.guide import GUIDE
 
 ORDER = ("fail", "not run", "stale", "manual", "attested", "pass", "n/a")
@@ -78,15 +79,9 @@ class Readiness:
 def write_reports(readiness: Readiness, folder: Path, mode: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "readiness.md", folder / "readiness.html"
-    _write_atomic(md, render_markdown(readiness, mode))
-    _write_atomic(page, render_html(readiness, mode))
+    write_atomic(md, render_markdown(readiness, mode))
+    write_atomic(page, render_html(readiness, mode))
     return [md, page]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    draft = path.with_suffix(path.suffix + ".tmp")
-    draft.write_text(text, encoding="utf-8")
-    draft.replace(path)
 
 
 def _short(text: str, limit: int = 600) -> str:
