@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -78,3 +79,13 @@ def test_enough_calls_left_for_a_narrow_selection_lets_it_run(tmp_path):
     assert run.returncode == 0, run.output
     assert run.outcomes
     assert set(run.outcomes.values()) <= {"passed", "skipped"}
+    # The summary's figures add up to what Alma (the stand-in) counted.
+    found = re.search(
+        r"demo-college: (\d+) Alma calls .*\(and (\d+) preflight calls\); "
+        r"Alma reports (\d+) calls left today",
+        run.output,
+    )
+    assert found, run.output
+    calls, probes, left = map(int, found.groups())
+    assert calls + probes == len(run.app.request_log)
+    assert left == 60 - len(run.app.request_log)

@@ -84,6 +84,7 @@ class _RunState:
     run_token: str = ""
     ledger: Ledger | None = None
     calls: dict[str, tuple[int, int, int, int | None]] = field(default_factory=dict)
+    probes: dict[str, int] = field(default_factory=dict)  # preflight calls per institution
 
 
 STATE = pytest.StashKey[_RunState]()
@@ -301,6 +302,7 @@ def _preflight(state: _RunState, profile: Profile, scenarios: int) -> list[str]:
             except AlmaError as exc:
                 problems.append(f"{profile.name}: {exc}")
         left, needed = client.stats.remaining, (scenarios + 1) * CALLS_PER_SCENARIO
+        state.probes[profile.name] = client.stats.calls
     if not problems and left is not None and left < needed:
         problems.append(
             f"{profile.name}: Alma reports {left} API calls left today (X-Exl-Api-Remaining) "
@@ -785,9 +787,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for name, (calls, gets, distinct, remaining) in sorted(state.calls.items()):
         left = f"; Alma reports {remaining} calls left today" if remaining is not None else ""
         spent = "answers replayed" if state.settings.mode == "replay" else "Alma calls"
+        probes = state.probes.get(name)
+        checked = f" (and {probes} preflight calls)" if probes else ""
         write(
             f"{name}: {calls} {spent} ({gets} GETs, {calls - gets} writes); "
-            f"{distinct} distinct resources read{left}"
+            f"{distinct} distinct resources read{checked}{left}"
         )
     for line in state.left_behind:
         write(f"LEFT IN ALMA: {line}")
