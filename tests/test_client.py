@@ -465,3 +465,15 @@ def test_item_by_barcode_follows_the_redirect_and_counts_two_calls():
     alma = client(Recorder(answer))
     assert alma.item_by_barcode("B1").item_data.pid == "3"
     assert alma.stats.calls == 2
+
+
+def test_write_permission_self_test_is_a_post_only_to_an_areas_test_path():
+    rec = Recorder(httpx.Response(200, json={"test": "POST - OK"}))
+    alma = client(rec)  # read-only: the self-test creates nothing, so it may still ask
+    alma.check_write_permission("/users/operation/test")
+    assert [(r.method, r.url.path) for r in rec.requests] == [
+        ("POST", "/almaws/v1/users/operation/test")
+    ]
+    with pytest.raises(ValueError, match="not an Alma API self-test"):
+        alma.check_write_permission("/users/x/resource-sharing-requests")
+    assert len(rec.requests) == 1

@@ -67,7 +67,11 @@ def test_patron_with_the_other_campus_library_fails_routing_and_leaves_nothing(t
     # The failing scenario created two requests before its Then failed; teardown removed them.
     live = run.app._live["01DEMO_STMARYS"]
     assert {r["external_id"] for r in live.borrowing.values()} == {"DEMO-RECEIVED-WIN-01"}
-    posts = [e for e in run.app.request_log if e.method == "POST"]
+    posts = [
+        e
+        for e in run.app.request_log
+        if e.method == "POST" and e.path.endswith("/resource-sharing-requests")
+    ]
     deletes = [e for e in run.app.request_log if e.method == "DELETE"]
     assert posts
     assert len(deletes) == len([e for e in posts if e.status == 200])

@@ -62,12 +62,14 @@ def test_too_few_calls_left_today_stops_the_run_before_any_scenario(tmp_path):
     run = run_live(world, tmp_path, "--institution", "demo-college")
 
     assert run.returncode == 4
-    assert "demo-college: Alma reports 56 API calls left today (X-Exl-Api-Remaining)" in (
+    assert "demo-college: Alma reports 55 API calls left today (X-Exl-Api-Remaining)" in (
         run.output
     )
     assert "run later, or select fewer scenarios (-k, -m, --institution)" in run.output
     assert run.outcomes == {}
-    assert len(run.app.request_log) == 4  # the probes, nothing more
+    # The probes, nothing more: a GET per area, and a POST to /users/operation/test
+    # because the selection writes borrowing requests.
+    assert len(run.app.request_log) == 5
 
 
 def test_enough_calls_left_for_a_narrow_selection_lets_it_run(tmp_path):
@@ -89,3 +91,47 @@ def test_enough_calls_left_for_a_narrow_selection_lets_it_run(tmp_path):
     calls, probes, left = map(int, found.groups())
     assert calls + probes == len(run.app.request_log)
     assert left == 60 - len(run.app.request_log)
+
+
+def _read_only(world, code, area):
+    keys = institution(world, code)["api_keys"][0]
+    keys["areas"] = {**keys["areas"], area: "R"}  # a copy: the demo world shares one mapping
+
+
+def test_a_key_that_cannot_write_where_scenarios_write_is_named_before_anything_runs(tmp_path):
+    world = demo_world()
+    _read_only(world, "01DEMO_LENDER", "Resource Sharing Partners")
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert run.returncode == 4
+    assert (
+        "demo-lender: the API key may read but not write in the 'Resource Sharing Partners' "
+        "API area; the lending scenarios create requests in the sandbox"
+    ) in run.output
+    assert "-m 'not writes'" in run.output
+    assert run.outcomes == {}
+    posts = [(e.method, e.path, e.status) for e in run.app.request_log if e.method != "GET"]
+    assert posts == [("POST", "/almaws/v1/partners/operation/test", 400)]
+
+
+def test_leaving_the_writing_scenarios_out_lets_a_read_only_key_run(tmp_path):
+    world = demo_world()
+    _read_only(world, "01DEMO_LENDER", "Resource Sharing Partners")
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", "-m", "not writes")
+
+    assert run.returncode == 0, run.output
+    assert run.outcomes
+    assert all(e.method == "GET" for e in run.app.request_log)
+
+
+def test_write_permission_is_not_asked_of_a_production_environment(tmp_path):
+    world = demo_world()
+    institution(world, "01DEMO_COLLEGE")["environment_type"] = "production"
+    _read_only(world, "01DEMO_COLLEGE", "Users")
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.returncode == 0, run.output  # the writing scenarios are refused, not failed
+    assert all(e.method == "GET" for e in run.app.request_log)

@@ -14,7 +14,6 @@ import json
 import os
 import shlex
 import socket
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -240,15 +239,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"set ALMA_API_KEY (or {names}) in the environment or in .env",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
-    per_institution = Counter(
-        str(item.callspec.params["alma_institution"])
-        for item in session.items
-        if hasattr(item, "callspec") and "alma_institution" in item.callspec.params
-    )
+    per_institution: dict[str, list[pytest.Item]] = {}
+    for item in session.items:
+        if hasattr(item, "callspec") and "alma_institution" in item.callspec.params:
+            name = str(item.callspec.params["alma_institution"])
+            per_institution.setdefault(name, []).append(item)
     problems = [
         p
-        for name, scenarios in sorted(per_institution.items())
-        for p in _preflight(state, state.profiles[name], scenarios)
+        for name, items in sorted(per_institution.items())
+        for p in _preflight(state, state.profiles[name], items)
     ]
     if problems:
         pytest.exit(
@@ -267,14 +266,23 @@ PROBES = (
 )
 
 
+# What @writes scenarios of each kind create, and the area that needs read/write for it.
+WRITE_PROBES = (
+    ("borrowing", "Users", "/users/operation/test"),  # borrowing requests under /users
+    ("lending", "Resource Sharing Partners", "/partners/operation/test"),  # lending requests
+)
+
 # Calls a scenario may need, at most: the live demo measures under 3 on average; the rest
 # leaves room for status polls and retries.
 CALLS_PER_SCENARIO = 6
 
 
-def _preflight(state: _RunState, profile: Profile, scenarios: int) -> list[str]:
-    """One call per API area before any scenario: the gateway, the key and its areas, and
-    whether Alma's daily call allowance still covers the selected scenarios."""
+def _preflight(state: _RunState, profile: Profile, items: list[pytest.Item]) -> list[str]:
+    """One call per API area before any scenario: the gateway, the key and its areas (with
+    write permission where selected scenarios write to a sandbox), and whether Alma's daily
+    call allowance still covers the selected scenarios."""
+    scenarios = len(items)
+    writing = [i for i in items if i.get_closest_marker("writes")]
     settings = state.settings
     try:
         client = AlmaClient(
@@ -301,6 +309,8 @@ def _preflight(state: _RunState, profile: Profile, scenarios: int) -> list[str]:
                 )
             except AlmaError as exc:
                 problems.append(f"{profile.name}: {exc}")
+        if writing and not problems:
+            problems += _write_permissions(client, profile, writing)
         left, needed = client.stats.remaining, (scenarios + 1) * CALLS_PER_SCENARIO
         state.probes[profile.name] = client.stats.calls
     if not problems and left is not None and left < needed:
@@ -310,6 +320,34 @@ def _preflight(state: _RunState, profile: Profile, scenarios: int) -> list[str]:
             "shared with production and every other integration and starts again at midnight: "
             "run later, or select fewer scenarios (-k, -m, --institution)"
         )
+    return problems
+
+
+def _write_permissions(
+    client: AlmaClient, profile: Profile, writing: list[pytest.Item]
+) -> list[str]:
+    """Read/write in the areas the selected @writes scenarios create things in (a sandbox only:
+    elsewhere those scenarios are refused anyway)."""
+    try:
+        if not client.general().is_sandbox:
+            return []
+    except AlmaError as exc:
+        return [f"{profile.name}: {exc}"]
+    problems = []
+    for kind, area, path in WRITE_PROBES:
+        if not any(item.get_closest_marker(kind) for item in writing):
+            continue
+        try:
+            client.check_write_permission(path)
+        except AlmaUnauthorized:
+            problems.append(
+                f"{profile.name}: the API key may read but not write in the '{area}' API area; "
+                f"the {kind} scenarios create requests in the sandbox. Give the key read/write "
+                f"for '{area}' (Sandbox) in the Developer Network (Manage API Keys), or leave "
+                "those scenarios out with -m 'not writes'"
+            )
+        except AlmaError as exc:
+            problems.append(f"{profile.name}: {exc}")
     return problems
 
 

@@ -75,6 +75,17 @@ API_AREAS: Mapping[str, str] = {
     "analytics": "Analytics",
 }
 
+# Each area's self-test: GET checks read access, POST write access (alma-api.md §1.2).
+SELF_TESTS = frozenset(
+    {
+        "/conf/test",
+        "/users/operation/test",
+        "/partners/operation/test",
+        "/task-lists/test",
+        "/analytics/test",
+    }
+)
+
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Methods retried on 429/5xx: the safe ones, and DELETE (idempotent). Never POST.
 RETRIED_METHODS = frozenset({"GET", "HEAD", "DELETE"})
@@ -283,6 +294,14 @@ class AlmaClient:
         self._check_write("POST", path, query)
         response = self._send("POST", path, query, body)
         return self._json_body("POST", path, query, response)
+
+    def check_write_permission(self, path: str) -> None:
+        """POST to an API area's self-test (``/users/operation/test`` …): Alma answers OK only
+        when the key may write in that area (alma-api.md §1.2). It creates nothing, so even a
+        read-only client may send it; an unsuitable key raises AlmaUnauthorized."""
+        if path not in SELF_TESTS:
+            raise ValueError(f"{path} is not an Alma API self-test")
+        self._send("POST", path, {}, None)
 
     def delete(self, path: str, params: Mapping[str, str | int] | None = None) -> None:
         """DELETE; idempotent, so retried like a GET."""
