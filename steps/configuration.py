@@ -83,8 +83,11 @@ def _(alma: AlmaClient, alma_institution: Profile) -> list[TempLocation]:
     return out
 
 
-def _existing(locations: list[TempLocation], institution: str) -> list[TempLocation]:
-    present = [t for t in locations if t.found is not None]
+def _existing(
+    locations: list[TempLocation], institution: str
+) -> list[tuple[TempLocation, Location]]:
+    """Each temporary location Alma has, with what Alma holds for it."""
+    present = [(t, t.found) for t in locations if t.found is not None]
     if not present:
         pytest.fail(
             f"{institution}: none of the temporary locations exists, so this cannot be checked "
@@ -115,9 +118,8 @@ def _(
     temp_locations: list[TempLocation], alma_institution: Profile, alma_evidence: list[str]
 ) -> None:
     problems = []
-    for t in _existing(temp_locations, alma_institution.name):
-        assert t.found is not None
-        unit = t.found.fulfillment_unit.value
+    for t, found in _existing(temp_locations, alma_institution.name):
+        unit = found.fulfillment_unit.value
         alma_evidence.append(f"{t.library.code}/{t.code} fulfillment_unit={unit}")
         expected = t.library.fulfillment_unit
         if expected is None:
@@ -139,16 +141,15 @@ def _(
     temp_locations: list[TempLocation], alma_institution: Profile, alma_evidence: list[str]
 ) -> None:
     problems = []
-    for t in _existing(temp_locations, alma_institution.name):
-        assert t.found is not None
+    for t, found in _existing(temp_locations, alma_institution.name):
         desk_code = t.library.circ_desk
         if desk_code is None:
             problems.append(f"{t.library.code}: the profile names no circ_desk to check")
             continue
-        desk = next((d for d in t.found.circ_desk if d.circ_desk_code == desk_code), None)
+        desk = next((d for d in found.circ_desk if d.circ_desk_code == desk_code), None)
         alma_evidence.append(
             f"{t.library.code}/{t.code} desks="
-            + ",".join(d.circ_desk_code or "?" for d in t.found.circ_desk)
+            + ",".join(d.circ_desk_code or "?" for d in found.circ_desk)
         )
         fix = (
             f"{LOCATIONS_MENU.format(lib=t.library.code)} > {t.code} > Physical Location "

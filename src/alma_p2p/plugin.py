@@ -283,15 +283,9 @@ def _preflight(state: _RunState, profile: Profile, items: list[pytest.Item]) -> 
     call allowance still covers the selected scenarios."""
     scenarios = len(items)
     writing = [i for i in items if i.get_closest_marker("writes")]
-    settings = state.settings
     try:
-        client = AlmaClient(
-            base_url=settings.base_url or build_base_url(region=profile.institution.region),
-            api_key=settings.api_key_for(profile.name) or "",
-            rate_per_second=settings.rate,
-            timeout=min(settings.timeout, 15.0),
-            max_attempts=2,
-        )
+        # Short timeout and few attempts: a wrong address should fail fast.
+        client = _alma_for(state.settings, profile, timeout=15.0, max_attempts=2)
     except AlmaConfigError as exc:
         return [f"{profile.name}: {exc}"]
     problems = []
@@ -566,6 +560,19 @@ def alma_institution(request: pytest.FixtureRequest) -> Profile:
     return _profiles(request.config)[request.param]
 
 
+def _alma_for(
+    settings: Settings, profile: Profile, timeout: float | None = None, max_attempts: int = 4
+) -> AlmaClient:
+    """A client for an institution's real (or stand-in) Alma, as the settings say."""
+    return AlmaClient(
+        base_url=settings.base_url or build_base_url(region=profile.institution.region),
+        api_key=settings.api_key_for(profile.name) or "",
+        rate_per_second=settings.rate,
+        timeout=min(settings.timeout, timeout) if timeout else settings.timeout,
+        max_attempts=max_attempts,
+    )
+
+
 @pytest.fixture(scope="session")
 def alma_client(
     pytestconfig: pytest.Config, alma_settings: Settings, alma_institution: Profile
@@ -578,13 +585,7 @@ def alma_client(
                 base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
             )
         else:
-            client = AlmaClient(
-                base_url=alma_settings.base_url
-                or build_base_url(region=alma_institution.institution.region),
-                api_key=alma_settings.api_key_for(name) or "",
-                rate_per_second=alma_settings.rate,
-                timeout=alma_settings.timeout,
-            )
+            client = _alma_for(alma_settings, alma_institution)
     except AlmaConfigError as exc:
         pytest.fail(f"{name}: {exc}", pytrace=False)
     state = _state(pytestconfig)
