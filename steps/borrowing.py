@@ -14,6 +14,7 @@ from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
 from alma_p2p.settings import Settings
+from alma_p2p.writes import WriteSession
 from steps.common import Attempt, assert_refused, fail_with
 
 
@@ -47,7 +48,7 @@ def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
 
 
 def _request(
-    alma: AlmaClient,
+    writes: WriteSession,
     test_data: TestData,
     who: str,
     user_id: str,
@@ -65,7 +66,7 @@ def _request(
         owner=owner,
     )
     try:
-        attempt.request = alma.create_borrowing_request(user_id, body)
+        attempt.request = writes.create_borrowing_request(user_id, body)
     except AlmaAPIError as exc:
         attempt.error = exc
     return attempt
@@ -92,40 +93,56 @@ def _(alma_institution: Profile) -> Title:
 
 @when("each test patron requests it without choosing a library", target_fixture="attempts")
 def _(
-    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
 ) -> dict[str, Attempt]:
     attempts = {}
     for patron in alma_institution.test_patrons:
         home = _home_library(alma, alma_institution, patron.primary_id)
         who = patron.label or patron.primary_id
         attempts[home + ":" + patron.primary_id] = _request(
-            alma, alma_test_data, who, patron.primary_id, title, pickup=home
+            alma_writes, alma_test_data, who, patron.primary_id, title, pickup=home
         )
     return attempts
 
 
 @when("a test patron requests it without choosing a library", target_fixture="attempt")
 def _(
-    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
 ) -> Attempt:
     who, user_id = _first_patron(alma_institution)
     home = _home_library(alma, alma_institution, user_id)
-    return _request(alma, alma_test_data, who, user_id, title, pickup=home)
+    return _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
 
 
 @when("a test patron requests it for another campus's library", target_fixture="attempt")
 def _(
-    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
 ) -> Attempt:
     who, user_id = _first_patron(alma_institution)
     home = _home_library(alma, alma_institution, user_id)
     other = next(code for code in alma_institution.rs_library_codes if code != home)
-    return _request(alma, alma_test_data, who, user_id, title, pickup=other, owner=other)
+    return _request(alma_writes, alma_test_data, who, user_id, title, pickup=other, owner=other)
 
 
 @when("the patron without a resource sharing library requests it", target_fixture="attempt")
 def _(
-    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
 ) -> Attempt:
     user_id = _borrowing(alma_institution).patron_without_rs_library
     if user_id is None:
@@ -135,19 +152,25 @@ def _(
             pytrace=False,
         )
     pickup = alma_institution.rs_library_codes[0]
-    return _request(alma, alma_test_data, "the patron without RS library", user_id, title, pickup)
+    return _request(
+        alma_writes, alma_test_data, "the patron without RS library", user_id, title, pickup
+    )
 
 
 @when("a test patron requests it twice", target_fixture="attempt")
 def _(
-    alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, title: Title
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
 ) -> Attempt:
     who, user_id = _first_patron(alma_institution)
     home = _home_library(alma, alma_institution, user_id)
-    first = _request(alma, alma_test_data, who, user_id, title, pickup=home)
+    first = _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
     if first.request is None:
         pytest.fail(f"{who}: the first request was not created: {first.error}", pytrace=False)
-    return _request(alma, alma_test_data, who, user_id, title, pickup=home)
+    return _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
 
 
 @then("Alma refuses the second request with error 402362")

@@ -14,6 +14,7 @@ from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Lending, LendingCase, Profile
 from alma_p2p.settings import Settings
+from alma_p2p.writes import WriteSession
 
 # Statuses Alma shows while it is still locating (alma-api.md §4.4).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
@@ -65,7 +66,9 @@ def _flag_path(library: str, flag: str) -> str:
 
 
 @when(parsers.parse("the borrowing partner requests {what}"), target_fixture="sent")
-def _(alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, what: str) -> Sent:
+def _(
+    alma_writes: WriteSession, alma_institution: Profile, alma_test_data: TestData, what: str
+) -> Sent:
     lending = _lending(alma_institution)
     case_name = CASES[what]
     case: LendingCase = getattr(lending, case_name)
@@ -80,20 +83,20 @@ def _(alma: AlmaClient, alma_institution: Profile, alma_test_data: TestData, wha
         author=author,
         external_id=alma_test_data.external_id(),
     )
-    request = alma.create_lending_request(lending.borrower_partner, body)
+    request = alma_writes.create_lending_request(lending.borrower_partner, body)
     return Sent(
         case_name, tuple(case.expect), request, lending.borrower_partner, lending.rs_library
     )
 
 
 @then(parsers.parse("the lending request ends as the profile expects for {what}"))
-def _(sent: Sent, alma: AlmaClient, alma_settings: Settings, what: str) -> None:
+def _(sent: Sent, alma_writes: WriteSession, alma_settings: Settings, what: str) -> None:
     assert EXPECTATIONS[what] == sent.case, f"step text {what!r} does not match {sent.case}"
     request_id = sent.request.request_id
     assert request_id, "Alma answered the create without a request_id"
     try:
         final = poll(
-            lambda: alma.lending_request(sent.partner, request_id),
+            lambda: alma_writes.lending_request(sent.partner, request_id),
             lambda r: r.status.value not in IN_PROGRESS,
             what=f"lending request {request_id} leaving 'Locate in process'",
             deadline=60,

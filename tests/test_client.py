@@ -27,6 +27,8 @@ from alma_p2p.alma import (
 )
 from alma_p2p.alma.client import _RetryAfterWait
 from alma_p2p.alma.errors import AlmaWriteRefused
+from alma_p2p.ledger import Ledger
+from alma_p2p.writes import WriteSession, guarded
 
 KEY = "l7xxCANARY0123456789"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -186,7 +188,6 @@ def test_xml_unauthorized_names_area_and_permission():
     assert "'Users' API area (read)" in str(caught.value)
     assert KEY not in str(caught.value)
     alma = client(Recorder(answer))
-    alma.allow_writes(True)
     with pytest.raises(AlmaUnauthorized) as caught:
         alma.post_json("/partners/X/lending-requests", {})
     assert "'Resource Sharing Partners' API area (read/write)" in str(caught.value)
@@ -283,7 +284,6 @@ def test_a_per_second_429_with_calls_left_is_still_retried():
 def test_a_post_is_never_retried(status):
     rec = Recorder(httpx.Response(status), httpx.Response(200, json={}))
     alma = client(rec)
-    alma.allow_writes(True)
     with pytest.raises((AlmaRateLimited, AlmaServerError)):
         alma.post_json("/users/x/resource-sharing-requests", {"title": "t"})
     assert len(rec.requests) == 1
@@ -361,20 +361,20 @@ def test_remaining_quota_is_recorded():
     assert alma.stats.remaining == 4711
 
 
-def test_writes_are_refused_before_sending_unless_cleared():
+def test_writes_are_refused_before_sending_unless_a_write_session_is_open(tmp_path):
     rec = Recorder(httpx.Response(200, json={"request_id": "1"}))
     alma = client(rec)
+    gate = guarded(alma)
     with pytest.raises(AlmaWriteRefused, match="read-only"):
         alma.create_borrowing_request("u", {"external_id": "E"})
     assert rec.requests == []
-    assert alma.created == []
-    seen = []
-    alma.on_create = seen.append
-    alma.allow_writes(True)
-    alma.create_borrowing_request("u", {"external_id": "E"})
-    assert [c.external_id for c in seen] == ["E"]
-    assert alma.created[0].request_id == "1"
-    assert json.loads(rec.requests[0].content)["external_id"] == "E"
+    alma.check_write_permission("/users/operation/test")  # a self-test creates nothing
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    session = WriteSession(alma, gate, "acme", ledger=ledger, run_token="R")
+    session.create_borrowing_request("u", {"external_id": "E"})
+    assert [e.external_id for e in ledger.outstanding()] == ["E"]
+    assert session.created[0].request_id == "1"
+    assert json.loads(rec.requests[1].content)["external_id"] == "E"
 
 
 # -- models through the client ------------------------------------------------------

@@ -16,6 +16,7 @@ from alma_p2p.alma import AlmaClient
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.standin import StandinApp, World, serve
+from alma_p2p.writes import WriteSession, guarded
 from tests.suite_runner import REPO, demo_world, institution
 
 
@@ -35,14 +36,13 @@ def test_sweep_removes_what_an_interrupted_run_left(tmp_path, monkeypatch):
     with serve(app) as standin:
         # An interrupted run: the create was sent and written down, the cleanup never ran.
         alma = AlmaClient(base_url=standin.base_url, api_key="demo-university-key")
-        alma.allow_writes(True)
-        alma.on_create = lambda c: ledger.created(
-            Entry("demo-university", c.kind, c.owner, c.external_id, "L1")
+        session = WriteSession(
+            alma, guarded(alma), "demo-university", ledger=ledger, run_token="L1"
         )
         body = payloads.borrowing_request(
             title="Left behind", external_id="P2PH-L1-x-01", pickup_library="WIN"
         )
-        alma.create_borrowing_request("P2P-TEST-WIN-01", body)
+        session.create_borrowing_request("P2P-TEST-WIN-01", body)
         alma.close()
         live = app._live["01DEMO_STMARYS"]
         assert len(live.borrowing) == 2

@@ -32,16 +32,14 @@ def inst(data: dict[str, Any], code: str) -> dict[str, Any]:
     return next(i for i in data["institutions"] if i["code"] == code)
 
 
-def client(app: StandinApp, key: str = "demo-university-key", writes: bool = False) -> AlmaClient:
-    alma = AlmaClient(
+def client(app: StandinApp, key: str = "demo-university-key") -> AlmaClient:
+    return AlmaClient(
         base_url="http://standin.test/almaws/v1",
         api_key=key,
         transport=httpx.WSGITransport(app=app),
         backoff=0,
         rate_per_second=None,
     )
-    alma.allow_writes(writes)
-    return alma
 
 
 @pytest.fixture
@@ -168,7 +166,7 @@ def test_a_key_without_write_permission_cannot_post():
     app = StandinApp(world(read_only))
     body = payloads.borrowing_request(title="T", external_id="X-1", pickup_library="WIN")
     with pytest.raises(AlmaUnauthorized) as caught:
-        client(app, writes=True).create_borrowing_request("P2P-TEST-WIN-01", body)
+        client(app).create_borrowing_request("P2P-TEST-WIN-01", body)
     assert "'Users' API area (read/write)" in str(caught.value)
 
 
@@ -223,7 +221,7 @@ def borrow(app: StandinApp, user: str, title: str, owner: str | None = None, ext
     body = payloads.borrowing_request(
         title=title, external_id=ext, pickup_library="WIN", owner=owner
     )
-    return client(app, writes=True).create_borrowing_request(user, body)
+    return client(app).create_borrowing_request(user, body)
 
 
 def test_owner_comes_from_the_patron(app):
@@ -259,7 +257,7 @@ def test_duplicate_and_missing_default_location():
 
 
 def test_a_request_is_found_by_external_id_and_removed(app):
-    alma = client(app, writes=True)
+    alma = client(app)
     created = borrow(app, "P2P-TEST-WIN-01", "Found")
     found = alma.borrowing_request("P2P-TEST-WIN-01", "E-1", by_external_id=True)
     assert found.request_id == created.request_id
@@ -279,7 +277,7 @@ LENDING = {
 
 
 def lend(app: StandinApp, title: str) -> str | None:
-    alma = client(app, "demo-lender-key", writes=True)
+    alma = client(app, "demo-lender-key")
     body = payloads.lending_request(
         partner="DEMO_STMARYS", owner="RIVER", title=title, external_id=f"L-{title}"
     )

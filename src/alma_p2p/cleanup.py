@@ -10,13 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient, AlmaError
-from alma_p2p.alma.client import Created
 from alma_p2p.ledger import Ledger
 
 # Codes meaning "no such request": nothing left to remove.
 GONE = frozenset({"401694", "40166450"})
 FINAL_LENDING = frozenset({"LOCATE_FAILED", "REJECTED", "CANCELLED", "EXPIRED"})
 REJECT_IN_ALMA = "reject it in Alma: Fulfillment > Resource Sharing > Lending Requests"
+
+
+@dataclass
+class Created:
+    """Something a write created (or may have created): what cleanup must undo."""
+
+    kind: str  # "borrowing" (under a user) or "lending" (under a partner)
+    owner: str  # the user id or the partner code
+    external_id: str
+    request_id: str | None = None
+    status: str | None = None  # the last status the scenario saw
 
 
 @dataclass

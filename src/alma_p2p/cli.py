@@ -55,8 +55,7 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
 def sweep(institutions: list[str], ledger_path: Path | None) -> int:
     """Cancel and remove every request the ledger says is still in Alma; report each."""
     from alma_p2p.alma import AlmaClient, build_base_url
-    from alma_p2p.alma.client import Created
-    from alma_p2p.cleanup import remove_created
+    from alma_p2p.cleanup import Created, remove_created
     from alma_p2p.ledger import Ledger
     from alma_p2p.settings import load_settings
 
@@ -81,7 +80,6 @@ def sweep(institutions: list[str], ledger_path: Path | None) -> int:
                 print(f"{name}: refused, Alma reports {general.environment_type!r}, not sandbox")
                 left += len(entries)
                 continue
-            client.allow_writes(True)
             created = [Created(e.kind, e.owner, e.external_id) for e in entries]
             report = remove_created(client, name, created, ledger)
         print(f"{name}: removed {len(report.removed)}: {', '.join(report.removed) or '-'}")

@@ -36,9 +36,8 @@ from alma_p2p.alma import (
     build_base_url,
 )
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
-from alma_p2p.cleanup import remove_created
 from alma_p2p.guide import GUIDE, TAG_PREFIX
-from alma_p2p.ledger import Entry, Ledger
+from alma_p2p.ledger import Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.profile import Profile, ProfileError, load_profiles
 from alma_p2p.recording import (
@@ -52,6 +51,7 @@ from alma_p2p.recording import (
 )
 from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
 from alma_p2p.settings import Settings, SettingsError, api_key_variable, load_settings
+from alma_p2p.writes import WriteGate, WriteSession, guarded
 
 MARKERS = {
     "multi_library": "applies only to institutions with several resource sharing libraries",
@@ -69,6 +69,7 @@ MARKERS = {
 
 @dataclass
 class _RunState:
+    config: pytest.Config
     settings: Settings
     profiles: dict[str, Profile] | None = None
     clients: dict[str, AlmaClient] = field(default_factory=dict)
@@ -84,6 +85,7 @@ class _RunState:
     ledger: Ledger | None = None
     calls: dict[str, tuple[int, int, int, int | None]] = field(default_factory=dict)
     probes: dict[str, int] = field(default_factory=dict)  # preflight calls per institution
+    gates: dict[str, WriteGate] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[_RunState]()
@@ -91,10 +93,17 @@ SCENARIO = pytest.StashKey[tuple[str, str, Path]]()
 FEATURE = pytest.StashKey[str]()
 EVIDENCE = pytest.StashKey[list[str]]()
 REPORT = pytest.StashKey[pytest.TestReport]()
+WRITES = pytest.StashKey[WriteSession]()
 
 
 class NetworkBlocked(OSError):
     """A connection attempted while replaying cassettes."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from alma_p2p import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -176,7 +185,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if not getattr(settings, name).is_absolute()
         }
     )
-    state = config.stash[STATE] = _RunState(settings, run_token=_run_token(settings))
+    state = config.stash[STATE] = _RunState(config, settings, run_token=_run_token(settings))
     if settings.mode != "replay":
         state.ledger = Ledger(settings.ledger)
     # Profiles are checked up front, so a broken one is a one-screen usage error; a run
@@ -285,7 +294,7 @@ def _preflight(state: _RunState, profile: Profile, items: list[pytest.Item]) -> 
     writing = [i for i in items if i.get_closest_marker("writes")]
     try:
         # Short timeout and few attempts: a wrong address should fail fast.
-        client = _alma_for(state.settings, profile, timeout=15.0, max_attempts=2)
+        client = _alma_for(state, profile, timeout=15.0, max_attempts=2)
     except AlmaConfigError as exc:
         return [f"{profile.name}: {exc}"]
     problems = []
@@ -561,10 +570,15 @@ def alma_institution(request: pytest.FixtureRequest) -> Profile:
 
 
 def _alma_for(
-    settings: Settings, profile: Profile, timeout: float | None = None, max_attempts: int = 4
+    state: _RunState, profile: Profile, timeout: float | None = None, max_attempts: int = 4
 ) -> AlmaClient:
     """A client for an institution's real (or stand-in) Alma, as the settings say."""
+    settings = state.settings
+    transport = state.config.hook.pytest_alma_transport(
+        config=state.config, institution=profile.name
+    )
     return AlmaClient(
+        transport=transport,
         base_url=settings.base_url or build_base_url(region=profile.institution.region),
         api_key=settings.api_key_for(profile.name) or "",
         rate_per_second=settings.rate,
@@ -585,18 +599,14 @@ def alma_client(
                 base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
             )
         else:
-            client = _alma_for(alma_settings, alma_institution)
+            client = _alma_for(_state(pytestconfig), alma_institution)
     except AlmaConfigError as exc:
         pytest.fail(f"{name}: {exc}", pytrace=False)
     state = _state(pytestconfig)
     state.clients[name] = client
     if _allure_dir(pytestconfig) is not None:
         client.on_response(_attach_to_allure)
-    ledger = state.ledger
-    if ledger is not None:
-        client.on_create = lambda c: ledger.created(
-            Entry(name, c.kind, c.owner, c.external_id, state.run_token)
-        )
+    state.gates[name] = guarded(client)
     yield client
     stats = client.stats
     _state(pytestconfig).calls[name] = (
@@ -690,19 +700,30 @@ def _guard_writes(request: pytest.FixtureRequest, state: _RunState, institution:
             f"for {general.institution.value or institution}; scenarios that create requests "
             "run only against a sandbox (use a sandbox API key)"
         )
-    client.created.clear()
-    client.allow_writes(True)
+    session = WriteSession(
+        client,
+        state.gates[institution],
+        institution,
+        ledger=state.ledger,
+        run_token=state.run_token,
+    )
+    request.node.stash[WRITES] = session
 
     def cleanup() -> None:
-        try:
-            report = remove_created(client, institution, list(client.created), state.ledger)
-            if state.settings.mode != "replay":  # on replay nothing real was created
-                state.left_behind.extend(f"{institution}: {line}" for line in report.left)
-        finally:
-            client.created.clear()
-            client.allow_writes(False)
+        report = session.close()
+        if state.settings.mode != "replay":  # on replay nothing real was created
+            state.left_behind.extend(f"{institution}: {line}" for line in report.left)
 
     request.addfinalizer(cleanup)
+
+
+@pytest.fixture
+def alma_writes(request: pytest.FixtureRequest) -> WriteSession:
+    """The write session of a @writes scenario: creates through it are ledgered and undone."""
+    session: WriteSession | None = request.node.stash.get(WRITES, None)
+    if session is None:
+        pytest.fail("alma_writes is only available in scenarios tagged @writes", pytrace=False)
+    return session
 
 
 @contextmanager

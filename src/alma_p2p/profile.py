@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alma_p2p import yamlfile
-from alma_p2p.alma.client import REGION_HOSTS
+from alma_p2p.alma.gateway import REGION_HOSTS
 
 PROFILE_FILE = "profile.yaml"
 SCHEMA_FILE = "profile.schema.json"

@@ -1,6 +1,6 @@
 """Alma REST client, its typed errors and its typed models."""
 
-from alma_p2p.alma.client import REGION_HOSTS, AlmaClient, CallStats, build_base_url
+from alma_p2p.alma.client import AlmaClient, CallStats
 from alma_p2p.alma.errors import (
     AlmaAPIError,
     AlmaBadRequest,
@@ -17,6 +17,7 @@ from alma_p2p.alma.errors import (
     ErrorDetail,
     NotAnAlmaGateway,
 )
+from alma_p2p.alma.gateway import REGION_HOSTS, build_base_url
 
 __all__ = [
     "REGION_HOSTS",

@@ -16,7 +16,6 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import pyrate_limiter
@@ -34,11 +33,11 @@ from alma_p2p.alma.errors import (
     AlmaServerError,
     AlmaTransportError,
     AlmaUnauthorized,
-    AlmaWriteRefused,
     ErrorDetail,
     NotAnAlmaGateway,
     error_class_for,
 )
+from alma_p2p.alma.gateway import SAFE_METHODS, SELF_TESTS, api_area, build_base_url
 from alma_p2p.alma.models import (
     CircDesk,
     CodeTable,
@@ -55,69 +54,10 @@ from alma_p2p.alma.models import (
     UserBrief,
 )
 
-REGION_HOSTS: Mapping[str, str] = {
-    "na": "api-na.hosted.exlibrisgroup.com",
-    "eu": "api-eu.hosted.exlibrisgroup.com",
-    "ap": "api-ap.hosted.exlibrisgroup.com",
-    "aps": "api-aps.hosted.exlibrisgroup.com",
-    "ca": "api-ca.hosted.exlibrisgroup.com",
-    "cn": "api-cn.hosted.exlibrisgroup.com.cn",
-}
-
-# Alma API areas a key is granted, by the first segment of the path after /almaws/v1.
-API_AREAS: Mapping[str, str] = {
-    "users": "Users",
-    "conf": "Configuration",
-    "partners": "Resource Sharing Partners",
-    "task-lists": "Task-lists",
-    "bibs": "Bibs",
-    "items": "Bibs",
-    "analytics": "Analytics",
-}
-
-# Each area's self-test: GET checks read access, POST write access (alma-api.md §1.2).
-SELF_TESTS = frozenset(
-    {
-        "/conf/test",
-        "/users/operation/test",
-        "/partners/operation/test",
-        "/task-lists/test",
-        "/analytics/test",
-    }
-)
-
-SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Methods retried on 429/5xx: the safe ones, and DELETE (idempotent). Never POST.
 RETRIED_METHODS = frozenset({"GET", "HEAD", "DELETE"})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def build_base_url(region: str | None = None, base_url: str | None = None) -> str:
-    """The gateway URL: an explicit ``base_url`` wins over a region."""
-    if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise AlmaConfigError(
-                f"ALMA_BASE_URL {base_url!r} is not an http(s) URL; expected e.g. "
-                "https://api-na.hosted.exlibrisgroup.com/almaws/v1"
-            )
-        url = base_url.rstrip("/")
-        return url if url.endswith("/almaws/v1") else url + "/almaws/v1"
-    if region is None:
-        raise AlmaConfigError("no Alma region and no ALMA_BASE_URL: set one of them")
-    host = REGION_HOSTS.get(region.lower())
-    if host is None:
-        allowed = ", ".join(REGION_HOSTS)
-        raise AlmaConfigError(f"unknown Alma region {region!r}; allowed: {allowed}")
-    return f"https://{host}/almaws/v1"
-
-
-def api_area(path: str) -> str | None:
-    """The Alma API area a path belongs to (``/users/x`` → ``Users``)."""
-    first = path.lstrip("/").split("/", 1)[0]
-    return API_AREAS.get(first)
 
 
 class ApiKeyAuth(httpx.Auth):
@@ -144,17 +84,6 @@ class CallStats:
     retries: int = 0
     remaining: int | None = None
     distinct_gets: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Created:
-    """Something a write created (or may have created): what cleanup must undo."""
-
-    kind: str  # "borrowing" (under a user) or "lending" (under a partner)
-    owner: str  # the user id or the partner code
-    external_id: str
-    request_id: str | None = None
-    status: str | None = None  # the last status this client saw
 
 
 @cache
@@ -193,7 +122,7 @@ class AlmaClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not api_key:
-            raise AlmaConfigError("no API key: set ALMA_API_KEY (or --alma-api-key)")
+            raise AlmaConfigError("no API key: set ALMA_API_KEY (or ALMA_API_KEY_<INSTITUTION>)")
         if rate_per_second is not None and rate_per_second <= 0:
             raise AlmaConfigError("the call rate must be above 0 per second")
         self.base_url = build_base_url(base_url=base_url)
@@ -219,10 +148,6 @@ class AlmaClient:
         self._backoff = max(0.0, backoff)
         self._cache: dict[str, Any] = {}
         self.stats = CallStats()
-        self._writes_allowed = False
-        self.created: list[Created] = []
-        # Called with each Created *before* its request is sent (the harness's ledger).
-        self.on_create: Callable[[Created], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -237,11 +162,6 @@ class AlmaClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def allow_writes(self, allowed: bool) -> None:
-        """Clear (or stop) this client to send writes; off by default, so a read-only run
-        can never write by mistake. The harness turns it on only for a sandbox."""
-        self._writes_allowed = allowed
-
     def on_response(self, hook: Callable[[httpx.Response], None]) -> None:
         """Call ``hook`` with every answer (after it is read), e.g. to attach it to a report."""
 
@@ -250,6 +170,11 @@ class AlmaClient:
             hook(response)
 
         self._http.event_hooks["response"].append(read_then)
+
+    def on_request(self, hook: Callable[[httpx.Request], None]) -> None:
+        """Call ``hook`` with every request before it is sent; what it raises stops the call
+        unsent (the harness refuses writes outside a scenario cleared to write)."""
+        self._http.event_hooks["request"].append(hook)
 
     def clear_cache(self) -> None:
         """Forget cached GETs (used between scenarios when recording, so cassettes stand alone)."""
@@ -291,14 +216,13 @@ class AlmaClient:
     def post_json(self, path: str, body: Any, params: Mapping[str, str | int] | None = None) -> Any:
         """POST JSON; never retried blind, never cached."""
         query = {k: str(v) for k, v in (params or {}).items()}
-        self._check_write("POST", path, query)
         response = self._send("POST", path, query, body)
         return self._json_body("POST", path, query, response)
 
     def check_write_permission(self, path: str) -> None:
         """POST to an API area's self-test (``/users/operation/test`` …): Alma answers OK only
-        when the key may write in that area (alma-api.md §1.2). It creates nothing, so even a
-        read-only client may send it; an unsuitable key raises AlmaUnauthorized."""
+        when the key may write in that area (alma-api.md §1.2). It creates nothing; an
+        unsuitable key raises AlmaUnauthorized."""
         if path not in SELF_TESTS:
             raise ValueError(f"{path} is not an Alma API self-test")
         self._send("POST", path, {}, None)
@@ -306,38 +230,17 @@ class AlmaClient:
     def delete(self, path: str, params: Mapping[str, str | int] | None = None) -> None:
         """DELETE; idempotent, so retried like a GET."""
         query = {k: str(v) for k, v in (params or {}).items()}
-        self._check_write("DELETE", path, query)
         self._send("DELETE", path, query)
-
-    def _register(self, created: Created) -> None:
-        if not self._writes_allowed:
-            return  # post_json refuses it; nothing will exist to clean up
-        self.created.append(created)
-        if self.on_create is not None:
-            self.on_create(created)
-
-    def _check_write(self, method: str, path: str, query: Mapping[str, str]) -> None:
-        if not self._writes_allowed:
-            raise AlmaWriteRefused(
-                method,
-                _display(path, query),
-                "this client is read-only; writes are allowed only in scenarios tagged "
-                "@writes, after /conf/general reports a sandbox",
-            )
 
     # -- resource sharing requests -------------------------------------------------
 
     def create_borrowing_request(
         self, user_id: str, body: Mapping[str, Any], *, override_blocks: bool = False
     ) -> RsRequest:
-        """``POST /users/{id}/resource-sharing-requests``; registered for cleanup first."""
+        """``POST /users/{id}/resource-sharing-requests``."""
         path = f"/users/{_seg(user_id)}/resource-sharing-requests"
-        created = Created("borrowing", user_id, str(body.get("external_id") or ""))
-        self._register(created)
         data = self.post_json(path, body, {"override_blocks": str(override_blocks).lower()})
-        request = _validate(RsRequest, data, "POST", _display(path, None))
-        created.request_id = request.request_id
-        return request
+        return _validate(RsRequest, data, "POST", _display(path, None))
 
     def borrowing_request(
         self, user_id: str, request_id: str, *, by_external_id: bool = False
@@ -353,25 +256,14 @@ class AlmaClient:
         self.delete(path, {"remove_request": "true", "notify_user": "false"})
 
     def create_lending_request(self, partner: str, body: Mapping[str, Any]) -> RsRequest:
-        """``POST /partners/{code}/lending-requests``; registered for the record first."""
+        """``POST /partners/{code}/lending-requests``."""
         path = f"/partners/{_seg(partner)}/lending-requests"
-        created = Created("lending", partner, str(body.get("external_id") or ""))
-        self._register(created)
         data = self.post_json(path, body)
-        request = _validate(RsRequest, data, "POST", _display(path, None))
-        created.request_id = request.request_id
-        created.status = request.status.value
-        return request
+        return _validate(RsRequest, data, "POST", _display(path, None))
 
     def lending_request(self, partner: str, request_id: str) -> RsRequest:
         path = f"/partners/{_seg(partner)}/lending-requests/{_seg(request_id)}"
-        request = _validate(
-            RsRequest, self.get_json(path, cache=False), "GET", _display(path, None)
-        )
-        for created in self.created:
-            if created.kind == "lending" and created.request_id == request_id:
-                created.status = request.status.value
-        return request
+        return _validate(RsRequest, self.get_json(path, cache=False), "GET", _display(path, None))
 
     def lending_task_list(
         self,
@@ -495,11 +387,6 @@ class AlmaClient:
     def item_by_barcode(self, barcode: str) -> Item:
         """``GET /items?item_barcode=``; Alma answers 302 to the item (two calls)."""
         return self._model(Item, "/items", {"item_barcode": barcode})
-
-    def test_area(self, area_path: str) -> str:
-        """One of the per-area key probes, e.g. ``/conf/test`` or ``/users/operation/test``."""
-        data = self.get_json(area_path)
-        return json.dumps(data) if not isinstance(data, str) else data
 
     # -- parsing ----------------------------------------------------------------------
 

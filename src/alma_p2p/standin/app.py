@@ -26,15 +26,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from alma_p2p.alma.client import API_AREAS
+from alma_p2p.alma.gateway import API_AREAS, PREFIX, SELF_TESTS
 from alma_p2p.standin.world import Bib, Institution, Library, User, World
 
-PREFIX = "/almaws/v1"
 JSON_TYPE = "application/json;charset=UTF-8"
 # Which API area a key needs for a path: the same documented fact the client reports from.
 AREAS = API_AREAS
-TEST_PROBES = ("/conf/test", "/users/operation/test", "/partners/operation/test",
-               "/task-lists/test", "/analytics/test")  # fmt: skip
 
 
 class AlmaFault(Exception):
@@ -103,7 +100,7 @@ class StandinApp:
                 Rule("/conf/jobs", endpoint="jobs"),
                 Rule("/conf/jobs/<job_id>/instances", endpoint="job_instances"),
                 Rule("/conf/code-tables/<name>", endpoint="code_table"),
-                *[Rule(p, endpoint="probe", methods=["GET", "POST"]) for p in TEST_PROBES],
+                *[Rule(p, endpoint="probe", methods=["GET", "POST"]) for p in sorted(SELF_TESTS)],
                 Rule("/users", endpoint="users"),
                 Rule("/users/<uid>", endpoint="user"),
                 Rule(
