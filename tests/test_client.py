@@ -25,8 +25,8 @@ from alma_p2p.alma import (
     NotAnAlmaGateway,
     build_base_url,
 )
-from alma_p2p.alma.client import _RetryAfterWait
 from alma_p2p.alma.errors import AlmaWriteRefused
+from alma_p2p.alma.http import _RetryAfterWait
 from alma_p2p.ledger import Ledger
 from alma_p2p.writes import WriteSession, guarded
 

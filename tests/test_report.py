@@ -61,10 +61,10 @@ def test_a_missing_attestation_file_means_nothing_attested(tmp_path):
 
 
 def test_scenario_verdicts_and_the_worst_wins():
-    assert verdict_of("passed", "") == "pass"
-    assert verdict_of("failed", "x") == "fail"
-    assert verdict_of("skipped", "attested: Rota Template: …") == "attested"
-    assert verdict_of("skipped", "refused to write: …") == "not run"
+    assert verdict_of("passed") == "pass"
+    assert verdict_of("failed") == "fail"
+    assert verdict_of("skipped", "attested") == "attested"
+    assert verdict_of("skipped") == "not run"  # e.g. refused to write
     assert worst(["pass", "manual", "attested"]) == "manual"
     assert worst(["pass", "fail", "stale"]) == "fail"
     assert worst([]) == "not run"

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alma_p2p import yamlfile
 from alma_p2p.guide import BY_ID
+from alma_p2p.outcomes import PersonVerdict
 from alma_p2p.profile import Profile, ProfileError, describe_validation
 
 ATTESTATIONS_FILE = "attestations.yaml"
@@ -52,7 +53,7 @@ class AttestationFile(BaseModel):
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str  # "manual" | "attested" | "stale"
+    kind: PersonVerdict
     text: str
 
 

@@ -23,6 +23,13 @@ class CheckedByPerson(pytest.skip.Exception):  # type: ignore[misc,name-defined]
         self.text = text
 
 
+# Shown as pytest shows its own skips ("Skipped: manual: …", whose prefix its summary
+# drops), so a person's check reads the same in the terminal, JUnit and Allure.
+CheckedByPerson.__module__ = "builtins"
+CheckedByPerson.__name__ = CheckedByPerson.__qualname__ = "Skipped"
+
+
 def checked_by_person(verdict: PersonVerdict, text: str) -> NoReturn:
     """End the scenario with ``verdict`` (manual, attested or stale) and what to check."""
+    __tracebackhide__ = True  # the skip is reported at the step's line, not here
     raise CheckedByPerson(verdict, text)

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -193,11 +194,11 @@ def json_body(r1: Any, r2: Any) -> None:
     assert not differences, "; ".join(differences[:6])
 
 
-def make_vcr(record: bool) -> Any:
-    """A ``vcr.VCR`` with the harness's policy; replay-only unless recording."""
+def make_vcr(config: Mapping[str, Any]) -> Any:
+    """A ``vcr.VCR`` from keyword arguments such as :func:`vcr_config` gives."""
     import vcr
 
-    recorder = vcr.VCR(**vcr_config(record))
+    recorder = vcr.VCR(**config)
     recorder.register_matcher("json_body", json_body)
     return recorder
 

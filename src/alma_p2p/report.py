@@ -43,16 +43,14 @@ class ScenarioResult:
     evidence: list[str] = field(default_factory=list)
 
 
-def verdict_of(outcome: str, message: str) -> str:
-    """A scenario's verdict from its pytest outcome and skip/failure message."""
+def verdict_of(outcome: str, person: str | None = None) -> str:
+    """A scenario's verdict from its pytest outcome, and the verdict of a person's check
+    (manual, attested, stale) when the scenario ended with one."""
     if outcome == "passed":
         return "pass"
     if outcome == "failed":
         return "fail"
-    for kind in MANUAL_KINDS:
-        if message.startswith(kind + ":"):
-            return kind
-    return "not run"
+    return person if person in MANUAL_KINDS else "not run"
 
 
 def worst(verdicts: Iterable[str]) -> str:

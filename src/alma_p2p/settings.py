@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     report_dir: Path = Path("reports")
     ledger: Path = Path(".alma-p2p/ledger.jsonl")
     cassette_max_age_days: int = Field(default=90, ge=1)
+    # ALMA_API_KEY_<NAME> → key, read once from the environment and .env by load_settings.
+    institution_keys: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("institutions", mode="before")
     @classmethod
@@ -90,10 +92,9 @@ class Settings(BaseSettings):
 
     def api_key_for(self, institution: str) -> str | None:
         """The key for one institution: ``ALMA_API_KEY_<NAME>`` first, then ``ALMA_API_KEY``."""
-        specific = api_key_variable(institution)
-        value = os.environ.get(specific) or _dotenv().get(specific)
-        if value:
-            return value
+        specific = self.institution_keys.get(api_key_variable(institution))
+        if specific is not None:
+            return specific.get_secret_value()
         return self.api_key.get_secret_value() if self.api_key else None
 
 
@@ -101,14 +102,19 @@ def api_key_variable(institution: str) -> str:
     return "ALMA_API_KEY_" + "".join(c if c.isalnum() else "_" for c in institution).upper()
 
 
-def _dotenv() -> dict[str, str | None]:
+def _institution_keys() -> dict[str, SecretStr]:
+    """Every ``ALMA_API_KEY_<NAME>`` of the environment, else of ``.env``."""
     path = Path(".env")
-    return dotenv_values(path) if path.is_file() else {}
+    found = {k: v for k, v in (dotenv_values(path) if path.is_file() else {}).items() if v}
+    found.update({k: v for k, v in os.environ.items() if v})
+    prefix = "ALMA_API_KEY_"
+    return {k: SecretStr(v) for k, v in found.items() if k.startswith(prefix) and v}
 
 
 def load_settings(**cli: Any) -> Settings:
     """Settings from CLI values (``None`` means not given), the environment and ``.env``."""
     given = {k: v for k, v in cli.items() if v is not None and v != ()}
+    given.setdefault("institution_keys", _institution_keys())
     try:
         return Settings(**given)
     except ValidationError as exc:

@@ -1,6 +1,6 @@
 """Alma REST client, its typed errors and its typed models."""
 
-from alma_p2p.alma.client import AlmaClient, CallStats
+from alma_p2p.alma.client import AlmaClient
 from alma_p2p.alma.errors import (
     AlmaAPIError,
     AlmaBadRequest,
@@ -18,6 +18,7 @@ from alma_p2p.alma.errors import (
     NotAnAlmaGateway,
 )
 from alma_p2p.alma.gateway import REGION_HOSTS, build_base_url
+from alma_p2p.alma.http import CallStats
 
 __all__ = [
     "REGION_HOSTS",

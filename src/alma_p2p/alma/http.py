@@ -1,0 +1,257 @@
+"""The one place that calls httpx: throttle, retry what is safe, turn failures into types.
+
+``Chokepoint.send`` throttles to a per-second rate, retries what is safe (GET/HEAD/DELETE on
+429 and 5xx, with jittered exponential backoff that honours ``Retry-After``; a POST is never
+retried blind; a used-up daily allowance never), and turns every non-2xx answer or transport
+failure into a typed error from ``alma_p2p.alma.errors``. It counts what it spent.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import httpx
+import pyrate_limiter
+import tenacity
+
+from alma_p2p import __version__
+from alma_p2p.alma.errors import (
+    AlmaDailyLimitReached,
+    AlmaError,
+    AlmaRateLimited,
+    AlmaServerError,
+    AlmaTransportError,
+    AlmaUnauthorized,
+    NotAnAlmaGateway,
+    error_class_for,
+)
+from alma_p2p.alma.gateway import SAFE_METHODS, api_area
+from alma_p2p.alma.parsing import excerpt, looks_like_html, parse_error_details
+
+# Methods retried on 429/5xx: the safe ones, and DELETE (idempotent). Never POST.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+class ApiKeyAuth(httpx.Auth):
+    """Sends the key as ``Authorization: apikey …``, never in the URL."""
+
+    def __init__(self, api_key: str) -> None:
+        self._header = f"apikey {api_key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "ApiKeyAuth(<redacted>)"
+
+
+@dataclass
+class CallStats:
+    """What a client spent: calls sent, GETs answered from cache, Alma's remaining quota."""
+
+    calls: int = 0
+    gets: int = 0  # GETs sent (polls of a changing status included)
+    cache_hits: int = 0
+    retries: int = 0
+    remaining: int | None = None
+    distinct_gets: set[str] = field(default_factory=set)
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once.
+
+    Building it reads the whole CA bundle; one per client made start-up slower with
+    every institution.
+    """
+    return httpx.create_ssl_context()
+
+
+class Chokepoint:
+    """An httpx client for one gateway and key, with the throttle and the retries."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        rate_per_second: float | None,
+        timeout: float,
+        max_attempts: int,
+        backoff: float,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=ApiKeyAuth(api_key),
+            headers={
+                "Accept": "application/json",
+                "User-Agent": f"alma-p2p-harness/{__version__}",
+            },
+            timeout=timeout,
+            follow_redirects=True,
+            transport=transport,
+            verify=_tls_context(),
+        )
+        # None: no throttle (replay, where no Alma is called). pyrate-limiter counts whole
+        # calls in a window, so a fractional rate becomes one call per window.
+        self._limiter: pyrate_limiter.Limiter | None = None
+        if rate_per_second is not None:
+            per_window, window_ms = _rate_window(rate_per_second)
+            self._limiter = pyrate_limiter.Limiter(pyrate_limiter.Rate(per_window, window_ms))
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = max(0.0, backoff)
+        self.stats = CallStats()
+
+    def close(self) -> None:
+        self._http.close()
+        if self._limiter is not None:
+            self._limiter.close()
+
+    def on_response(self, hook: Callable[[httpx.Response], None]) -> None:
+        """Call ``hook`` with every answer (after it is read), e.g. to attach it to a report."""
+
+        def read_then(response: httpx.Response) -> None:
+            response.read()
+            hook(response)
+
+        self._http.event_hooks["response"].append(read_then)
+
+    def on_request(self, hook: Callable[[httpx.Request], None]) -> None:
+        """Call ``hook`` with every request before it is sent; what it raises stops the call
+        unsent (the harness refuses writes outside a scenario cleared to write)."""
+        self._http.event_hooks["request"].append(hook)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        body: Any = None,
+        accept: str | None = None,
+    ) -> httpx.Response:
+        attempts = self._max_attempts if method in RETRIED_METHODS else 1
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            retry=tenacity.retry_if_exception_type((AlmaRateLimited, AlmaServerError))
+            & tenacity.retry_if_not_exception_type(AlmaDailyLimitReached),
+            wait=_RetryAfterWait(self._backoff),
+            reraise=True,
+            before_sleep=self._count_retry,
+        )
+        return retrying(self._send_once, method, path, query, body, accept)
+
+    def _count_retry(self, _state: tenacity.RetryCallState) -> None:
+        self.stats.retries += 1
+
+    def _send_once(
+        self, method: str, path: str, query: Mapping[str, str], body: Any, accept: str | None
+    ) -> httpx.Response:
+        shown = display(path, query)
+        headers = {"Accept": accept} if accept else None
+        if self._limiter is not None:
+            self._limiter.try_acquire("alma")
+        try:
+            response = self._http.request(
+                method, path.lstrip("/"), params=dict(query) or None, json=body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise AlmaTransportError(
+                method, shown, f"timed out ({exc.__class__.__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise AlmaTransportError(method, shown, _transport_reason(exc)) from exc
+        self.stats.calls += 1 + len(response.history)
+        if method == "GET":
+            self.stats.gets += 1 + len(response.history)
+        remaining = response.headers.get("X-Exl-Api-Remaining")
+        calls_left = int(remaining) if remaining and remaining.isdigit() else None
+        if calls_left is not None:
+            self.stats.remaining = calls_left
+        if response.is_success:
+            return response
+        raise self._api_error(method, path, shown, response, calls_left)
+
+    def _api_error(
+        self,
+        method: str,
+        path: str,
+        shown: str,
+        response: httpx.Response,
+        calls_left: int | None = None,
+    ) -> AlmaError:
+        kind = response.headers.get("content-type", "")
+        if looks_like_html(kind, response.content):
+            return NotAnAlmaGateway(method, shown, response.status_code, kind)
+        details = parse_error_details(response.content)
+        codes = tuple(d.code for d in details)
+        cls = error_class_for(response.status_code, codes, calls_left)
+        shown_text = "" if details else excerpt(response.text)
+        if cls is AlmaUnauthorized:
+            return AlmaUnauthorized(
+                response.status_code,
+                method,
+                shown,
+                details,
+                shown_text,
+                area=api_area(path),
+                write=method not in SAFE_METHODS,
+            )
+        error = cls(response.status_code, method, shown, details, shown_text)
+        retry_after = response.headers.get("Retry-After")
+        if retry_after:
+            error.retry_after = _seconds(retry_after)
+        return error
+
+
+class _RetryAfterWait(tenacity.wait.wait_base):
+    """Exponential backoff with jitter (about 1 s, 2 s, 4 s), or the server's Retry-After."""
+
+    def __init__(self, scale: float) -> None:
+        self._scale = scale
+        self._jitter = tenacity.wait_exponential_jitter(initial=1, max=30, jitter=0.5)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        if self._scale == 0:
+            return 0.0
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, float):
+            return min(retry_after, 60.0) * self._scale
+        return float(self._jitter(retry_state)) * self._scale
+
+
+def cache_key(path: str, query: Mapping[str, str]) -> str:
+    """A path with its query in a stable order (the GET cache's key)."""
+    return path + ("?" + "&".join(f"{k}={query[k]}" for k in sorted(query)) if query else "")
+
+
+def display(path: str, query: Mapping[str, str | int] | None) -> str:
+    """A call as messages show it: below the gateway, never with a key in the query."""
+    shown = {k: v for k, v in (query or {}).items() if k.lower() != "apikey"}
+    return "/almaws/v1" + cache_key(path, {k: str(v) for k, v in shown.items()})
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return f"{exc.__class__.__name__}: {text}"
+
+
+def _rate_window(rate: float) -> tuple[int, int]:
+    """(calls, window in ms) for a possibly fractional per-second rate."""
+    if rate >= 1 and float(rate).is_integer():
+        return int(rate), 1000
+    return 1, max(1, round(1000 / rate))

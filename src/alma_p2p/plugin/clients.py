@@ -1,0 +1,111 @@
+"""The Alma client of each institution: one factory, the fixtures, and what each spent.
+
+Every client the harness makes carries a closed write gate (``alma_p2p.writes``): only a
+@writes scenario's write session opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.plugin.run import run_of
+from alma_p2p.profile import Profile
+from alma_p2p.recording import REPLAY_BASE_URL
+from alma_p2p.settings import Settings
+from alma_p2p.writes import WriteGate, guarded
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What one institution's client spent in the run."""
+
+    calls: int
+    gets: int
+    distinct: int
+    remaining: int | None  # what Alma last said is left of the day's allowance
+
+
+@dataclass
+class Clients:
+    """The run's clients (by institution), their write gates, and what they spent."""
+
+    open: dict[str, AlmaClient] = field(default_factory=dict)
+    gates: dict[str, WriteGate] = field(default_factory=dict)
+    spent: dict[str, Spent] = field(default_factory=dict)
+    # Called with each new client (the results module attaches exchanges to Allure).
+    on_new: list[Callable[[AlmaClient], None]] = field(default_factory=list)
+
+
+CLIENTS = pytest.StashKey[Clients]()
+
+
+def clients_of(config: pytest.Config) -> Clients:
+    return config.stash.setdefault(CLIENTS, Clients())
+
+
+def live_client(
+    config: pytest.Config,
+    profile: Profile,
+    *,
+    timeout: float | None = None,
+    max_attempts: int = 4,
+) -> AlmaClient:
+    """A client for an institution's real (or stand-in) Alma, as the settings say.
+
+    The transport comes from the ``pytest_alma_transport`` hook (None: the network).
+    """
+    settings = run_of(config).settings
+    transport: httpx.BaseTransport | None = config.hook.pytest_alma_transport(
+        config=config, institution=profile.name
+    )
+    return AlmaClient(
+        base_url=settings.base_url or build_base_url(region=profile.institution.region),
+        api_key=settings.api_key_for(profile.name) or "",
+        rate_per_second=settings.rate,
+        timeout=min(settings.timeout, timeout) if timeout else settings.timeout,
+        max_attempts=max_attempts,
+        transport=transport,
+    )
+
+
+@pytest.fixture(scope="session")
+def alma_client(
+    pytestconfig: pytest.Config, alma_settings: Settings, alma_institution: Profile
+) -> Iterator[AlmaClient]:
+    """One client per institution for the whole run (its GET cache spans the session)."""
+    name = alma_institution.name
+    try:
+        if alma_settings.mode == "replay":
+            client = AlmaClient(
+                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
+            )
+        else:
+            client = live_client(pytestconfig, alma_institution)
+    except AlmaConfigError as exc:
+        pytest.fail(f"{name}: {exc}", pytrace=False)
+    clients = clients_of(pytestconfig)
+    clients.open[name] = client
+    clients.gates[name] = guarded(client)
+    for hook in clients.on_new:
+        hook(client)
+    yield client
+    stats = client.stats
+    clients.spent[name] = Spent(stats.calls, stats.gets, len(stats.distinct_gets), stats.remaining)
+    client.close()
+
+
+@pytest.fixture
+def alma(alma_settings: Settings, alma_client: AlmaClient) -> AlmaClient:
+    """The institution's Alma client for this scenario.
+
+    When cassettes are involved the GET cache starts empty for each scenario, so every
+    cassette holds all that its scenario reads and replays on its own.
+    """
+    if alma_settings.mode != "live":
+        alma_client.clear_cache()
+    return alma_client

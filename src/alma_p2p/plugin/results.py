@@ -1,0 +1,173 @@
+"""What each scenario said, gathered into the readiness report and Allure's extras.
+
+A scenario's verdict comes from its outcome, or, for a person's check, from the typed
+outcome it raised (``alma_p2p.outcomes``): never from the wording of a message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alma_p2p import __version__
+from alma_p2p.alma import AlmaClient
+from alma_p2p.guide import TAG_PREFIX
+from alma_p2p.outcomes import CheckedByPerson
+from alma_p2p.plugin.applicability import left_out_of
+from alma_p2p.plugin.clients import clients_of
+from alma_p2p.plugin.run import run_of
+from alma_p2p.plugin.scenario import scenario_of
+from alma_p2p.recording import read_metadata, redacted_exchange
+from alma_p2p.report import Readiness, ScenarioResult, verdict_of, write_reports
+
+EVIDENCE = pytest.StashKey[list[str]]()
+
+
+@dataclass
+class Results:
+    """Every scenario's result, and the report files written from them."""
+
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    reports: list[Path] = field(default_factory=list)
+
+
+RESULTS = pytest.StashKey[Results]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if allure_dir(config) is not None:
+        clients_of(config).on_new.append(_attach_exchanges)
+
+
+def results_of(config: pytest.Config) -> Results:
+    return config.stash.setdefault(RESULTS, Results())
+
+
+@pytest.fixture
+def alma_evidence(request: pytest.FixtureRequest) -> list[str]:
+    """Values read from Alma that a Then step shows in the readiness report."""
+    evidence: list[str] = []
+    request.node.stash[EVIDENCE] = evidence
+    return evidence
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _collect(item, call, report)
+    return report
+
+
+def _collect(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    scenario = scenario_of(item)
+    if scenario is None:
+        return
+    names = {m.name for m in item.iter_markers()}
+    evidence: list[str] = item.stash.get(EVIDENCE, [])
+    raised = call.excinfo.value if call.excinfo is not None else None
+    person = raised.verdict if isinstance(raised, CheckedByPerson) else None
+    if report.skipped and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2]).removeprefix("Skipped: ")
+    else:
+        message = report.longreprtext if report.failed else ""
+    results_of(item.config).scenarios.append(
+        ScenarioResult(
+            institution=scenario.institution,
+            feature=scenario.feature,
+            scenario=scenario.name,
+            guide_items=tuple(
+                sorted(n.removeprefix(TAG_PREFIX) for n in names if n.startswith(TAG_PREFIX))
+            ),
+            kinds=tuple(sorted(names & {"api", "behaviour", "manual", "analytics"})),
+            verdict=verdict_of(report.outcome, person),
+            message=message,
+            evidence=list(evidence),
+        )
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    run = run_of(config)
+    results = results_of(config)
+    if not results.scenarios or run.profiles is None:
+        return
+    folder = allure_dir(config)
+    if folder is not None:
+        _write_allure_extras(config, folder)
+    readiness = Readiness(
+        sorted({r.institution for r in results.scenarios}),
+        results.scenarios,
+        left_out_of(config).items,
+    )
+    results.reports = write_reports(readiness, run.settings.report_dir, run.settings.mode)
+
+
+# -- Allure -----------------------------------------------------------------------------
+
+
+def allure_dir(config: pytest.Config) -> Path | None:
+    value = getattr(config.option, "allure_report_dir", None)
+    return Path(value) if value else None
+
+
+def _attach_exchanges(client: AlmaClient) -> None:
+    client.on_response(_attach_to_allure)
+
+
+def _attach_to_allure(response: httpx.Response) -> None:
+    import allure
+
+    request = response.request
+    allure.attach(
+        redacted_exchange(request.method, str(request.url), response.status_code, response.content),
+        name=f"Alma: {request.method} {request.url.path.split('/almaws/v1', 1)[-1]}",
+        attachment_type=allure.attachment_type.TEXT,
+    )
+
+
+ALLURE_CATEGORIES = [
+    {
+        "name": "Institution configuration fault",
+        "description": "Alma answered, and what it says is configured differs from the profile",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"(?s).*(Configuration >|Fulfillment >|fix it in Alma|expected ).*",
+    },
+    {
+        "name": "Alma contract change",
+        "description": "Alma's answer no longer has the shape the harness relies on",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"(?s).*(contract|Replay miss).*",
+    },
+    {
+        "name": "Harness or environment error",
+        "description": "The harness could not ask Alma (settings, network, key, a bug)",
+        "matchedStatuses": ["broken", "failed"],
+    },
+]
+
+
+def _write_allure_extras(config: pytest.Config, folder: Path) -> None:
+    run = run_of(config)
+    assert run.profiles is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"mode={run.settings.mode}",
+        f"institutions={','.join(run.profiles)}",
+        f"harness.version={__version__}",
+    ]
+    for name, profile in run.profiles.items():
+        lines.append(f"{name}.region={profile.institution.region}")
+        meta = read_metadata(run.settings.cassettes_dir / name)
+        if run.settings.mode == "replay" and meta.get("recorded_on"):
+            lines.append(f"{name}.cassettes.recorded_on={meta['recorded_on']}")
+    (folder / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "categories.json").write_text(json.dumps(ALLURE_CATEGORIES, indent=2), "utf-8")

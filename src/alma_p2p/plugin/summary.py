@@ -1,0 +1,56 @@
+"""The terminal summary: mode, what was left out, calls spent, what is left in Alma."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alma_p2p.plugin.applicability import left_out_of
+from alma_p2p.plugin.cassettes import recorded_of, stale_cassettes
+from alma_p2p.plugin.clients import clients_of
+from alma_p2p.plugin.preflight import preflight_of
+from alma_p2p.plugin.results import results_of
+from alma_p2p.plugin.run import run_of, shown
+from alma_p2p.plugin.writes import WRITES
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run = run_of(config)
+    clients, left_out = clients_of(config), left_out_of(config)
+    if not run.profiles or not (clients.open or left_out.reasons):
+        return
+    write = terminalreporter.write_line
+    mode = run.settings.mode
+    terminalreporter.section("Alma harness")
+    write(f"mode: {mode}; institutions: {', '.join(run.profiles)}")
+    if mode == "replay":
+        for warning in stale_cassettes(config):
+            write(f"WARNING: {warning}")
+    for reason, count in sorted(left_out.reasons.items()):
+        write(f"not applicable, left out: {count} scenario(s) at {reason}")
+    probes = preflight_of(config).calls
+    for name, spent in sorted(clients.spent.items()):
+        left = (
+            f"; Alma reports {spent.remaining} calls left today"
+            if spent.remaining is not None
+            else ""
+        )
+        what = "answers replayed" if mode == "replay" else "Alma calls"
+        checked = f" (and {probes[name]} preflight calls)" if probes.get(name) else ""
+        write(
+            f"{name}: {spent.calls} {what} ({spent.gets} GETs, {spent.calls - spent.gets} "
+            f"writes); {spent.distinct} distinct resources read{checked}{left}"
+        )
+    for line in config.stash[WRITES].left_behind:
+        write(f"LEFT IN ALMA: {line}")
+    recorded = recorded_of(config)
+    if recorded.written:
+        write(f"cassettes written: {len(recorded.written)}")
+    for path in results_of(config).reports:
+        write(f"readiness report: {shown(config, path)}")
+    for where in recorded.kept:
+        write(f"cassette NOT updated (scenario did not pass): {where}")
+    for where in recorded.written:
+        if where.endswith("(scenario failed)"):
+            write(f"recorded although the scenario failed: {where}")

@@ -1,0 +1,66 @@
+"""@writes scenarios: only against a sandbox, every create ledgered, everything undone.
+
+A scenario tagged @writes gets a write session (``alma_writes``) after ``/conf/general``
+reports a sandbox; elsewhere it is refused (skipped, with the reason). When it ends, even
+by failing, the session removes what it created; what Alma keeps is listed as LEFT IN ALMA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from alma_p2p.alma import AlmaClient
+from alma_p2p.ledger import Ledger
+from alma_p2p.plugin.clients import clients_of
+from alma_p2p.plugin.run import run_of
+from alma_p2p.profile import Profile
+from alma_p2p.writes import WriteSession
+
+
+@dataclass
+class Writes:
+    """The run's ledger (None when replaying: nothing real is created) and what it left."""
+
+    ledger: Ledger | None
+    left_behind: list[str] = field(default_factory=list)
+
+
+WRITES = pytest.StashKey[Writes]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = run_of(config).settings
+    config.stash[WRITES] = Writes(Ledger(settings.ledger) if settings.mode != "replay" else None)
+
+
+@pytest.fixture
+def alma_writes(
+    request: pytest.FixtureRequest, alma_client: AlmaClient, alma_institution: Profile
+) -> Iterator[WriteSession]:
+    """The write session of a @writes scenario: what it creates is ledgered and undone."""
+    if request.node.get_closest_marker("writes") is None:
+        pytest.fail("alma_writes is only for scenarios tagged @writes", pytrace=False)
+    institution = alma_institution.name
+    general = alma_client.general()
+    if not general.is_sandbox:
+        pytest.skip(
+            f"refused to write: Alma reports environment_type={general.environment_type!r} "
+            f"for {general.institution.value or institution}; scenarios that create requests "
+            "run only against a sandbox (use a sandbox API key)"
+        )
+    config = request.config
+    writes = config.stash[WRITES]
+    session = WriteSession(
+        alma_client,
+        clients_of(config).gates[institution],
+        institution,
+        ledger=writes.ledger,
+        run_token=run_of(config).run_token,
+    )
+    yield session
+    report = session.close()
+    if writes.ledger is not None:  # on replay nothing real was created
+        writes.left_behind.extend(f"{institution}: {line}" for line in report.left)
