@@ -49,9 +49,6 @@ class StandinApp:
         self._gateway = Gateway(world, clock)
         self._live: dict[str, Live] = {inst.code: Live.of(inst) for inst in world.institutions}
 
-    def reset_log(self) -> None:
-        self.request_log.clear()
-
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         with self._lock:
