@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LoggedRequest:
+    """One answered request: its query without the API key, and whose key it carried."""
+
     method: str
     path: str
     query: dict[str, str]
@@ -43,7 +45,6 @@ class StandinApp:
 
     def __init__(self, world: World, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.world = world
-        self.clock = clock
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._gateway = Gateway(world, clock)
