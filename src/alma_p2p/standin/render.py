@@ -1,0 +1,542 @@
+"""Alma's JSON (and Analytics XML) for the stand-in's typed world, one function per resource.
+
+Shapes follow ``shared/reference/alma-api.md``: code-table fields as ``{"value","desc"}``,
+lists as ``{"<singular>": [...], "total_record_count": N}``. ``base`` is the gateway URL
+the links start with. The request records the stand-in keeps are typed here too, because
+they are stored in the shape they are answered with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NotRequired, TypedDict
+from xml.sax.saxutils import escape
+
+from alma_p2p.standin.world import (
+    AnalyticsReport,
+    Bib,
+    BorrowingRequest,
+    CircDesk,
+    CodeRow,
+    CodeTable,
+    Holding,
+    Institution,
+    Item,
+    Job,
+    JobRun,
+    Library,
+    Location,
+    Partner,
+    ReleaseQuirks,
+    User,
+)
+
+# Rendered JSON: the boundary where values are whatever JSON allows.
+Json = dict[str, Any]
+
+
+class CodeValue(TypedDict):
+    value: str
+    desc: str | None
+
+
+class PartnerRef(TypedDict):
+    value: str
+    desc: str
+    link: str
+
+
+class BorrowingRecord(TypedDict):
+    """A borrowing request as answered, plus ``_user`` (its patron, lower-cased)."""
+
+    request_id: str
+    external_id: str
+    status: CodeValue
+    owner: str
+    partner: CodeValue
+    format: CodeValue
+    citation_type: CodeValue
+    title: str
+    author: NotRequired[str | None]
+    mms_id: str
+    pickup_location: NotRequired[CodeValue]
+    pickup_location_type: NotRequired[str | None]
+    requester: CodeValue
+    created_date: str
+    _user: str
+
+
+class LendingRecord(TypedDict):
+    """A lending request as answered."""
+
+    request_id: str
+    external_id: str
+    status: CodeValue
+    owner: str
+    partner: PartnerRef
+    format: CodeValue
+    citation_type: CodeValue
+    printed: bool
+    reported: bool
+    title: str
+    author: str | None
+    mms_id: str
+    created_date: str
+    user_request: dict[str, str]
+    rs_note: list[str]
+
+
+def code(value: str | None, desc: str | None = None) -> CodeValue:
+    """A code-table field; Alma gives an empty ``value`` rather than null."""
+    return {"value": value if value is not None else "", "desc": desc}
+
+
+def digits(text: str, width: int = 14) -> str:
+    """A stable numeric id for ``text``, as wide as Alma's ids."""
+    return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16) % 10**width).zfill(width)
+
+
+def page(key: str, records: list[Json], limit: int, offset: int) -> Json:
+    """One page of a list; an empty page leaves the list key out."""
+    chosen = records[offset : offset + limit]
+    if not chosen:
+        return {"total_record_count": len(records)}  # UNVERIFIED: key left out when empty
+    return {key: chosen, "total_record_count": len(records)}
+
+
+def apply_quirks(data: object, quirks: ReleaseQuirks) -> object:
+    """An answer as a release with ``quirks`` would give it (renamed or wrapped keys)."""
+    if not (quirks.rename or quirks.wrap_in_value):
+        return data
+    if isinstance(data, list):
+        return [apply_quirks(v, quirks) for v in data]
+    if not isinstance(data, dict):
+        return data
+    out = {}
+    for key, value in data.items():
+        wrapped = value
+        if key in quirks.wrap_in_value and isinstance(value, str):
+            wrapped = {"value": value, "desc": value}
+        out[quirks.rename.get(key, key)] = apply_quirks(wrapped, quirks)
+    return out
+
+
+# -- conf ------------------------------------------------------------------------
+
+
+def general(inst: Institution) -> Json:
+    return {
+        "institution": code(inst.code, inst.name),
+        "alma_url": inst.alma_url,
+        "environment_type": inst.environment_type,  # UNVERIFIED: plain string
+    }
+
+
+def probe(inst: Institution, method: str) -> Json:
+    # The reference shows the XML form <test>GET - OK - institutionCode: X</test>;
+    # UNVERIFIED: the JSON form of the same answer.
+    return {"test": f"{method} - OK - institutionCode: {inst.code}"}
+
+
+def library(inst: Institution, lib: Library, base: str) -> Json:
+    return {
+        "code": lib.code,
+        "id": digits(inst.code + lib.code, 12),
+        "name": lib.name,
+        "description": lib.description,
+        "resource_sharing": lib.resource_sharing,
+        "campus": code(lib.campus, lib.campus),
+        "proxy": "",
+        "default_location": code(lib.default_location, None),
+        "path": f"{inst.code}.{inst.code}.{lib.code}",
+        "link": f"{base}/conf/libraries/{lib.code}",
+    }
+
+
+def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
+    """A location; only a single location lists its circ desks."""
+    record: Json = {
+        "code": loc.code,
+        "name": loc.name,
+        "external_name": loc.external_name or loc.name,
+        "type": code(loc.type, loc.type.capitalize()),
+        "remote_storage": "",
+        "map": "",
+        "suppress_from_publishing": "true" if loc.suppress_from_publishing else "false",
+        "fulfillment_unit": code(loc.fulfillment_unit, loc.fulfillment_unit),
+        "accession_placement": code("none", "None"),
+        "call_number_type": code("", None),
+    }
+    if single:
+        desks = {d.code: d for d in lib.circ_desks}
+        # UNVERIFIED: field names of a location's circ desks (DCB's model).
+        record["circ_desk"] = [
+            {
+                "circ_desk_code": link.code,
+                "circ_desk_name": desks[link.code].name if link.code in desks else link.code,
+                "check_in": link.check_in,
+                "check_out": link.check_out,
+                "reshelve": link.reshelve,
+                "link": f"{base}/conf/libraries/{lib.code}/circ-desks/{link.code}",
+            }
+            for link in loc.circ_desks
+        ]
+    record["link"] = f"{base}/conf/libraries/{lib.code}/locations/{loc.code}"
+    return record
+
+
+def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
+    return {
+        "code": desk.code,
+        "name": desk.name,
+        "has_hold_shelf": desk.has_hold_shelf,
+        "link": f"{base}/conf/libraries/{lib_code}/circ-desks/{desk.code}",
+    }
+
+
+def job(job: Job, base: str) -> Json:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "description": job.description,
+        "type": code(job.type, job.type.capitalize()),
+        "category": code(job.category, job.category.capitalize()),
+        "schedule": code(job.schedule.value, job.schedule.desc),
+        # UNVERIFIED: how Alma exposes whether a scheduled job is active.
+        "status": code(
+            "ACTIVE" if job.active else "INACTIVE", "Active" if job.active else "Inactive"
+        ),
+        "next_run": job.next_run if job.active else None,
+        "link": f"{base}/conf/jobs/{job.id}",
+    }
+
+
+def job_instance(job: Job, run: JobRun, base: str) -> Json:
+    return {
+        "id": run.id,
+        "name": job.name,
+        "submit_date": run.submit_date,
+        "status": code(run.status, run.status.replace("_", " ").capitalize()),
+        "link": f"{base}/conf/jobs/{job.id}/instances/{run.id}",
+    }
+
+
+def code_table(
+    inst: Institution,
+    name: str,
+    table: CodeTable,
+    rows: Iterable[CodeRow],
+    *,
+    scope: str | None,
+    lang: str,
+) -> Json:
+    """A code table with the rows of its ``scope``."""
+    return {
+        "name": name,
+        "description": table.description,
+        "sub_system": {"value": "FULFILLMENT", "desc": "Fulfillment"},
+        "patron_facing": False,
+        "language": {"value": lang, "desc": "English"},
+        "scope": {
+            "institution_id": {"value": inst.code},
+            "library_id": {"value": scope or ""},
+        },
+        "row": [
+            {
+                "code": r.code,
+                "description": r.description,
+                "enabled": r.enabled,
+                "default": r.default,
+            }
+            for r in rows
+        ],
+    }
+
+
+# -- users -----------------------------------------------------------------------
+
+
+def user(inst: Institution, user: User, base: str) -> Json:
+    names = {lib.code: lib.name for lib in inst.libraries}
+    record: Json = {
+        "record_type": code(user.record_type, user.record_type.capitalize()),
+        "primary_id": user.primary_id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "full_name": " ".join(p for p in (user.first_name, user.last_name) if p),
+        "user_group": code(user.user_group, user.user_group),
+        "campus_code": code(user.campus_code, user.campus_code),
+        "account_type": code(user.account_type, user.account_type.capitalize()),
+        "status": code(user.status, user.status.capitalize()),
+        "birth_date": f"{user.birth_date.isoformat()}Z" if user.birth_date else None,
+        "user_identifier": (
+            [
+                {
+                    "id_type": code("BARCODE", "Barcode"),
+                    "value": user.barcode,
+                    "status": "ACTIVE",
+                }
+            ]
+            if user.barcode
+            else []
+        ),
+        "contact_info": {
+            "address": [],
+            "email": ([{"email_address": user.email, "preferred": True}] if user.email else []),
+            "phone": ([{"phone_number": user.phone, "preferred": True}] if user.phone else []),
+        },
+        "link": f"{base}/users/{user.primary_id}",
+    }
+    if user.rs_libraries:
+        record["rs_library"] = [{"code": code(c, names.get(c))} for c in user.rs_libraries]
+    # else: no rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1).
+    record.update(user.raw)
+    return record
+
+
+def user_brief(user: User, base: str) -> Json:
+    """A user as the user list gives it."""
+    return {
+        "primary_id": user.primary_id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "status": code(user.status, user.status.capitalize()),
+        "link": f"{base}/users/{user.primary_id}",
+    }
+
+
+# -- partners --------------------------------------------------------------------
+
+
+def partner(partner: Partner, base: str) -> Json:
+    details: Json = {
+        "code": partner.code,
+        "name": partner.name,
+        "status": partner.status,
+        "profile_details": {
+            "profile_type": partner.profile_type,
+            "iso_details": {
+                "iso_symbol": partner.iso_symbol,
+                "request_expiry_type": code(
+                    partner.request_expiry_type,
+                    partner.request_expiry_type.replace("_", " ").capitalize(),
+                ),
+                "expiry_time": partner.expiry_time,
+                "send_requester_information": False,
+                "shared_barcodes": True,
+            },
+        },
+        "system_type": code(partner.system_type, partner.system_type),
+        "avg_supply_time": partner.avg_supply_time,
+        "delivery_delay": partner.delivery_delay,
+        "currency": partner.currency,
+        "borrowing_supported": partner.borrowing_supported,
+        "borrowing_workflow": partner.borrowing_workflow,
+        "lending_supported": partner.lending_supported,
+        "lending_workflow": partner.lending_workflow,
+        "auto_cancel_supported": False,
+        "auto_claim_supported": False,
+        "locate_profile": code(partner.locate_profile, partner.locate_profile),
+        "holding_code": partner.holding_code,
+        "institution_code": partner.institution_code,
+    }
+    return {
+        "partner_details": details,
+        "contact_info": {"address": [], "phone": [], "email": []},
+        "note": [],
+        "link": f"{base}/partners/{partner.code}",
+    }
+
+
+# -- items -----------------------------------------------------------------------
+
+
+def items(inst: Institution) -> Iterator[tuple[Bib, Holding, Item]]:
+    """Every item of the institution with its bib and holding."""
+    for bib in inst.bibs:
+        for holding in bib.holdings:
+            for item in holding.items:
+                yield bib, holding, item
+
+
+def item(inst: Institution, bib: Bib, holding: Holding, item: Item, base: str) -> Json:
+    names = {lib.code: lib.name for lib in inst.libraries}
+    locations: dict[tuple[str | None, str | None], str] = {
+        (lib.code, loc.code): loc.name for lib in inst.libraries for loc in lib.locations
+    }
+    in_place = item.base_status == "1"
+    link = f"{base}/bibs/{bib.mms_id}/holdings/{holding.holding_id}/items/{item.pid}"
+    return {
+        "bib_data": {
+            "mms_id": bib.mms_id,
+            "title": bib.title,
+            "author": bib.author,
+            "isbn": bib.isbn,
+            "suppress_from_publishing": "true" if bib.suppress_from_publishing else "false",
+            "link": f"{base}/bibs/{bib.mms_id}",
+        },
+        "holding_data": {
+            "holding_id": holding.holding_id,
+            "in_temp_location": holding.in_temp_location,
+            "temp_library": code(holding.temp_library, names.get(holding.temp_library or "")),
+            "temp_location": code(
+                holding.temp_location,
+                locations.get((holding.temp_library, holding.temp_location)),
+            ),
+            "temp_policy": code(holding.temp_policy, holding.temp_policy),
+            "link": f"{base}/bibs/{bib.mms_id}/holdings/{holding.holding_id}",
+        },
+        "item_data": {
+            "pid": item.pid,
+            "barcode": item.barcode,
+            "base_status": code(
+                item.base_status, "Item in place" if in_place else "Item not in place"
+            ),
+            "process_type": code(item.process_type or "", item.process_type),
+            "library": code(holding.library, names.get(holding.library)),
+            "location": code(holding.location, locations.get((holding.library, holding.location))),
+            "policy": code(item.policy, item.policy),
+            "requested": item.requested,
+        },
+        "link": link,
+    }
+
+
+# -- resource-sharing requests -----------------------------------------------------
+
+
+def seeded_borrowing(inst: Institution, req: BorrowingRequest) -> BorrowingRecord:
+    """A borrowing request the world says Alma already holds."""
+    return {
+        "request_id": req.request_id,
+        "external_id": req.external_id,
+        "status": code(req.status, req.status_desc),
+        "owner": req.owner,
+        "partner": code(req.partner, req.partner),
+        "format": code("PHYSICAL", "Physical"),
+        "citation_type": code("BK", "Book"),
+        "title": req.title,
+        "mms_id": req.mms_id or "",
+        "requester": code(req.user, None),
+        "created_date": f"{inst.today.isoformat()}Z",
+        "_user": req.user.lower(),
+    }
+
+
+def new_borrowing(
+    inst: Institution,
+    user: User,
+    *,
+    request_id: str,
+    external_id: str,
+    owner: str,
+    title: str,
+    body: Json,
+) -> BorrowingRecord:
+    """A borrowing request just created from ``body`` (the client's JSON)."""
+    return {
+        "request_id": request_id,
+        "external_id": external_id,
+        # The Tel Aviv capture shows LOCATE_IN_PROCESS right after create (workflow §1.1).
+        "status": code("LOCATE_IN_PROCESS", "Locate in process"),
+        "owner": owner,
+        "partner": code(None, None),
+        "format": code(value_of(body.get("format")), None),
+        "citation_type": code(value_of(body.get("citation_type")), None),
+        "title": title,
+        "author": body.get("author"),
+        "mms_id": "",
+        "pickup_location": code(value_of(body.get("pickup_location")), None),
+        "pickup_location_type": body.get("pickup_location_type"),
+        "requester": code(user.primary_id, None),
+        "created_date": f"{inst.today.isoformat()}Z",
+        "_user": user.primary_id.lower(),
+    }
+
+
+def public(record: BorrowingRecord) -> Json:
+    """A stored borrowing request without its private keys."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def new_lending(
+    inst: Institution,
+    partner: Partner,
+    owner: Library,
+    *,
+    request_id: str,
+    status: str,
+    desc: str,
+    title: str,
+    mms_id: str,
+    body: Json,
+    base: str,
+) -> LendingRecord:
+    """A lending request just created from ``body`` (the client's JSON)."""
+    return {
+        "request_id": request_id,
+        "external_id": body["external_id"],
+        "status": code(status, desc),
+        "owner": owner.code,
+        "partner": {
+            "value": partner.code,
+            "desc": partner.name,
+            "link": f"{base}/partners/{partner.code}",
+        },
+        "format": code(value_of(body.get("format")), None),
+        "citation_type": code(value_of(body.get("citation_type")), None),
+        "printed": False,
+        "reported": False,
+        "title": title,
+        "author": body.get("author"),
+        "mms_id": mms_id,
+        "created_date": f"{inst.today.isoformat()}Z",
+        "user_request": {},
+        "rs_note": [],
+    }
+
+
+def value_of(field_value: object) -> Any:
+    """The ``value`` of a code-table field in the client's JSON, else None."""
+    return field_value.get("value") if isinstance(field_value, dict) else None
+
+
+# -- analytics -------------------------------------------------------------------
+
+
+def analytics(
+    report: AnalyticsReport, rows: Iterable[Sequence[str]], *, token: str, first: bool, done: bool
+) -> str:
+    """One page of a report as Analytics XML; the first page carries the column schema.
+
+    UNVERIFIED shape: as the public Analytics clients read it; alma-api.md §6.6 gives only
+    the parameters.
+    """
+    schema = ""
+    if first:
+        cells = "".join(
+            f'<xsd:element minOccurs="0" maxOccurs="1" name="Column{i}" type="xsd:string" '
+            f'saw-sql:columnHeading="{escape(heading, {chr(34): "&quot;"})}"/>'
+            for i, heading in enumerate(report.columns)
+        )
+        schema = (
+            '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:saw-sql="urn:saw-sql" '
+            'targetNamespace="urn:schemas-microsoft-com:xml-analysis:rowset">'
+            f'<xsd:complexType name="Row"><xsd:sequence>{cells}</xsd:sequence>'
+            "</xsd:complexType></xsd:schema>"
+        )
+    body = "".join(
+        "<Row>"
+        + "".join(f"<Column{i}>{escape(v)}</Column{i}>" for i, v in enumerate(row))
+        + "</Row>"
+        for row in rows
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><report><QueryResult>'
+        f"<ResumptionToken>{token}</ResumptionToken>"
+        f"<IsFinished>{'true' if done else 'false'}</IsFinished><ResultXml>"
+        f'<rowset xmlns="urn:schemas-microsoft-com:xml-analysis:rowset">{schema}{body}'
+        "</rowset></ResultXml></QueryResult></report>"
+    )

@@ -1,0 +1,460 @@
+"""The stand-in's routes: the paths below ``/almaws/v1``, each parsed and answered.
+
+A handler reads the request, asks ``rules`` what Alma would do, keeps the result in the
+institution's ``Live`` state and answers with ``render``'s shapes. Faults travel as
+``AlmaFault``; a path or method no route takes becomes one too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from alma_p2p.alma.gateway import PREFIX, SELF_TESTS
+from alma_p2p.standin import render, rules
+from alma_p2p.standin.render import BorrowingRecord, Json, LendingRecord, value_of
+from alma_p2p.standin.rules import AlmaFault
+from alma_p2p.standin.world import Institution, Library, Partner, User
+
+# What a handler answers: JSON, a ready response (XML, redirect), or nothing (204).
+Answer = Mapping[str, object] | Response | None
+
+
+@dataclass
+class Live:
+    """Mutable state of one institution while the stand-in runs."""
+
+    institution: Institution
+    borrowing: dict[str, BorrowingRecord] = field(default_factory=dict)
+    lending: dict[str, LendingRecord] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (path, offset)
+
+    @classmethod
+    def of(cls, inst: Institution) -> Live:
+        """An institution's state at start: the borrowing requests its world holds."""
+        live = cls(inst)
+        for req in inst.borrowing_requests:
+            live.borrowing[req.request_id] = render.seeded_borrowing(inst, req)
+        return live
+
+
+def answer(live: Live, request: Request) -> Answer:
+    """Route an admitted request and run its handler."""
+    path = request.path[len(PREFIX) :]
+    try:
+        endpoint, args = ROUTES.bind("standin").match(path, method=request.method)
+    except MethodNotAllowed as exc:
+        # UNVERIFIED: how Alma answers a method a path does not support.
+        raise AlmaFault("60101", f"Method {request.method} is not supported here.") from exc
+    except NotFound as exc:
+        # UNVERIFIED: Alma's answer to an unknown path under /almaws/v1.
+        raise AlmaFault("60101", "General Error: the request path is not valid.", 404) from exc
+    except HTTPException as exc:  # pragma: no cover - werkzeug routing only
+        raise AlmaFault("60101", str(exc.description), exc.code or 400) from exc
+    handler: Callable[..., Answer] = endpoint
+    return handler(live, request, **args)
+
+
+# -- conf --------------------------------------------------------------------------
+
+
+def _general(live: Live, request: Request) -> Answer:
+    return render.general(live.institution)
+
+
+def _probe(live: Live, request: Request) -> Answer:
+    return render.probe(live.institution, request.method)
+
+
+def _libraries(live: Live, request: Request) -> Answer:
+    inst = live.institution
+    base = _base(request)
+    records = [render.library(inst, lib, base) for lib in inst.libraries]
+    return {"library": records, "total_record_count": len(records)}
+
+
+def _library(live: Live, request: Request, lib: str) -> Answer:
+    return render.library(live.institution, _find_library(live, lib), _base(request))
+
+
+def _locations(live: Live, request: Request, lib: str) -> Answer:
+    found = _find_library(live, lib)
+    base = _base(request)
+    records = [render.location(found, loc, base, single=False) for loc in found.locations]
+    return {"location": records, "total_record_count": len(records)}
+
+
+def _location(live: Live, request: Request, lib: str, loc: str) -> Answer:
+    found = _find_library(live, lib)
+    location = next((x for x in found.locations if x.code == loc), None)
+    if location is None:
+        # UNVERIFIED: the code Alma gives for an unknown location.
+        raise AlmaFault("402119", f"General error: location {loc} was not found in {lib}.")
+    return render.location(found, location, _base(request), single=True)
+
+
+def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
+    found = _find_library(live, lib)
+    base = _base(request)
+    records = [render.circ_desk(lib, desk, base) for desk in found.circ_desks]
+    return _paged("circ_desk", records, request)
+
+
+def _jobs(live: Live, request: Request) -> Answer:
+    wanted = request.args.get("type")
+    base = _base(request)
+    records = [
+        render.job(job, base) for job in live.institution.jobs if wanted in (None, "", job.type)
+    ]
+    return _paged("job", records, request)
+
+
+def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
+    job = next((j for j in live.institution.jobs if j.id == job_id), None)
+    if job is None:
+        raise AlmaFault("402215", f"Job {job_id} was not found.")  # code per [SW26] range
+    base = _base(request)
+    records = [render.job_instance(job, run, base) for run in job.runs]
+    return _paged("job_instance", records, request)
+
+
+def _code_table(live: Live, request: Request, name: str) -> Answer:
+    table = live.institution.code_tables.get(name)
+    scope = request.args.get("scope")
+    if table is None:
+        # UNVERIFIED: the code Alma gives for an unknown code table.
+        raise AlmaFault("40166411", f"Invalid parameter: code table {name} does not exist.")
+    rows = table.rows
+    if scope and scope != live.institution.code:
+        if scope not in table.scopes:
+            raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
+        rows = table.scopes[scope]
+    return render.code_table(
+        live.institution, name, table, rows, scope=scope, lang=request.args.get("lang", "en")
+    )
+
+
+def _find_library(live: Live, code: str) -> Library:
+    lib = live.institution.library(code)
+    if lib is None:
+        # UNVERIFIED: the code Alma gives for an unknown library.
+        raise AlmaFault("402119", f"General error: library {code} was not found.")
+    return lib
+
+
+# -- users -------------------------------------------------------------------------
+
+
+def _users(live: Live, request: Request) -> Answer:
+    users = list(live.institution.users)
+    query = request.args.get("q")
+    if query:
+        field_name, _, value = query.partition("~")
+        users = [u for u in users if _matches(u, field_name, value)]
+    base = _base(request)
+    return _paged("user", [render.user_brief(u, base) for u in users], request)
+
+
+def _user(live: Live, request: Request, uid: str) -> Answer:
+    return render.user(live.institution, _find_user(live, uid), _base(request))
+
+
+def _find_user(live: Live, uid: str) -> User:
+    user = live.institution.user(uid)
+    if user is None:
+        raise AlmaFault("401861", f"User with identifier {uid} was not found.")
+    return user
+
+
+def _matches(user: User, field_name: str, value: str) -> bool:
+    wanted = value.casefold()
+    if field_name in ("ALL", ""):
+        fields = [user.primary_id, user.first_name, user.last_name, user.email]
+        return any(wanted in (f or "").casefold() for f in fields)
+    actual = getattr(user, field_name, None)
+    return actual is not None and wanted in str(actual).casefold()
+
+
+# -- borrowing requests --------------------------------------------------------------
+
+
+def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
+    inst = live.institution
+    user = _find_user(live, uid)
+    body = _json_body(request)
+    for name in ("format", "citation_type"):
+        if not value_of(body.get(name)):
+            raise AlmaFault("401664", f"Mandatory field is missing: {name}")
+    if not (body.get("title") or body.get("mms_id")):
+        raise AlmaFault("401664", "Mandatory field is missing: title")
+    if body.get("agree_to_copyright_terms") is not True:
+        raise AlmaFault("401664", "Mandatory field is missing: agree_to_copyright_terms")
+    if value_of(body.get("format")) == "PHYSICAL" and not value_of(body.get("pickup_location")):
+        raise AlmaFault("401664", "Mandatory field is missing: pickup_location")
+    owner = body.get("owner")
+    if owner is not None and not isinstance(owner, str):
+        # Alma rejects a wrapped owner (AlmaAPITK, sandbox): alma-api.md §3.2.
+        raise AlmaFault(
+            "40166411", "Invalid field value. Field: [Ljava.lang.Object;@1f, Value: {1}"
+        )
+    owner = rules.resolve_owner(inst, user, owner)
+    title = str(body.get("title") or "")
+    rules.check_not_held(inst, title, str(body.get("isbn") or ""))
+    rules.check_no_duplicate(user, title, live.borrowing.values())
+    rules.borrowing_library(inst, owner)
+    external_id = str(body.get("external_id") or "")
+    request_id = render.digits(f"{inst.code}:{external_id or title}:{uid}")
+    record = render.new_borrowing(
+        inst,
+        user,
+        request_id=request_id,
+        external_id=external_id,
+        owner=owner,
+        title=title,
+        body=body,
+    )
+    live.borrowing[request_id] = record
+    return render.public(record)
+
+
+def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
+    record = _find_borrowing(live, request, uid, rid)
+    if request.method == "DELETE":
+        if request.args.get("remove_request", "false") == "true":
+            del live.borrowing[record["request_id"]]
+        else:
+            record["status"] = render.code("CANCELLED", "Canceled by staff")  # UNVERIFIED code
+        return None
+    if record["status"]["value"] == "LOCATE_IN_PROCESS":
+        sent = rules.send_on(live.institution)
+        if sent.partner is not None:
+            record["partner"] = render.code(sent.partner.code, sent.partner.name)
+        record["status"] = render.code(sent.status, sent.desc)
+    return render.public(record)
+
+
+def _find_borrowing(live: Live, request: Request, uid: str, rid: str) -> BorrowingRecord:
+    _find_user(live, uid)
+    by_external = request.args.get("request_id_type") == "external"
+    for record in live.borrowing.values():
+        key = record["external_id"] if by_external else record["request_id"]
+        if key == rid and record["_user"] == uid.lower():
+            return record
+    if request.method == "DELETE":
+        raise AlmaFault("401694", "Request Identifier not found")
+    raise AlmaFault("40166450", "No result found for given parameters")
+
+
+# -- partners and lending ------------------------------------------------------------
+
+
+def _partners(live: Live, request: Request) -> Answer:
+    wanted = request.args.get("status")
+    base = _base(request)
+    records = [
+        render.partner(p, base) for p in live.institution.partners if wanted in (None, "", p.status)
+    ]
+    return _paged("partner", records, request)
+
+
+def _partner(live: Live, request: Request, code: str) -> Answer:
+    return render.partner(_find_partner(live, code), _base(request))
+
+
+def _find_partner(live: Live, code: str) -> Partner:
+    partner = live.institution.partner(code)
+    if partner is None:
+        raise AlmaFault("402118", "Partner not found")
+    return partner
+
+
+def _create_lending(live: Live, request: Request, code: str) -> Answer:
+    inst = live.institution
+    partner = _find_partner(live, code)
+    body = _json_body(request)
+    for name in ("external_id", "owner"):
+        if not body.get(name):
+            raise AlmaFault("401664", f"Mandatory field is missing: {name}")
+    if not isinstance(body["owner"], str) or value_of(body.get("partner")) != code:
+        raise AlmaFault("40166411", "Invalid parameter: owner or partner")
+    if not value_of(body.get("format")):
+        raise AlmaFault("401664", "Mandatory field is missing: format")
+    if not (body.get("title") or body.get("mms_id")):
+        raise AlmaFault("401664", "Mandatory field is missing: title")
+    library = rules.lending_library(inst, body["owner"])
+    title = str(body.get("title") or "")
+    located = rules.locate(inst, library, title)
+    request_id = render.digits(f"{inst.code}:lend:{body['external_id']}")
+    record = render.new_lending(
+        inst,
+        partner,
+        library,
+        request_id=request_id,
+        status=located.status,
+        desc=located.desc,
+        title=title,
+        mms_id=located.mms_id,
+        body=body,
+        base=_base(request),
+    )
+    live.lending[request_id] = record
+    return record
+
+
+def _lending(live: Live, request: Request, code: str, rid: str) -> Answer:
+    _find_partner(live, code)
+    record = live.lending.get(rid)
+    if record is None or record["partner"]["value"] != code:
+        raise AlmaFault("40166412", "Failed to perform action")
+    return record
+
+
+_TASK_FILTERS: dict[str, Callable[[LendingRecord, str], bool]] = {
+    "status": lambda r, v: r["status"]["value"] == v,
+    "partner": lambda r, v: r["partner"]["value"] == v,
+    "printed": lambda r, v: r["printed"] == (v == "Y"),
+    "reported": lambda r, v: r["reported"] == (v == "Y"),
+}
+
+
+def _lending_tasks(live: Live, request: Request) -> Answer:
+    library = request.args.get("library")
+    if not library:
+        raise AlmaFault("401664", "Mandatory field is missing: library")
+    records = [r for r in live.lending.values() if r["owner"] == library]
+    for name, keep in _TASK_FILTERS.items():
+        value = request.args.get(name)
+        if value:
+            records = [r for r in records if keep(r, value)]
+    if not records:
+        return {"total_record_count": 0}  # UNVERIFIED: the key left out when empty
+    return {"user_resource_sharing_request": records, "total_record_count": len(records)}
+
+
+# -- analytics -----------------------------------------------------------------------
+
+
+def _analytics(live: Live, request: Request) -> Answer:
+    """Analytics reports as XML pages with a resumption token (alma-api.md §6.6)."""
+    try:
+        limit = int(request.args.get("limit", "25"))
+    except ValueError as exc:
+        raise AlmaFault("40166411", "Invalid parameter: limit") from exc
+    if not 25 <= limit <= 1000:
+        raise AlmaFault("40166411", "Invalid parameter: limit must be 25-1000")
+    token = request.args.get("token")
+    if token:
+        if token not in live.tokens:
+            raise AlmaFault("60101", "General Error: the resumption token is not valid.")
+        path, offset = live.tokens[token]
+    else:
+        path, offset = request.args.get("path", ""), 0
+    report = live.institution.analytics_reports.get(path)
+    if report is None:
+        # UNVERIFIED: how Alma answers a report path that does not exist.
+        raise AlmaFault("60101", f"General Error: no Analytics report at {path}.")
+    token = "TOKEN-" + render.digits(f"{live.institution.code}:{path}", 12)
+    live.tokens[token] = (path, offset + limit)
+    body = render.analytics(
+        report,
+        report.rows[offset : offset + limit],
+        token=token,
+        first=offset == 0,
+        done=offset + limit >= len(report.rows),
+    )
+    return Response(body, 200, content_type="application/xml;charset=UTF-8")
+
+
+# -- items ---------------------------------------------------------------------------
+
+
+def _item(live: Live, request: Request, mms: str, hid: str, pid: str) -> Answer:
+    for bib, holding, item in render.items(live.institution):
+        if (bib.mms_id, holding.holding_id, item.pid) == (mms, hid, pid):
+            return render.item(live.institution, bib, holding, item, _base(request))
+    # UNVERIFIED: the code for an unknown item identifier.
+    raise AlmaFault("401689", f"No items found for item {pid}.")
+
+
+def _item_by_barcode(live: Live, request: Request) -> Answer:
+    barcode = request.args.get("item_barcode", "")
+    for bib, holding, item in render.items(live.institution):
+        if item.barcode == barcode:
+            target = (
+                f"{_base(request)}/bibs/{bib.mms_id}/holdings/{holding.holding_id}/items/{item.pid}"
+            )
+            response = Response(status=302)
+            response.headers["Location"] = target
+            return response
+    raise AlmaFault("401689", f"No items found for barcode {barcode}.")
+
+
+# -- request parsing -----------------------------------------------------------------
+
+
+def _json_body(request: Request) -> Json:
+    try:
+        data = json.loads(request.get_data() or b"{}")
+    except ValueError as exc:
+        raise AlmaFault("60101", "General Error: the body is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise AlmaFault("60101", "General Error: the body is not a JSON object.")
+    return data
+
+
+def _paged(key: str, records: list[Json], request: Request) -> Json:
+    try:
+        limit = int(request.args.get("limit", "10"))
+        offset = int(request.args.get("offset", "0"))
+    except ValueError as exc:
+        raise AlmaFault("40166411", "Invalid parameter: limit/offset") from exc
+    if not 0 <= limit <= 100 or offset < 0:
+        raise AlmaFault("40166411", "Invalid parameter: limit must be 0-100")
+    return render.page(key, records, limit, offset)
+
+
+def _base(request: Request) -> str:
+    return request.host_url.rstrip("/") + PREFIX
+
+
+# Endpoints are the handlers themselves.
+ROUTES = Map(
+    [
+        Rule("/conf/general", endpoint=_general),
+        Rule("/conf/libraries", endpoint=_libraries),
+        Rule("/conf/libraries/<lib>", endpoint=_library),
+        Rule("/conf/libraries/<lib>/locations", endpoint=_locations),
+        Rule("/conf/libraries/<lib>/locations/<loc>", endpoint=_location),
+        Rule("/conf/libraries/<lib>/circ-desks", endpoint=_circ_desks),
+        Rule("/conf/jobs", endpoint=_jobs),
+        Rule("/conf/jobs/<job_id>/instances", endpoint=_job_instances),
+        Rule("/conf/code-tables/<name>", endpoint=_code_table),
+        *[Rule(p, endpoint=_probe, methods=["GET", "POST"]) for p in sorted(SELF_TESTS)],
+        Rule("/users", endpoint=_users),
+        Rule("/users/<uid>", endpoint=_user),
+        Rule(
+            "/users/<uid>/resource-sharing-requests",
+            endpoint=_create_borrowing,
+            methods=["POST"],
+        ),
+        Rule(
+            "/users/<uid>/resource-sharing-requests/<rid>",
+            endpoint=_borrowing,
+            methods=["GET", "DELETE"],
+        ),
+        Rule("/partners", endpoint=_partners),
+        Rule("/partners/<code>", endpoint=_partner),
+        Rule("/partners/<code>/lending-requests", endpoint=_create_lending, methods=["POST"]),
+        Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending),
+        Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks),
+        Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item),
+        Rule("/analytics/reports", endpoint=_analytics),
+        Rule("/items", endpoint=_item_by_barcode),
+    ],
+    strict_slashes=False,
+)

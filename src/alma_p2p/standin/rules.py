@@ -1,0 +1,189 @@
+"""Alma's resource-sharing rules, as pure functions over the typed world.
+
+No HTTP here: a rule returns a typed result or raises ``AlmaFault`` with Alma's code, and
+the routes turn that into an answer. Sources are named on each rule; a behaviour taken from
+an UNVERIFIED line of ``shared/reference/alma-api.md`` is marked ``UNVERIFIED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from alma_p2p.standin.world import Institution, Library, Partner, User
+
+if TYPE_CHECKING:
+    from alma_p2p.standin.render import BorrowingRecord
+
+
+class AlmaFault(Exception):
+    """An Alma business error to answer with (HTTP 400 unless said otherwise)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        self.code = code
+        self.message = message
+        self.status = status
+        super().__init__(f"{code} {message}")
+
+
+def same_title(a: str, b: str) -> bool:
+    """Titles compared as Alma's duplicate and locate checks do: case and spacing aside."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+# -- borrowing ---------------------------------------------------------------------
+
+
+def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
+    """Owner rules: alma-api.md §3.2 and alma-rs-workflow.md §1.6.
+
+    The patron's own RS library wins; an owner outside the patron's RS libraries is
+    401608; several RS libraries and no owner is 401607. UNVERIFIED: a patron with no
+    RS library gets the institution's only RS library at a single-library institution
+    (the PALS single-library case) and the world's ``no_rs_library_error`` elsewhere.
+    """
+    mine = list(user.rs_libraries)
+    institution_rs = [lib.code for lib in inst.rs_libraries]
+    if owner is not None:
+        if mine and owner not in mine:
+            raise AlmaFault(
+                "401608",
+                "The given resource sharing library (owner) is not defined in the patron record",
+            )
+        if not mine and not (len(institution_rs) == 1 and owner in institution_rs):
+            raise _no_rs_library(inst)
+        return owner
+    if len(mine) == 1:
+        return mine[0]
+    if len(mine) > 1:
+        raise AlmaFault("401607", "Resource sharing library (owner) is missing")
+    if len(institution_rs) == 1:
+        return institution_rs[0]
+    raise _no_rs_library(inst)
+
+
+def _no_rs_library(inst: Institution) -> AlmaFault:
+    if inst.no_rs_library_error == "401607":
+        return AlmaFault("401607", "Resource sharing library (owner) is missing")
+    return AlmaFault("401768", "Patron is not affiliated with a resource sharing library")
+
+
+def held(inst: Institution, title: str, isbn: str) -> bool:
+    """Whether the institution has physical or electronic services for a title (or ISBN)."""
+    for bib in inst.bibs:
+        if not (bib.holdings or bib.electronic):
+            continue
+        if same_title(bib.title, title) or (isbn and bib.isbn == isbn):
+            return True
+    return False
+
+
+def check_not_held(inst: Institution, title: str, isbn: str) -> None:
+    """A patron may not borrow what the institution holds: 401604."""
+    if held(inst, title, isbn):
+        raise AlmaFault(
+            "401604",
+            "Warning: The institutional inventory has services for the requested title",
+        )
+
+
+def check_no_duplicate(user: User, title: str, existing: Iterable[BorrowingRecord]) -> None:
+    """A patron's second request for the same title is 402362."""
+    for record in existing:
+        if record["_user"] == user.primary_id.lower() and same_title(record["title"], title):
+            raise AlmaFault("402362", "Failed to save the request: Patron has duplicate request")
+
+
+def borrowing_library(inst: Institution, owner: str) -> Library:
+    """The owning RS library, which needs a borrowing Default Location (else 402039)."""
+    library = inst.library(owner)
+    if library is None or not library.borrowing_default_location:
+        raise AlmaFault(
+            "402039",
+            "Could not create request, default item location is not defined for the "
+            "resource sharing library",
+        )
+    return library
+
+
+@dataclass(frozen=True)
+class SendOn:
+    """Where a borrowing request stands after locate, and the partner it went to."""
+
+    status: str
+    desc: str
+    partner: Partner | None = None
+
+
+def send_on(inst: Institution) -> SendOn:
+    """After locate: the rota's first active partner, sent if a sending rule applies.
+
+    Modelled on the Tel Aviv capture (LOCATE_IN_PROCESS, then READY_TO_SEND with a
+    partner about 2 s later; alma-rs-workflow.md §1.1) and PALS/CSU on "Ready to be
+    sent" and locate failure (§1.2). UNVERIFIED: the exact order of these steps.
+    """
+    partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
+    active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
+    if not active:
+        return SendOn("LOCATE_FAILED", "Locate failed")
+    if inst.sends_automatically:
+        return SendOn("REQUEST_SENT", "Request sent to partner", active[0])
+    return SendOn("READY_TO_SEND", "Ready to be sent", active[0])
+
+
+# -- lending -----------------------------------------------------------------------
+
+LENDING_DESC = {
+    "REQUEST_CREATED_LEND": "Created lending request",
+    "LOCATE_FAILED": "Locate failed",
+    "REJECTED": "Rejected the borrower request",  # UNVERIFIED code for this label
+}
+
+
+def lending_library(inst: Institution, owner: str) -> Library:
+    """The lending request's owner, which must be an RS library."""
+    library = inst.library(owner)
+    if library is None or not library.resource_sharing:
+        # UNVERIFIED: the code for an owner that is not an RS library.
+        raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
+    return library
+
+
+@dataclass(frozen=True)
+class Located:
+    """A new lending request's status after locate, and the title it matched."""
+
+    status: str
+    mms_id: str
+
+    @property
+    def desc(self) -> str:
+        return LENDING_DESC[self.status]
+
+
+def locate(inst: Institution, library: Library, title: str) -> Located:
+    """Lender locate and auto-reject (alma-rs-workflow.md §1.3, April 2016 release notes).
+
+    No match → LOCATE_FAILED (the AlmaAPITK sandbox capture). A match with no physical
+    item but electronic services, no available item, or no requestable available item is
+    rejected when the RS library's matching flag is on; otherwise the request is created.
+    """
+    flags = library.lending
+    if not flags.automatically_locate:
+        return Located("REQUEST_CREATED_LEND", "")
+    bib = next((b for b in inst.bibs if same_title(b.title, title)), None)
+    if bib is None:
+        return Located("LOCATE_FAILED", "")
+    items = [item for holding in bib.holdings for item in holding.items]
+    available = [i for i in items if i.base_status == "1" and not i.process_type]
+    requestable = [i for i in available if i.requestable_for_rs]
+    if not items and bib.electronic:
+        rejected = flags.reject_when_only_electronic
+    elif not available:
+        rejected = flags.reject_when_no_available
+    elif not requestable:
+        rejected = flags.reject_when_no_requestable
+    else:
+        rejected = False
+    return Located("REJECTED" if rejected else "REQUEST_CREATED_LEND", bib.mms_id)
