@@ -24,7 +24,6 @@ from alma_p2p import yamlfile
 from alma_p2p.alma.gateway import REGION_HOSTS
 
 PROFILE_FILE = "profile.yaml"
-SCHEMA_FILE = "profile.schema.json"
 
 Region = Literal["na", "eu", "ap", "aps", "ca", "cn"]
 _CODE = r"^[A-Za-z0-9_\-.]+$"
