@@ -7,11 +7,12 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Job, JobInstance
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
 EXPIRED_JOB = "Expired Resource Sharing Requests"
-JOBS_MENU = "Configuration > Fulfillment > General > Fulfillment Jobs Configuration"
+JOBS = BY_ID["jobs"]
 
 
 @when("the scheduled jobs are read from Alma", target_fixture="jobs")
@@ -24,7 +25,7 @@ def _expired_job(jobs: dict[str, Job], institution: str) -> Job:
     if job is None:
         pytest.fail(
             f"{institution}: there is no scheduled job '{EXPIRED_JOB}' (Alma has: "
-            f"{', '.join(sorted(jobs)) or 'none'}); {JOBS_MENU}",
+            f"{', '.join(sorted(jobs)) or 'none'}); {JOBS.menu}",
             pytrace=False,
         )
     return job
@@ -37,7 +38,7 @@ def _(jobs: dict[str, Job], alma_institution: Profile, alma_evidence: list[str])
     if job.status.value != "ACTIVE" or job.schedule.value == "NOT_SCHEDULED":
         pytest.fail(
             f"{alma_institution.name}: '{EXPIRED_JOB}' is {job.status.value or 'not active'} "
-            f"({job.schedule.desc or job.schedule.value}); switch it to Active: {JOBS_MENU}",
+            f"({job.schedule.desc or job.schedule.value}); switch it to Active: {JOBS.menu}",
             pytrace=False,
         )
 
@@ -52,7 +53,7 @@ def _(jobs: dict[str, Job], alma_institution: Profile) -> None:
         pytest.fail(
             f"{alma_institution.name}: '{EXPIRED_JOB}' runs '{text or job.schedule.value}', "
             f"expected every day at {wanted}: select 'Every Day at {wanted}' in the "
-            f"Schedule dropdown ({JOBS_MENU})",
+            f"Schedule dropdown ({JOBS.menu})",
             pytrace=False,
         )
 
@@ -68,7 +69,7 @@ def _(alma: AlmaClient, alma_institution: Profile) -> list[JobInstance]:
     if not runs:
         pytest.fail(
             f"{alma_institution.name}: '{EXPIRED_JOB}' has never run; check it is active "
-            f"and scheduled ({JOBS_MENU})",
+            f"and scheduled ({JOBS.menu})",
             pytrace=False,
         )
     return runs
@@ -79,8 +80,8 @@ def _(job_runs: list[JobInstance], alma_institution: Profile, alma_evidence: lis
     alma_evidence.extend(f"{r.submit_date} {r.status.value}" for r in job_runs[:3])
     fail_with(
         [
-            f"run {r.id} of {r.submit_date} ended {r.status.value}: open it in Alma (Admin > "
-            "Monitor Jobs > History) for the report"
+            f"run {r.id} of {r.submit_date} ended {r.status.value}: open it in Alma "
+            f"({JOBS.fix('failed_run')}) for the report"
             for r in job_runs
             if (r.status.value or "").endswith("FAILED")
         ],

@@ -10,11 +10,14 @@ from pytest_bdd import parsers, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import RsRequest
+from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Lending, LendingCase, Profile
 from alma_p2p.settings import Settings
 from alma_p2p.writes import WriteSession
+
+RS_LIBRARY = BY_ID["rs_library"]
 
 # Statuses Alma shows while it is still locating (alma-api.md §4.4).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
@@ -59,10 +62,7 @@ def _lending(profile: Profile) -> Lending:
 
 
 def _flag_path(library: str, flag: str) -> str:
-    return (
-        f"Configuration > (select {library}) > Fulfillment > Library Management > Library "
-        f"Details > Lending Information > tick '{flag}'"
-    )
+    return RS_LIBRARY.fix("lending_flag", library=library, flag=flag)
 
 
 @when(parsers.parse("the borrowing partner requests {what}"), target_fixture="sent")
@@ -134,6 +134,6 @@ def _(sent: Sent, alma: AlmaClient) -> None:
         pytest.fail(
             f"Lending request {sent.request.request_id} ({status}) is missing from "
             f"{sent.library}'s lending task list filtered by status {status}: staff would not "
-            "see it (Fulfillment > Resource Sharing > Lending Requests)",
+            f"see it ({RS_LIBRARY.fix('lending_requests')})",
             pytrace=False,
         )

@@ -6,15 +6,11 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Library
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
-# From the WRLC guide, "Resource Sharing Library", steps 1-2.
-FIX_RS_FLAG = (
-    "Configuration > (select the library in 'Configuring') > Fulfillment > Library "
-    "Management > Library Details > Resource Sharing Information > tick "
-    "'Is Resource Sharing Library'"
-)
+RS_LIBRARY = BY_ID["rs_library"]
 
 
 @when("the institution's libraries are read from Alma", target_fixture="libraries")
@@ -36,7 +32,7 @@ def _(libraries: dict[str, Library], alma_institution: Profile) -> None:
         elif library.resource_sharing is not True:
             problems.append(
                 f"{expected.code} ({library.name or expected.name}) is not flagged as a "
-                f"resource sharing library: {FIX_RS_FLAG}"
+                f"resource sharing library: {RS_LIBRARY.fix('flag')}"
             )
     fail_with(
         problems,

@@ -9,8 +9,11 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Location
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile, RsLibrary
 from steps.common import fail_with
+
+LOCATIONS = BY_ID["temporary_locations"]
 
 
 @dataclass
@@ -60,16 +63,14 @@ def _existing(
 def _(temp_locations: list[TempLocation], alma_institution: Profile) -> None:
     fail_with(
         [
-            f"{t.name} does not exist: add it ({LOCATIONS_MENU.format(lib=t.library.code)}), "
-            "Fulfillment Unit ending in _FU, or correct the code in profile.yaml"
+            f"{t.name} does not exist: add it "
+            f"({LOCATIONS.fix('location', library=t.library.code)}), Fulfillment Unit ending "
+            "in _FU, or correct the code in profile.yaml"
             for t in temp_locations
             if t.found is None
         ],
         f"{alma_institution.name}: temporary resource sharing locations missing:",
     )
-
-
-LOCATIONS_MENU = "Configuration > (select {lib}) > Fulfillment > Locations > Physical Locations"
 
 
 @then("every temporary location is in the profile's fulfillment unit")
@@ -89,7 +90,7 @@ def _(
         elif unit != expected:
             problems.append(
                 f"{t.name} is in fulfillment unit {unit or 'none'}, expected {expected}: edit "
-                f"the location ({LOCATIONS_MENU.format(lib=t.library.code)}) and set its "
+                f"the location ({LOCATIONS.fix('location', library=t.library.code)}) and set its "
                 "Fulfillment Unit"
             )
     fail_with(problems, f"{alma_institution.name}: temporary locations in the wrong unit:")
@@ -110,11 +111,7 @@ def _(
             f"{t.library.code}/{t.code} desks="
             + ",".join(d.circ_desk_code or "?" for d in found.circ_desk)
         )
-        fix = (
-            f"{LOCATIONS_MENU.format(lib=t.library.code)} > {t.code} > Physical Location "
-            f"Circulation Desk List > Attach Existing Circulation Desk {desk_code} with Check "
-            "In, Check Out and Reshelve (field names read from Alma are UNVERIFIED)"
-        )
+        fix = LOCATIONS.fix("desk", library=t.library.code, location=t.code, desk=desk_code)
         if desk is None:
             problems.append(f"{t.name} has no circulation desk {desk_code}: {fix}")
         elif not (desk.check_in and desk.check_out and desk.reshelve):

@@ -9,11 +9,13 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Partner
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Partner as ProfilePartner
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
-PARTNERS_MENU = "Fulfillment > Resource Sharing > Partners > (partner) > Edit"
+PARTNERS = BY_ID["partners"]
+EDIT_PARTNER = PARTNERS.fix("partner")
 
 
 @when("the institution's partners are read from Alma", target_fixture="partners")
@@ -31,7 +33,7 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
         if partner is None:
             problems.append(
                 f"{expected.code} is not a partner in Alma: copy it from the Community tab "
-                "(Fulfillment > Resource Sharing > Partners > Community)"
+                f"({PARTNERS.fix('missing')})"
             )
             continue
         d = partner.partner_details
@@ -41,14 +43,14 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
         )
         if d.status != "ACTIVE":
             problems.append(
-                f"{d.code} is {d.status or 'not active'}: set it Active ({PARTNERS_MENU})"
+                f"{d.code} is {d.status or 'not active'}: set it Active ({EDIT_PARTNER})"
             )
         for role, supported in (
             ("borrowing", d.borrowing_supported),
             ("lending", d.lending_supported),
         ):
             if supported is not True:
-                problems.append(f"{d.code} does not support {role}: tick it ({PARTNERS_MENU})")
+                problems.append(f"{d.code} does not support {role}: tick it ({EDIT_PARTNER})")
     fail_with(problems, f"{alma_institution.name}: partners not ready:")
 
 
@@ -75,7 +77,7 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
             if wanted is not None and actual != wanted:
                 problems.append(
                     f"{d.code} uses {role.lower()} workflow profile {actual or 'none'}, expected "
-                    f"{wanted}: select it in the {role} Workflow dropdown ({PARTNERS_MENU})"
+                    f"{wanted}: select it in the {role} Workflow dropdown ({EDIT_PARTNER})"
                 )
     fail_with(problems, f"{alma_institution.name}: partners on the wrong workflow profile:")
 
@@ -93,6 +95,6 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
             problems.append(
                 f"{expected.code} expires requests after {days if days is not None else 'no'} "
                 f"days, expected {expected.expiry_days}: Parameters tab > Expiry Time (Days) "
-                f"({PARTNERS_MENU})"
+                f"({EDIT_PARTNER})"
             )
     fail_with(problems, f"{alma_institution.name}: partners with the wrong expiry time:")

@@ -6,16 +6,11 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import User
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
-# Where a patron's RS library is set in Alma (the field named in the PALS article); the
-# bulk route is the job PALS runs for multi-library institutions (alma-rs-workflow.md §4).
-FIX_PATRON = (
-    "fix it in Alma on the patron record (Resource Sharing Library field, "
-    "User Management > Manage Users > Edit user > General Information), or in bulk with "
-    "the job that assigns RS libraries (Admin > Run a Job > Update/Notify Users on a set)"
-)
+FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")
 
 
 @when("the test patrons' records are read from Alma", target_fixture="patrons")

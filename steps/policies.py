@@ -5,8 +5,11 @@ from __future__ import annotations
 from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
+
+ITEM_POLICY = BY_ID["item_policy"]
 
 
 @when(
@@ -35,7 +38,6 @@ def _(
         elif lib.item_policy not in codes:
             problems.append(
                 f"{lib.code} has no item policy {lib.item_policy} (it has: "
-                f"{', '.join(codes) or 'none'}): Configuration > (select {lib.code}) > "
-                "Fulfillment > Physical Fulfillment > Item Policy > Add Row"
+                f"{', '.join(codes) or 'none'}): {ITEM_POLICY.fix('missing', library=lib.code)}"
             )
     fail_with(problems, f"{alma_institution.name}: RS item policy missing:")
