@@ -39,18 +39,19 @@ def _borrowing(profile: Profile) -> Borrowing:
 def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
     """The RS library a test patron should belong to, from their campus or user group."""
     if not profile.multi_library:
-        return profile.rs_library_codes[0]
+        return profile.rs_library_codes[0]  # one library: no need to read the patron
     mapping = profile.patron_rs_library
     assert mapping is not None
     user = alma.user(user_id)
-    key = (user.campus_code if mapping.by == "campus_code" else user.user_group).value
-    if key not in mapping.map:
+    campus, group = user.campus_code.value, user.user_group.value
+    home = profile.rs_library_for(campus, group)
+    if home is None:
         pytest.fail(
-            f"{user_id}: {mapping.by} {key or 'empty'} is not in the profile's "
-            f"patron_rs_library map; the patron scenario explains how to fix it",
+            f"{user_id}: {mapping.by} {mapping.key(campus, group) or 'empty'} is not in the "
+            "profile's patron_rs_library map; the patron scenario explains how to fix it",
             pytrace=False,
         )
-    return mapping.map[key]
+    return home
 
 
 def _request(

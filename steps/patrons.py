@@ -31,16 +31,17 @@ def _(patrons: dict[str, User], alma_institution: Profile) -> None:
     labels = {p.primary_id: p.label or p.primary_id for p in alma_institution.test_patrons}
     problems = []
     for primary_id, user in patrons.items():
-        key = (user.campus_code if mapping.by == "campus_code" else user.user_group).value
+        campus, group = user.campus_code.value, user.user_group.value
+        key = mapping.key(campus, group)
         who = f"{labels[primary_id]} ({primary_id}, {mapping.by} {key or 'empty'})"
-        if key is None or key not in mapping.map:
+        expected = alma_institution.rs_library_for(campus, group)
+        if expected is None:
             allowed = ", ".join(sorted(mapping.map))
             problems.append(
                 f"{who}: the {mapping.by} is not in the profile's patron_rs_library map "
                 f"({allowed}); set the patron's {mapping.by} in Alma or extend the map"
             )
             continue
-        expected = mapping.map[key]
         actual = user.rs_library_codes
         if actual != (expected,):
             has = ", ".join(actual) if actual else "no resource sharing library"
