@@ -7,7 +7,12 @@ registered by the package's entry point.
 pytest_plugins = [
     "steps.common",
     "steps.patrons",
-    "steps.configuration",
+    "steps.libraries",
+    "steps.locations",
+    "steps.jobs",
+    "steps.partners",
+    "steps.policies",
+    "steps.checklist",
     "steps.borrowing",
     "steps.lending",
 ]

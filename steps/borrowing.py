@@ -10,12 +10,18 @@ from pytest_bdd import given, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import Item, RsRequest
+from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
 from alma_p2p.settings import Settings
 from alma_p2p.writes import WriteSession
 from steps.common import Attempt, assert_refused, fail_with
+
+RS_LIBRARY = BY_ID["rs_library"]
+FIX_TEMP_ITEM = BY_ID["temp_item_creation_rule"].fix("temporary_item")
+ITEM_POLICY = BY_ID["item_policy"]
+SENDING = BY_ID["sending_rule"].fix("sending")
 
 
 @dataclass(frozen=True)
@@ -33,18 +39,19 @@ def _borrowing(profile: Profile) -> Borrowing:
 def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
     """The RS library a test patron should belong to, from their campus or user group."""
     if not profile.multi_library:
-        return profile.rs_library_codes[0]
+        return profile.rs_library_codes[0]  # one library: no need to read the patron
     mapping = profile.patron_rs_library
     assert mapping is not None
     user = alma.user(user_id)
-    key = (user.campus_code if mapping.by == "campus_code" else user.user_group).value
-    if key not in mapping.map:
+    campus, group = user.campus_code.value, user.user_group.value
+    home = profile.rs_library_for(campus, group)
+    if home is None:
         pytest.fail(
-            f"{user_id}: {mapping.by} {key or 'empty'} is not in the profile's "
-            f"patron_rs_library map; the patron scenario explains how to fix it",
+            f"{user_id}: {mapping.by} {mapping.key(campus, group) or 'empty'} is not in the "
+            "profile's patron_rs_library map; the patron scenario explains how to fix it",
             pytrace=False,
         )
-    return mapping.map[key]
+    return home
 
 
 def _request(
@@ -184,13 +191,6 @@ def _(attempt: Attempt, alma_institution: Profile) -> None:
     assert_refused(attempt, code, "(a patron with no RS library at a multi-library institution)")
 
 
-FIX_OWNER = (
-    "check the patron's Resource Sharing Library field and, for requests from Primo, the "
-    "RS library's borrowing setup (Configuration > Fulfillment > Library Management > "
-    "Library Details > Borrowing Information)"
-)
-
-
 @then("each request is owned by the resource sharing library of the patron's campus")
 def _(attempts: dict[str, Attempt]) -> None:
     _check_owners(attempts, "the resource sharing library of the patron's campus")
@@ -209,28 +209,20 @@ def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
             refused = f"Alma refused it: {attempt.error}"
             if attempt.error is not None and "402039" in attempt.error.codes:
                 refused += (
-                    f"; {expected} has no default borrowing location (Configuration > "
-                    "Fulfillment > Library Management > Library Details > Borrowing "
-                    "Information > Default Location)"
+                    f"; {expected} has no default borrowing location "
+                    f"({RS_LIBRARY.fix('default_location')})"
                 )
             problems.append(f"{attempt.who} ({attempt.user_id}): {refused}")
         elif attempt.request.owner != expected:
             problems.append(
                 f"{attempt.who} ({attempt.user_id}): request {attempt.request.request_id} is "
                 f"owned by {attempt.request.owner or 'no library'}, expected {expected} "
-                f"({expectation}): {FIX_OWNER}"
+                f"({expectation}): {RS_LIBRARY.fix('owner')}"
             )
     fail_with(problems, "Borrowing requests that would be handled by the wrong library:")
 
 
 # -- temporary items ----------------------------------------------------------------
-
-FIX_TEMP_ITEM = (
-    "check the temporary item creation rule of the RS library (Configuration > (the RS "
-    "library) > Fulfillment > Library Management > Temporary Item Creation Rules: input "
-    "'Resource Sharing Partner' InList your P2P partners, at the top of the list) and the "
-    "RS library's borrowing Default Location"
-)
 
 
 @dataclass
@@ -328,8 +320,8 @@ def _(received: list[Received], alma_institution: Profile) -> None:
         elif r.policy != library.item_policy:
             problems.append(
                 f"{r.name}: item policy {r.policy or 'none'}, expected {library.item_policy} "
-                "(the RS item policy, Configuration > (RS library) > Fulfillment > Physical "
-                f"Fulfillment > Item Policy, applied by the temporary item rule): {FIX_TEMP_ITEM}"
+                f"(the RS item policy, {ITEM_POLICY.menu}, applied by the temporary item "
+                f"rule): {FIX_TEMP_ITEM}"
             )
     fail_with(problems, "Temporary items without the resource sharing item policy:")
 
@@ -347,12 +339,6 @@ def _(received: list[Received]) -> None:
 
 
 # -- sending ------------------------------------------------------------------------
-
-SENDING_MENU = (
-    "check the Rota Template (Fulfillment > Resource Sharing > Rota Templates), the Rota "
-    "Assignment Rules and the Sending Borrowing Request Rules (Configuration > Fulfillment > "
-    "Resource Sharing)"
-)
 
 
 @then("the request is sent on its own to one of the profile's partners")
@@ -382,18 +368,18 @@ def _(
     if status == "READY_TO_SEND":
         pytest.fail(
             f"Borrowing request {request_id} was left in 'Ready to be sent' (partner {partner}): "
-            f"no Sending Borrowing Request Rule sends it to the P2P rota; {SENDING_MENU}",
+            f"no Sending Borrowing Request Rule sends it to the P2P rota; {SENDING}",
             pytrace=False,
         )
     if status != "REQUEST_SENT":
         pytest.fail(
             f"Borrowing request {request_id} ended {status}, not 'Request sent to partner': "
-            f"Alma could not build a rota from the P2P partners; {SENDING_MENU}",
+            f"Alma could not build a rota from the P2P partners; {SENDING}",
             pytrace=False,
         )
     if partner not in partners:
         pytest.fail(
             f"Borrowing request {request_id} was sent to {partner}, which is not a P2P partner "
-            f"of the profile ({', '.join(sorted(partners))}); {SENDING_MENU}",
+            f"of the profile ({', '.join(sorted(partners))}); {SENDING}",
             pytrace=False,
         )

@@ -10,11 +10,14 @@ from pytest_bdd import parsers, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import RsRequest
+from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Lending, LendingCase, Profile
 from alma_p2p.settings import Settings
 from alma_p2p.writes import WriteSession
+
+RS_LIBRARY = BY_ID["rs_library"]
 
 # Statuses Alma shows while it is still locating (alma-api.md §4.4).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
@@ -44,8 +47,10 @@ LENDING_FLAGS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sent:
+    """A lending request as the borrowing partner sent it (Alma's answer to the create)."""
+
     case: str
     expect: tuple[str, ...]
     request: RsRequest
@@ -59,10 +64,7 @@ def _lending(profile: Profile) -> Lending:
 
 
 def _flag_path(library: str, flag: str) -> str:
-    return (
-        f"Configuration > (select {library}) > Fulfillment > Library Management > Library "
-        f"Details > Lending Information > tick '{flag}'"
-    )
+    return RS_LIBRARY.fix("lending_flag", library=library, flag=flag)
 
 
 @when(parsers.parse("the borrowing partner requests {what}"), target_fixture="sent")
@@ -89,8 +91,12 @@ def _(
     )
 
 
-@then(parsers.parse("the lending request ends as the profile expects for {what}"))
-def _(sent: Sent, alma_writes: WriteSession, alma_settings: Settings, what: str) -> None:
+# Gives the request as it ended to the steps after it; the When's answer stays Alma's answer.
+@then(
+    parsers.parse("the lending request ends as the profile expects for {what}"),
+    target_fixture="ended",
+)
+def _(sent: Sent, alma_writes: WriteSession, alma_settings: Settings, what: str) -> RsRequest:
     assert EXPECTATIONS[what] == sent.case, f"step text {what!r} does not match {sent.case}"
     request_id = sent.request.request_id
     assert request_id, "Alma answered the create without a request_id"
@@ -106,8 +112,7 @@ def _(sent: Sent, alma_writes: WriteSession, alma_settings: Settings, what: str)
         pytest.fail(str(exc), pytrace=False)
     status = final.status.value
     if status in sent.expect:
-        sent.request = final
-        return
+        return final
     flag = LENDING_FLAGS[sent.case]
     hint = (
         f"{sent.library} must {'accept' if sent.case == 'available' else 'reject'} it: "
@@ -127,13 +132,13 @@ def _(sent: Sent, alma_writes: WriteSession, alma_settings: Settings, what: str)
 
 
 @then("the lending task list shows it with that status")
-def _(sent: Sent, alma: AlmaClient) -> None:
-    status = sent.request.status.value
+def _(sent: Sent, ended: RsRequest, alma: AlmaClient) -> None:
+    status = ended.status.value
     listed = alma.lending_task_list(sent.library, status=status, partner=sent.partner)
-    if not any(r.request_id == sent.request.request_id for r in listed):
+    if not any(r.request_id == ended.request_id for r in listed):
         pytest.fail(
-            f"Lending request {sent.request.request_id} ({status}) is missing from "
+            f"Lending request {ended.request_id} ({status}) is missing from "
             f"{sent.library}'s lending task list filtered by status {status}: staff would not "
-            "see it (Fulfillment > Resource Sharing > Lending Requests)",
+            f"see it ({RS_LIBRARY.fix('lending_requests')})",
             pytrace=False,
         )

@@ -6,16 +6,11 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import User
+from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
-# Where a patron's RS library is set in Alma (the field named in the PALS article); the
-# bulk route is the job PALS runs for multi-library institutions (alma-rs-workflow.md §4).
-FIX_PATRON = (
-    "fix it in Alma on the patron record (Resource Sharing Library field, "
-    "User Management > Manage Users > Edit user > General Information), or in bulk with "
-    "the job that assigns RS libraries (Admin > Run a Job > Update/Notify Users on a set)"
-)
+FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")
 
 
 @when("the test patrons' records are read from Alma", target_fixture="patrons")
@@ -36,16 +31,17 @@ def _(patrons: dict[str, User], alma_institution: Profile) -> None:
     labels = {p.primary_id: p.label or p.primary_id for p in alma_institution.test_patrons}
     problems = []
     for primary_id, user in patrons.items():
-        key = (user.campus_code if mapping.by == "campus_code" else user.user_group).value
+        campus, group = user.campus_code.value, user.user_group.value
+        key = mapping.key(campus, group)
         who = f"{labels[primary_id]} ({primary_id}, {mapping.by} {key or 'empty'})"
-        if key is None or key not in mapping.map:
+        expected = alma_institution.rs_library_for(campus, group)
+        if expected is None:
             allowed = ", ".join(sorted(mapping.map))
             problems.append(
                 f"{who}: the {mapping.by} is not in the profile's patron_rs_library map "
                 f"({allowed}); set the patron's {mapping.by} in Alma or extend the map"
             )
             continue
-        expected = mapping.map[key]
         actual = user.rs_library_codes
         if actual != (expected,):
             has = ", ".join(actual) if actual else "no resource sharing library"

@@ -82,6 +82,15 @@ class PatronMapping(_Strict):
     by: Literal["campus_code", "user_group"]
     map: dict[str, str] = Field(min_length=1, description="campus code or user group → RS library")
 
+    def key(self, campus_code: str | None, user_group: str | None) -> str | None:
+        """The patron's value this mapping goes by: their campus code or their user group."""
+        return campus_code if self.by == "campus_code" else user_group
+
+    def rs_library_for(self, campus_code: str | None, user_group: str | None) -> str | None:
+        """The RS library the patron's key maps to; None when the key is empty or unmapped."""
+        key = self.key(campus_code, user_group)
+        return None if key is None else self.map.get(key)
+
 
 class Partner(_Strict):
     """A peer-to-peer partner as this institution should have it configured."""
@@ -257,6 +266,15 @@ class Profile(_Strict):
 
     def rs_library(self, code: str) -> RsLibrary | None:
         return next((lib for lib in self.resource_sharing_libraries if lib.code == code), None)
+
+    def rs_library_for(self, campus_code: str | None, user_group: str | None) -> str | None:
+        """The RS library a patron should have: the only one, or the one ``patron_rs_library``
+        maps their campus code or user group to (None when it maps neither)."""
+        # The validator requires the mapping when there are several libraries; with one, the
+        # one library wins over any mapping.
+        if not self.multi_library or self.patron_rs_library is None:
+            return self.rs_library_codes[0]
+        return self.patron_rs_library.rs_library_for(campus_code, user_group)
 
 
 def _unique(values: Iterable[str], where: str, field: str) -> None:
