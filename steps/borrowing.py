@@ -14,7 +14,6 @@ from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
-from alma_p2p.settings import Settings
 from alma_p2p.writes import WriteSession
 from steps.common import Attempt, assert_refused, fail_with
 
@@ -346,7 +345,7 @@ def _(
     attempt: Attempt,
     alma: AlmaClient,
     alma_institution: Profile,
-    alma_settings: Settings,
+    alma_poll_interval: float,
     alma_evidence: list[str],
 ) -> None:
     if attempt.request is None or attempt.request.request_id is None:
@@ -358,7 +357,7 @@ def _(
             lambda r: r.status.value not in {"LOCATE_IN_PROCESS", "REQUEST_CREATED_BOR", None},
             what=f"borrowing request {request_id} leaving 'Locate in process'",
             deadline=60,
-            interval=0 if alma_settings.mode == "replay" else 2,
+            interval=alma_poll_interval,
         )
     except DeadlineExceeded as exc:
         pytest.fail(str(exc), pytrace=False)

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pytest_bdd.scenario import make_python_name
 
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
 from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.payloads import TestData
+from alma_p2p.plugin.scenario import scenario_of
 from alma_p2p.profile import Profile, ProfileError, load_profiles
 from alma_p2p.settings import Settings, SettingsError, load_settings
 
@@ -200,8 +202,17 @@ def alma_attestations(pytestconfig: pytest.Config, alma_institution: Profile) ->
 
 @pytest.fixture
 def alma_test_data(request: pytest.FixtureRequest, alma_institution: Profile) -> TestData:
-    """Generated titles and external ids, stable for this scenario at this institution."""
-    name = getattr(request.node, "originalname", request.node.name)
+    """Generated titles and external ids, stable for this scenario at this institution.
+
+    Seeded by the scenario's name as pytest-bdd makes a test name of it, so each example of
+    a Scenario Outline has its own data.
+    """
+    scenario = scenario_of(request.node)
+    name = (
+        "test_" + make_python_name(scenario.name)
+        if scenario is not None
+        else getattr(request.node, "originalname", request.node.name)
+    )
     return TestData(run_of(request.config).run_token, f"{alma_institution.name}::{name}")
 
 
