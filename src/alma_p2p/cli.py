@@ -5,6 +5,7 @@
 ``alma-p2p record-demo``   the same in record mode: rewrites the demo cassettes
 ``alma-p2p sweep``         remove what interrupted runs left in Alma (from the ledger)
 ``alma-p2p drift B N``     compare a new recording N with the baseline B (exit 1 if breaking)
+``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
 
 Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
 """
@@ -123,10 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     drifter.add_argument("--institution", action="append", default=[], metavar="NAME")
     drifter.add_argument("--json", type=Path, help="also write the drift as JSON here")
     drifter.add_argument("--markdown", type=Path, help="also write the drift as Markdown here")
+    sub.add_parser("facts", help="print the register of assumed Alma facts as Markdown")
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":
             sys.stdout.write(schema_text())
+            return 0
+        if args.command == "facts":
+            from alma_p2p.facts import load_register, render_markdown
+
+            sys.stdout.write(render_markdown(load_register()))
             return 0
         if args.command == "sweep":
             return sweep(args.institution, args.ledger)

@@ -1,0 +1,183 @@
+"""The register of Alma facts: what the harness assumes about Alma without a capture.
+
+``facts.yaml`` (package data) lists each assumed field, code and behaviour once, with its
+plausible alternatives, the evidence, the checks that depend on it and how a sandbox run can
+probe it. Code that relies on a fact is marked ``UNVERIFIED(<id>)``. The register is read
+and validated once per process (``load_register``); ``render_markdown`` gives the README's
+"What we assume about Alma without a source" section, which ``alma-p2p facts`` prints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alma_p2p import yamlfile
+
+REGISTER_FILE = "facts.yaml"
+README_HEADING = "## What we assume about Alma without a source"
+
+Kind = Literal["field", "code", "behaviour"]
+ProbeSafety = Literal["read", "write-with-test-data", "none"]
+
+FACT_ID = r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+"
+# How evidence names a file of shared/reference/captures/.
+CAPTURE = re.compile(r"captures/([\w.-]+\.json)")
+
+
+class FactsError(ValueError):
+    """The register is not valid: names the file and what is wrong."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Alternative(_Frozen):
+    """A value or behaviour Alma might show instead of the assumed one."""
+
+    value: str = Field(min_length=1)
+    evidence: str = Field(min_length=1, description='a source, or "none"')
+
+
+class Fact(_Frozen):
+    """One assumed fact about Alma."""
+
+    id: str = Field(pattern=f"^{FACT_ID}$")
+    kind: Kind
+    statement: str = Field(min_length=1)
+    assumed: str = Field(min_length=1)
+    alternatives: tuple[Alternative, ...] = Field(min_length=1)
+    evidence: tuple[str, ...] = Field(min_length=1)
+    checks: tuple[str, ...] = ()
+    probe: str = Field(min_length=1)
+    probe_safety: ProbeSafety
+
+    @model_validator(mode="after")
+    def _probe_says_why_not(self) -> Fact:
+        if self.probe_safety == "none" and not self.probe.startswith("cannot be probed"):
+            raise ValueError('probe_safety none needs a probe starting "cannot be probed"')
+        return self
+
+    @property
+    def capture_files(self) -> frozenset[str]:
+        """The capture files (``captures/<name>.json``) its evidence names."""
+        texts = [*self.evidence, *(a.evidence for a in self.alternatives)]
+        return frozenset(name for text in texts for name in CAPTURE.findall(text))
+
+
+class _RegisterFile(_Frozen):
+    version: Literal[1]
+    facts: tuple[Fact, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Register:
+    """The facts in file order; ``fact(id)`` finds one."""
+
+    facts: tuple[Fact, ...]
+    _by_id: dict[str, Fact] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = Counter(f.id for f in self.facts)
+        repeated = sorted(i for i, n in counts.items() if n > 1)
+        if repeated:
+            raise FactsError(f"{REGISTER_FILE}: fact ids listed twice: {', '.join(repeated)}")
+        object.__setattr__(self, "_by_id", {f.id: f for f in self.facts})
+
+    def fact(self, fact_id: str) -> Fact:
+        """The fact with this id; a KeyError names the close ids and where to add one."""
+        try:
+            return self._by_id[fact_id]
+        except KeyError:
+            prefix = fact_id.split(".", 1)[0] + "."
+            near = [i for i in self._by_id if i.startswith(prefix)]
+            hint = f"; ids under {prefix}: {', '.join(near)}" if near else ""
+            raise KeyError(
+                f"no fact {fact_id!r} in the register of Alma facts "
+                f"(src/alma_p2p/{REGISTER_FILE}){hint}"
+            ) from None
+
+    def __contains__(self, fact_id: object) -> bool:
+        return fact_id in self._by_id
+
+    def __iter__(self) -> Iterator[Fact]:
+        return iter(self.facts)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+
+def parse_register(text: str, source: str = REGISTER_FILE) -> Register:
+    """A register from YAML text; ``FactsError`` names ``source`` and each problem."""
+    try:
+        data = yamlfile.load(text)
+    except yaml.YAMLError as exc:
+        raise FactsError(f"{source}: {yamlfile.problem(exc)}") from exc
+    try:
+        parsed = _RegisterFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"  - {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        heading = f"{source}: not a valid register of Alma facts"
+        raise FactsError("\n".join([heading, *lines])) from exc
+    return Register(parsed.facts)
+
+
+@cache
+def load_register() -> Register:
+    """The package's register, read and validated once per process."""
+    text = resources.files("alma_p2p").joinpath(REGISTER_FILE).read_text(encoding="utf-8")
+    return parse_register(text)
+
+
+_KIND_HEADINGS: dict[Kind, str] = {
+    "field": "Fields",
+    "code": "Codes",
+    "behaviour": "Behaviours",
+}
+_PROBE_WORD: dict[ProbeSafety, str] = {
+    "read": "read",
+    "write-with-test-data": "write",
+    "none": "no",
+}
+
+
+def render_markdown(register: Register) -> str:
+    """The README section "What we assume about Alma without a source", from the register."""
+    counts = Counter(f.kind for f in register)
+    lines = [
+        README_HEADING,
+        "",
+        "The register of Alma facts, `src/alma_p2p/facts.yaml`, is the source of this list: for",
+        "each fact it gives the plausible alternatives with their evidence, the checks that",
+        "depend on it and how a sandbox run can find out. Code that relies on a fact is marked",
+        "`UNVERIFIED(<id>)`. Print the list with `alma-p2p facts`; `tests/test_facts.py` fails",
+        "when this section and the register differ.",
+        "",
+        f"{len(register)} facts: {counts['field']} fields, {counts['code']} codes, "
+        f"{counts['behaviour']} behaviours.",
+        "*Probe* says what a live sandbox run needs to settle one: read (GET only), write",
+        "(creates test requests and cancels them) or no (it cannot be probed).",
+    ]
+    for kind, heading in _KIND_HEADINGS.items():
+        facts = [f for f in register if f.kind == kind]
+        if not facts:
+            continue
+        lines += ["", f"### {heading}", ""]
+        lines += [
+            f"- `{f.id}`: {f.statement} *Assumed:* {f.assumed}. "
+            f"*Probe:* {_PROBE_WORD[f.probe_safety]}."
+            for f in facts
+        ]
+    return "\n".join(lines) + "\n"
