@@ -236,6 +236,7 @@ class Received:
 
         Alma fills ``holding_data`` temp fields and ``item_data`` inconsistently for RS
         items (alma-api.md §7.3), so the temp fields win when they are filled.
+        UNVERIFIED(borrowing.temp_item_place).
         """
         holding, data = self.item.holding_data, self.item.item_data
         if holding.temp_location.value:
@@ -327,6 +328,7 @@ def _(received: list[Received], alma_institution: Profile) -> None:
 
 @then("each temporary item's title is suppressed from discovery")
 def _(received: list[Received]) -> None:
+    # UNVERIFIED(borrowing.temp_bib_suppressed), as the message says.
     problems = [
         f"{r.name}: its bib {r.item.bib_data.mms_id} is not suppressed from discovery, so "
         "patrons would see the borrowed copy in Primo (UNVERIFIED that Alma always "
@@ -354,6 +356,8 @@ def _(
     try:
         final = poll(
             lambda: alma.borrowing_request(attempt.user_id, request_id),
+            # UNVERIFIED(borrowing.send_on_after_locate)
+            # UNVERIFIED(borrowing.no_partner_holds_outcome): a made-up title is still sent on
             lambda r: r.status.value not in {"LOCATE_IN_PROCESS", "REQUEST_CREATED_BOR", None},
             what=f"borrowing request {request_id} leaving 'Locate in process'",
             deadline=60,
@@ -370,7 +374,7 @@ def _(
             f"no Sending Borrowing Request Rule sends it to the P2P rota; {SENDING}",
             pytrace=False,
         )
-    if status != "REQUEST_SENT":
+    if status != "REQUEST_SENT":  # UNVERIFIED(borrowing.request_sent_code)
         pytest.fail(
             f"Borrowing request {request_id} ended {status}, not 'Request sent to partner': "
             f"Alma could not build a rota from the P2P partners; {SENDING}",

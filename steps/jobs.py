@@ -11,7 +11,7 @@ from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
 from steps.common import fail_with
 
-EXPIRED_JOB = "Expired Resource Sharing Requests"
+EXPIRED_JOB = "Expired Resource Sharing Requests"  # UNVERIFIED(jobs.name_not_localized)
 JOBS = BY_ID["jobs"]
 
 
@@ -35,6 +35,7 @@ def _expired_job(jobs: dict[str, Job], institution: str) -> Job:
 def _(jobs: dict[str, Job], alma_institution: Profile, alma_evidence: list[str]) -> None:
     job = _expired_job(jobs, alma_institution.name)
     alma_evidence.append(f"status={job.status.value} schedule={job.schedule.desc}")
+    # UNVERIFIED(jobs.status_field)
     if job.status.value != "ACTIVE" or job.schedule.value == "NOT_SCHEDULED":
         pytest.fail(
             f"{alma_institution.name}: '{EXPIRED_JOB}' is {job.status.value or 'not active'} "
@@ -48,7 +49,7 @@ def _(jobs: dict[str, Job], alma_institution: Profile) -> None:
     job = _expired_job(jobs, alma_institution.name)
     wanted = alma_institution.institution.expiry_job_time
     text = job.schedule.desc or ""
-    # UNVERIFIED: that the schedule's description reads like "Every day at 02:00".
+    # UNVERIFIED(jobs.schedule_desc_time): the description reads like "Every day at 02:00".
     if "every day" not in text.lower() or wanted not in text:
         pytest.fail(
             f"{alma_institution.name}: '{EXPIRED_JOB}' runs '{text or job.schedule.value}', "
@@ -83,7 +84,7 @@ def _(job_runs: list[JobInstance], alma_institution: Profile, alma_evidence: lis
             f"run {r.id} of {r.submit_date} ended {r.status.value}: open it in Alma "
             f"({JOBS.fix('failed_run')}) for the report"
             for r in job_runs
-            if (r.status.value or "").endswith("FAILED")
+            if (r.status.value or "").endswith("FAILED")  # UNVERIFIED(jobs.failed_run_status)
         ],
         f"{alma_institution.name}: '{EXPIRED_JOB}' runs that failed:",
     )

@@ -18,7 +18,8 @@ from alma_p2p.writes import WriteSession
 
 RS_LIBRARY = BY_ID["rs_library"]
 
-# Statuses Alma shows while it is still locating (alma-api.md §4.4).
+# Statuses Alma shows while it is still locating (alma-api.md §4.4); an auto-reject ends
+# within the poll's deadline: UNVERIFIED(lending.auto_reject_timing).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
 
 # The titles of the feature's Examples, and the profile's lending case for each.
@@ -125,6 +126,7 @@ def _(sent: Sent, alma_writes: WriteSession, alma_poll_interval: float) -> RsReq
 @then("the lending task list shows it with that status")
 def _(sent: Sent, ended: RsRequest, alma: AlmaClient) -> None:
     status = ended.status.value
+    # UNVERIFIED(lending.task_list_includes_completed)
     listed = alma.lending_task_list(sent.library, status=status, partner=sent.partner)
     if not any(r.request_id == ended.request_id for r in listed):
         pytest.fail(

@@ -14,6 +14,7 @@ from alma_p2p.ledger import Ledger
 
 # Codes meaning "no such request": nothing left to remove.
 GONE = frozenset({"401694", "40166450"})
+# UNVERIFIED(lending.final_status_codes)
 FINAL_LENDING = frozenset({"LOCATE_FAILED", "REJECTED", "CANCELLED", "EXPIRED"})
 REJECT_IN_ALMA = "reject it in Alma: Fulfillment > Resource Sharing > Lending Requests"
 

@@ -139,6 +139,7 @@ class Borrowing(_Strict):
         default=None,
         description="primary_id of a test patron with no RS library (multi-library only)",
     )
+    # UNVERIFIED(borrowing.no_rs_library_error): the description says so in the schema.
     no_rs_library_error: Literal["401768", "401607"] = Field(
         default="401768",
         description="the error Alma gives a patron without RS library (which one is UNVERIFIED)",

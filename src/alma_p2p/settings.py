@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     institutions: Annotated[tuple[str, ...], NoDecode] = ()
     base_url: str | None = None
     api_key: SecretStr | None = None
+    # UNVERIFIED(gateway.sandbox_per_second_threshold): 10 per second is safe on a sandbox.
     rate: float = Field(default=10.0, gt=0, le=100)
     timeout: float = Field(default=30.0, gt=0, le=600)
     profiles_dir: Path = Path("fixtures/institutions")

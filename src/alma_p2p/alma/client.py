@@ -252,8 +252,9 @@ class AlmaClient:
     def analytics_report(self, path: str, limit: int = 1000) -> tuple[dict[str, str], ...]:
         """Rows of an Analytics report, keyed by column heading, all pages.
 
-        Asked for as XML, the Analytics API's own form, as public clients do: UNVERIFIED
-        against our reference. Pages follow ``ResumptionToken`` until ``IsFinished``.
+        Asked for as XML, the Analytics API's own form, as public clients do:
+        UNVERIFIED(analytics.xml_shape) against our reference. Pages follow
+        ``ResumptionToken`` until ``IsFinished``.
         """
         rows: list[dict[str, str]] = []
         params: dict[str, str | int] = {"path": path, "limit": limit, "col_names": "true"}
@@ -292,7 +293,10 @@ class AlmaClient:
         return response.text
 
     def job_instances(self, job_id: str, limit: int = 10) -> tuple[JobInstance, ...]:
-        """The latest runs of a job (one page; Alma lists the newest first: UNVERIFIED)."""
+        """The latest runs of a job: one page, Alma listing the newest first.
+
+        UNVERIFIED(jobs.instances_newest_first).
+        """
         path = f"/conf/jobs/{_seg(job_id)}/instances"
         data = self.get_json(path, {"limit": limit, "offset": 0})
         return page(JobInstance, path, data, "job_instance").records

@@ -171,7 +171,10 @@ class AlmaUnauthorized(AlmaBadRequest):
 
 
 class AlmaForbidden(AlmaAPIError):
-    """HTTP 403: invalid key or a source address outside the key's allowed range (UNVERIFIED)."""
+    """HTTP 403: invalid key or a source address outside the key's allowed range.
+
+    UNVERIFIED(gateway.invalid_key_status).
+    """
 
 
 class AlmaNotFound(AlmaAPIError):
@@ -185,7 +188,8 @@ class AlmaRateLimited(AlmaAPIError):
 class AlmaDailyLimitReached(AlmaRateLimited):
     """HTTP 429 once the institution's daily call allowance is used up; waiting will not help.
 
-    UNVERIFIED: that Alma says so with errorCode ``DAILY_THRESHOLD`` comes from one
+    UNVERIFIED(gateway.daily_threshold_code): that Alma says so with errorCode
+    ``DAILY_THRESHOLD`` comes from one
     third-party document (alma-api.md §1.4); ``X-Exl-Api-Remaining: 0`` on a 429 is taken
     as the same signal.
     """
@@ -203,7 +207,7 @@ class AlmaServerError(AlmaAPIError):
     """HTTP 5xx."""
 
 
-DAILY_LIMIT_CODE = "DAILY_THRESHOLD"  # UNVERIFIED (alma-api.md §1.4)
+DAILY_LIMIT_CODE = "DAILY_THRESHOLD"  # UNVERIFIED(gateway.daily_threshold_code): alma-api.md §1.4
 
 
 def error_class_for(

@@ -6,7 +6,8 @@ here and left to the drift report. Alma's empty forms (key missing, ``null``, ``
 A field whose *shape* changes (a code-table object turning into a plain string, a list into
 a scalar) fails validation, which the client reports as an ``AlmaContractError``.
 
-Shapes follow ``shared/reference/alma-api.md``; fields marked UNVERIFIED there are marked here.
+Shapes follow ``shared/reference/alma-api.md``; a field no capture shows is marked with the id
+of its fact in the register of Alma facts (``alma_p2p/facts.yaml``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class General(AlmaModel):
 
     institution: Code = CodeValue()
     alma_url: Text = None
-    environment_type: Text = None
+    environment_type: Text = None  # UNVERIFIED(gateway.environment_type_form)
 
     @property
     def is_sandbox(self) -> bool:
@@ -97,7 +98,10 @@ class Library(AlmaModel):
 
 
 class LocationCircDesk(AlmaModel):
-    """A circulation desk attached to a location. Field names from DCB's model: UNVERIFIED."""
+    """A circulation desk attached to a location.
+
+    Field names from DCB's model: UNVERIFIED(location.circ_desk_fields).
+    """
 
     circ_desk_code: Text = None
     circ_desk_name: Text = None
@@ -119,7 +123,10 @@ class Location(AlmaModel):
 
 
 class CircDesk(AlmaModel):
-    """``GET /conf/libraries/{lib}/circ-desks``. Beyond code/name: UNVERIFIED."""
+    """``GET /conf/libraries/{lib}/circ-desks``.
+
+    Beyond code/name: UNVERIFIED(library.circ_desk_fields).
+    """
 
     code: str
     name: Text = None
@@ -143,7 +150,7 @@ class User(AlmaModel):
     campus_code: Code = CodeValue()
     account_type: Code = CodeValue()
     status: Code = CodeValue()
-    rs_library: ListOf[RsLibraryRef] = ()
+    rs_library: ListOf[RsLibraryRef] = ()  # UNVERIFIED(patron.no_rs_library_shape) when empty
 
     @property
     def rs_library_codes(self) -> tuple[str, ...]:
@@ -163,7 +170,7 @@ class ProfileTypeDetails(AlmaModel):
     """The protocol sub-object of a partner (``iso_details``, ``ncip_p2p_details``, ...)."""
 
     request_expiry_type: Code = CodeValue()
-    expiry_time: int | None = None
+    expiry_time: int | None = None  # UNVERIFIED(partner.expiry_time_field)
     iso_symbol: Text = None
 
 
@@ -199,7 +206,7 @@ class PartnerDetails(AlmaModel):
     lending_workflow: Text = None
     locate_profile: Code = CodeValue()
     holding_code: Text = None
-    institution_code: Text = None
+    institution_code: Text = None  # UNVERIFIED(partner.institution_code_field)
 
 
 class Partner(AlmaModel):
@@ -213,7 +220,10 @@ class Partner(AlmaModel):
 
 
 class Job(AlmaModel):
-    """``GET /conf/jobs``. Whether ``schedule.desc`` gives the time is UNVERIFIED."""
+    """``GET /conf/jobs``.
+
+    UNVERIFIED(jobs.schedule_desc_time): whether ``schedule.desc`` gives the time.
+    """
 
     id: str
     name: Text = None
@@ -222,7 +232,7 @@ class Job(AlmaModel):
     category: Code = CodeValue()
     schedule: Code = CodeValue()
     next_run: Text = None
-    status: Code = CodeValue()  # UNVERIFIED: how Alma exposes an active scheduled job
+    status: Code = CodeValue()  # UNVERIFIED(jobs.status_field): how Alma shows an active job
 
 
 class JobInstance(AlmaModel):
@@ -255,7 +265,7 @@ class CodeTable(AlmaModel):
 class BibData(AlmaModel):
     mms_id: str
     title: Text = None
-    suppress_from_publishing: Flag = None
+    suppress_from_publishing: Flag = None  # UNVERIFIED(item.bib_suppress_field)
 
 
 class HoldingData(AlmaModel):

@@ -3,8 +3,9 @@
 It answers with Alma's shapes (``render``), Alma's gateway (``gateway``: keys and API areas,
 thresholds, ``X-Exl-Api-Remaining``, the error channel) and Alma's documented rules for
 borrowing-request owners, sending on and lender auto-reject (``rules``), all as documented
-in ``shared/reference/alma-api.md``; ``routes`` ties paths to them. Every behaviour taken
-from an UNVERIFIED line of the reference is marked ``UNVERIFIED``. It invents no endpoint
+in ``shared/reference/alma-api.md``; ``routes`` ties paths to them. Every behaviour no
+source settles is marked with the id of its fact in the register of Alma facts
+(``alma_p2p/facts.yaml``). It invents no endpoint
 Alma lacks: state only staff can create (a received request) comes from the world.
 """
 

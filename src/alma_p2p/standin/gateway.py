@@ -104,7 +104,7 @@ class Gateway:
             )
             return Refused(self.error(grant.institution, request, fault), grant.institution)
         if meter.calls >= meter.daily:
-            # UNVERIFIED: the code and text of Alma's daily-threshold answer (alma-api.md §1.4).
+            # UNVERIFIED(gateway.daily_threshold_code): the code and text (alma-api.md §1.4).
             fault = AlmaFault("DAILY_THRESHOLD", "Daily API threshold exceeded.", 429)
             return Refused(self.error(grant.institution, request, fault), grant.institution)
         meter.calls += 1
@@ -142,7 +142,8 @@ def _api_key(request: Request) -> str | None:
 
 def unauthorized() -> Response:
     """Alma's answer to a key without the API area."""
-    # Served as XML even to JSON clients, as the public fixtures model it (alma-api.md §1.2).
+    # Served as XML even to JSON clients, as the public fixtures model it (alma-api.md §1.2):
+    # UNVERIFIED(gateway.unauthorized_as_xml).
     body = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">'

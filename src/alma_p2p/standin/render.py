@@ -101,7 +101,7 @@ def page(key: str, records: list[Json], limit: int, offset: int) -> Json:
     """One page of a list; an empty page leaves the list key out."""
     chosen = records[offset : offset + limit]
     if not chosen:
-        return {"total_record_count": len(records)}  # UNVERIFIED: key left out when empty
+        return {"total_record_count": len(records)}  # UNVERIFIED(lists.empty_page_shape)
     return {key: chosen, "total_record_count": len(records)}
 
 
@@ -129,13 +129,13 @@ def general(inst: Institution) -> Json:
     return {
         "institution": code(inst.code, inst.name),
         "alma_url": inst.alma_url,
-        "environment_type": inst.environment_type,  # UNVERIFIED: plain string
+        "environment_type": inst.environment_type,  # UNVERIFIED(gateway.environment_type_form)
     }
 
 
 def probe(inst: Institution, method: str) -> Json:
     # The reference shows the XML form <test>GET - OK - institutionCode: X</test>;
-    # UNVERIFIED: the JSON form of the same answer.
+    # UNVERIFIED(gateway.probe_body_format): the JSON form of the same answer.
     return {"test": f"{method} - OK - institutionCode: {inst.code}"}
 
 
@@ -170,7 +170,7 @@ def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
     }
     if single:
         desks = {d.code: d for d in lib.circ_desks}
-        # UNVERIFIED: field names of a location's circ desks (DCB's model).
+        # UNVERIFIED(location.circ_desk_fields): field names of a location's circ desks.
         record["circ_desk"] = [
             {
                 "circ_desk_code": link.code,
@@ -187,6 +187,7 @@ def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
 
 
 def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
+    # UNVERIFIED(library.circ_desk_fields): beyond code and name.
     return {
         "code": desk.code,
         "name": desk.name,
@@ -203,7 +204,7 @@ def job(job: Job, base: str) -> Json:
         "type": code(job.type, job.type.capitalize()),
         "category": code(job.category, job.category.capitalize()),
         "schedule": code(job.schedule.value, job.schedule.desc),
-        # UNVERIFIED: how Alma exposes whether a scheduled job is active.
+        # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
         "status": code(
             "ACTIVE" if job.active else "INACTIVE", "Active" if job.active else "Inactive"
         ),
@@ -290,7 +291,8 @@ def user(inst: Institution, user: User, base: str) -> Json:
     }
     if user.rs_libraries:
         record["rs_library"] = [{"code": code(c, names.get(c))} for c in user.rs_libraries]
-    # else: no rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1).
+    # else: no rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1):
+    # UNVERIFIED(patron.no_rs_library_shape).
     record.update(user.raw)
     return record
 
@@ -322,7 +324,7 @@ def partner(partner: Partner, base: str) -> Json:
                     partner.request_expiry_type,
                     partner.request_expiry_type.replace("_", " ").capitalize(),
                 ),
-                "expiry_time": partner.expiry_time,
+                "expiry_time": partner.expiry_time,  # UNVERIFIED(partner.expiry_time_field)
                 "send_requester_information": False,
                 "shared_barcodes": True,
             },
@@ -339,7 +341,7 @@ def partner(partner: Partner, base: str) -> Json:
         "auto_claim_supported": False,
         "locate_profile": code(partner.locate_profile, partner.locate_profile),
         "holding_code": partner.holding_code,
-        "institution_code": partner.institution_code,
+        "institution_code": partner.institution_code,  # UNVERIFIED(partner.institution_code_field)
     }
     return {
         "partner_details": details,
@@ -373,6 +375,7 @@ def item(inst: Institution, bib: Bib, holding: Holding, item: Item, base: str) -
             "title": bib.title,
             "author": bib.author,
             "isbn": bib.isbn,
+            # UNVERIFIED(item.bib_suppress_field)
             "suppress_from_publishing": "true" if bib.suppress_from_publishing else "false",
             "link": f"{base}/bibs/{bib.mms_id}",
         },
@@ -510,8 +513,8 @@ def analytics(
 ) -> str:
     """One page of a report as Analytics XML; the first page carries the column schema.
 
-    UNVERIFIED shape: as the public Analytics clients read it; alma-api.md §6.6 gives only
-    the parameters.
+    UNVERIFIED(analytics.xml_shape): the shape as public Analytics clients read it;
+    alma-api.md §6.6 gives only the parameters.
     """
     schema = ""
     if first:

@@ -49,10 +49,10 @@ def answer(live: Live, request: Request) -> Answer:
     try:
         endpoint, args = ROUTES.bind("standin").match(path, method=request.method)
     except MethodNotAllowed as exc:
-        # UNVERIFIED: how Alma answers a method a path does not support.
+        # UNVERIFIED(gateway.unsupported_method_answer): a method a path does not support.
         raise AlmaFault("60101", f"Method {request.method} is not supported here.") from exc
     except NotFound as exc:
-        # UNVERIFIED: Alma's answer to an unknown path under /almaws/v1.
+        # UNVERIFIED(gateway.unknown_path_answer): an unknown path under /almaws/v1.
         raise AlmaFault("60101", "General Error: the request path is not valid.", 404) from exc
     except HTTPException as exc:  # pragma: no cover - werkzeug routing only
         raise AlmaFault("60101", str(exc.description), exc.code or 400) from exc
@@ -93,7 +93,7 @@ def _location(live: Live, request: Request, lib: str, loc: str) -> Answer:
     found = _find_library(live, lib)
     location = next((x for x in found.locations if x.code == loc), None)
     if location is None:
-        # UNVERIFIED: the code Alma gives for an unknown location.
+        # UNVERIFIED(location.unknown_location_code): the code for an unknown location.
         raise AlmaFault("402119", f"General error: location {loc} was not found in {lib}.")
     return render.location(found, location, _base(request), single=True)
 
@@ -127,7 +127,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
     table = live.institution.code_tables.get(name)
     scope = request.args.get("scope")
     if table is None:
-        # UNVERIFIED: the code Alma gives for an unknown code table.
+        # UNVERIFIED(code_table.unknown_table_code): the code for an unknown code table.
         raise AlmaFault("40166411", f"Invalid parameter: code table {name} does not exist.")
     rows = table.rows
     if scope and scope != live.institution.code:
@@ -142,7 +142,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
 def _find_library(live: Live, code: str) -> Library:
     lib = live.institution.library(code)
     if lib is None:
-        # UNVERIFIED: the code Alma gives for an unknown library.
+        # UNVERIFIED(library.unknown_library_code): the code for an unknown library.
         raise AlmaFault("402119", f"General error: library {code} was not found.")
     return lib
 
@@ -228,7 +228,8 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
         if request.args.get("remove_request", "false") == "true":
             del live.borrowing[record["request_id"]]
         else:
-            record["status"] = render.code("CANCELLED", "Canceled by staff")  # UNVERIFIED code
+            # UNVERIFIED(borrowing.cancelled_status_code)
+            record["status"] = render.code("CANCELLED", "Canceled by staff")
         return None
     if record["status"]["value"] == "LOCATE_IN_PROCESS":
         sent = rules.send_on(live.institution)
@@ -332,7 +333,7 @@ def _lending_tasks(live: Live, request: Request) -> Answer:
         if value:
             records = [r for r in records if keep(r, value)]
     if not records:
-        return {"total_record_count": 0}  # UNVERIFIED: the key left out when empty
+        return {"total_record_count": 0}  # UNVERIFIED(lists.empty_page_shape)
     return {"user_resource_sharing_request": records, "total_record_count": len(records)}
 
 
@@ -356,7 +357,7 @@ def _analytics(live: Live, request: Request) -> Answer:
         path, offset = request.args.get("path", ""), 0
     report = live.institution.analytics_reports.get(path)
     if report is None:
-        # UNVERIFIED: how Alma answers a report path that does not exist.
+        # UNVERIFIED(analytics.unknown_report_code): a report path that does not exist.
         raise AlmaFault("60101", f"General Error: no Analytics report at {path}.")
     token = "TOKEN-" + render.digits(f"{live.institution.code}:{path}", 12)
     live.tokens[token] = (path, offset + limit)
@@ -377,7 +378,7 @@ def _item(live: Live, request: Request, mms: str, hid: str, pid: str) -> Answer:
     for bib, holding, item in render.items(live.institution):
         if (bib.mms_id, holding.holding_id, item.pid) == (mms, hid, pid):
             return render.item(live.institution, bib, holding, item, _base(request))
-    # UNVERIFIED: the code for an unknown item identifier.
+    # UNVERIFIED(item.unknown_item_code): the code for an unknown item identifier.
     raise AlmaFault("401689", f"No items found for item {pid}.")
 
 
@@ -414,6 +415,7 @@ def _paged(key: str, records: list[Json], request: Request) -> Json:
     except ValueError as exc:
         raise AlmaFault("40166411", "Invalid parameter: limit/offset") from exc
     if not 0 <= limit <= 100 or offset < 0:
+        # UNVERIFIED(lists.invalid_paging_code)
         raise AlmaFault("40166411", "Invalid parameter: limit must be 0-100")
     return render.page(key, records, limit, offset)
 

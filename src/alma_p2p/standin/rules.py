@@ -1,8 +1,8 @@
 """Alma's resource-sharing rules, as pure functions over the typed world.
 
 No HTTP here: a rule returns a typed result or raises ``AlmaFault`` with Alma's code, and
-the routes turn that into an answer. Sources are named on each rule; a behaviour taken from
-an UNVERIFIED line of ``shared/reference/alma-api.md`` is marked ``UNVERIFIED``.
+the routes turn that into an answer. Sources are named on each rule; a behaviour no source
+settles is marked with the id of its fact in the register of Alma facts (``facts.yaml``).
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ def same_title(a: str, b: str) -> bool:
 def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
     """Owner rules: alma-api.md §3.2 and alma-rs-workflow.md §1.6.
 
-    The patron's own RS library wins; an owner outside the patron's RS libraries is
-    401608; several RS libraries and no owner is 401607. UNVERIFIED: a patron with no
-    RS library gets the institution's only RS library at a single-library institution
-    (the PALS single-library case) and the world's ``no_rs_library_error`` elsewhere.
+    The patron's own RS library wins (UNVERIFIED(borrowing.owner_when_omitted) when the
+    request names no owner); an owner outside the patron's RS libraries is 401608; several
+    RS libraries and no owner is 401607. UNVERIFIED(borrowing.owner_without_rs_library): a
+    patron with no RS library gets the institution's only RS library at a single-library
+    institution (the PALS single-library case), and
+    UNVERIFIED(borrowing.no_rs_library_error) the world's ``no_rs_library_error`` elsewhere.
     """
     mine = list(user.rs_libraries)
     institution_rs = [lib.code for lib in inst.rs_libraries]
@@ -121,7 +123,9 @@ def send_on(inst: Institution) -> SendOn:
 
     Modelled on the Tel Aviv capture (LOCATE_IN_PROCESS, then READY_TO_SEND with a
     partner about 2 s later; alma-rs-workflow.md §1.1) and PALS/CSU on "Ready to be
-    sent" and locate failure (§1.2). UNVERIFIED: the exact order of these steps.
+    sent" and locate failure (§1.2). UNVERIFIED(borrowing.send_on_after_locate): the exact
+    order of these steps. UNVERIFIED(borrowing.no_partner_holds_outcome): partners' holdings
+    play no part. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``.
     """
     partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
     active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
@@ -137,7 +141,7 @@ def send_on(inst: Institution) -> SendOn:
 LENDING_DESC = {
     "REQUEST_CREATED_LEND": "Created lending request",
     "LOCATE_FAILED": "Locate failed",
-    "REJECTED": "Rejected the borrower request",  # UNVERIFIED code for this label
+    "REJECTED": "Rejected the borrower request",  # UNVERIFIED(lending.reject_status_code)
 }
 
 
@@ -145,7 +149,8 @@ def lending_library(inst: Institution, owner: str) -> Library:
     """The lending request's owner, which must be an RS library."""
     library = inst.library(owner)
     if library is None or not library.resource_sharing:
-        # UNVERIFIED: the code for an owner that is not an RS library.
+        # UNVERIFIED(lending.owner_not_rs_library_code): the code for an owner that is not
+        # an RS library.
         raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
     return library
 
@@ -165,9 +170,11 @@ class Located:
 def locate(inst: Institution, library: Library, title: str) -> Located:
     """Lender locate and auto-reject (alma-rs-workflow.md §1.3, April 2016 release notes).
 
-    No match → LOCATE_FAILED (the AlmaAPITK sandbox capture). A match with no physical
-    item but electronic services, no available item, or no requestable available item is
-    rejected when the RS library's matching flag is on; otherwise the request is created.
+    No match → LOCATE_FAILED (the AlmaAPITK sandbox capture; UNVERIFIED(lending.not_held_outcome)
+    whatever the flags). A match with no physical item but electronic services, no available
+    item, or no requestable available item is rejected when the RS library's matching flag
+    is on, UNVERIFIED(lending.auto_reject_timing) at once; otherwise the request is created.
+    UNVERIFIED(lending.locate_by_title): locate matches by title.
     """
     flags = library.lending
     if not flags.automatically_locate:

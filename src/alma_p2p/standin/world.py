@@ -203,7 +203,7 @@ class BorrowingRequest(_Data):
     user: str
     owner: str
     title: str
-    status: str = "RECEIVED_PHYSICALLY"  # UNVERIFIED code of "Physically received by library"
+    status: str = "RECEIVED_PHYSICALLY"  # UNVERIFIED(borrowing.received_status_code)
     status_desc: str = "Physically received by library"
     partner: str | None = None
     mms_id: str | None = None
