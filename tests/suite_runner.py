@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import gc
 import io
 import os
 import sys
@@ -123,17 +125,23 @@ def run_pytest(
                 mp.setenv(name, value)
         mp.delenv("PYTEST_ADDOPTS", raising=False)
         mp.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = pytest.main(
-                [
-                    f"--rootdir={REPO}",
-                    f"--basetemp={cwd / '.basetemp'}",
-                    "-W",
-                    ALREADY_REWRITTEN,
-                    *args,
-                ],
-                plugins=list(plugins),
-            )
+        # The run's gc.collect() calls (its unraisable-exception check) then walk only what
+        # the run created, not this whole session's heap.
+        gc.freeze()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = pytest.main(
+                    [
+                        f"--rootdir={REPO}",
+                        f"--basetemp={cwd / '.basetemp'}",
+                        "-W",
+                        ALREADY_REWRITTEN,
+                        *args,
+                    ],
+                    plugins=list(plugins),
+                )
+        finally:
+            gc.unfreeze()
     return InprocessRun(int(code), out.getvalue(), err.getvalue())
 
 
@@ -148,8 +156,13 @@ def _outcomes(junit: Path) -> dict[str, str]:
     return outcomes
 
 
+@functools.cache
+def _demo_world() -> dict[str, Any]:
+    return yaml.safe_load(DEMO_WORLD.read_text())
+
+
 def demo_world() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load(DEMO_WORLD.read_text()))
+    return copy.deepcopy(_demo_world())
 
 
 def institution(world: dict[str, Any], code: str) -> dict[str, Any]:
