@@ -100,28 +100,29 @@ def test_poll_returns_when_done_and_fails_at_the_deadline():
 @pytest.mark.socket
 def test_live_run_against_the_alma_standin_command_passes(tmp_path):
     """The README's two-terminal recipe: alma-standin, then pytest --alma-mode=live."""
-    server = subprocess.Popen(
+    with subprocess.Popen(
         [str(Path(sys.executable).parent / "alma-standin"), "--world",
          "fixtures/standin/demo-world.yaml", "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        banner = server.stdout.readline()
-        base_url = banner.split(" at ", 1)[1].split(" ", 1)[0]
-        assert base_url.startswith("http://127.0.0.1:")
-        assert httpx.get(base_url + "/conf/test", timeout=5).status_code == 400  # no key
-        # The second terminal: the suite, in this process (the same command, minus an
-        # interpreter start), at the default call rate, over the socket.
-        proc = run_pytest(
-            [str(REPO / "steps"), "--alma-mode=live",
-             "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
-             f"--alma-report-dir={tmp_path / 'reports'}", f"--alma-ledger={tmp_path / 'l.jsonl'}"],
-            cwd=tmp_path,
-            env={"ALMA_BASE_URL": base_url, "ALMA_API_KEY": "demo-university-key"},
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "passed" in proc.stdout.splitlines()[-1]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    ) as server:  # fmt: skip
+        try:
+            assert server.stdout is not None
+            banner = server.stdout.readline()
+            base_url = banner.split(" at ", 1)[1].split(" ", 1)[0]
+            assert base_url.startswith("http://127.0.0.1:")
+            assert httpx.get(base_url + "/conf/test", timeout=5).status_code == 400  # no key
+            # The second terminal: the suite, in this process (the same command, minus an
+            # interpreter start), at the default call rate, over the socket.
+            proc = run_pytest(
+                [str(REPO / "steps"), "--alma-mode=live",
+                 "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
+                 f"--alma-report-dir={tmp_path / 'reports'}",
+                 f"--alma-ledger={tmp_path / 'l.jsonl'}"],
+                cwd=tmp_path,
+                env={"ALMA_BASE_URL": base_url, "ALMA_API_KEY": "demo-university-key"},
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "passed" in proc.stdout.splitlines()[-1]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
