@@ -1,7 +1,8 @@
 """Run the repository's acceptance suite in this process, live against a stand-in world.
 
 The stand-in is served through ``httpx.WSGITransport`` (the plugin's ``pytest_alma_transport``
-hook), so a run needs no socket, no server thread and no second interpreter.
+hook), so a run needs no socket, no server thread and no second interpreter. Outcomes come
+from the run's JUnit XML; its terminal output is captured for the message assertions.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _of_this_run(module: object) -> bool:
     return (
         path.is_relative_to(REPO)
         and not path.is_relative_to(REPO / "src")
-        and not (path.is_relative_to(REPO / ".venv"))
+        and not path.is_relative_to(REPO / ".venv")
     )
 
 

@@ -12,6 +12,7 @@ from tests.suite_runner import demo_world, institution, run_live
 pytestmark = pytest.mark.standin
 
 
+@pytest.mark.socket  # a real connection, refused: what the harness says when nothing listens
 def test_nothing_listening_stops_the_run_on_one_screen(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
