@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,13 @@ import pytest
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+# In-process runs (pytester's and tests/suite_runner's) drop the modules a run imported when
+# it ends. The installed pytest plugins are imported once, here, so that each run finds them
+# loaded instead of importing and assertion-rewriting them again (faker's alone is a hundred
+# modules). Importing registers nothing: `-p no:faker` still holds.
+for _plugin in importlib.metadata.entry_points(group="pytest11"):
+    importlib.import_module(_plugin.module)
 
 
 @pytest.fixture

@@ -1,15 +1,27 @@
-"""Run the repository's acceptance suite live against a stand-in world, in a subprocess."""
+"""Run the repository's acceptance suite in this process, live against a stand-in world.
+
+The stand-in is served through ``httpx.WSGITransport`` (the plugin's ``pytest_alma_transport``
+hook), so a run needs no socket, no server thread and no second interpreter. Outcomes come
+from the run's JUnit XML; its terminal output is captured for the message assertions.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import subprocess
+import functools
+import gc
+import io
+import os
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import httpx
+import pytest
 import yaml
 
 from alma_p2p.cli import demo_environment
@@ -17,6 +29,19 @@ from alma_p2p.standin import StandinApp, World, serve
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WORLD = REPO / "fixtures" / "standin" / "demo-world.yaml"
+# Never resolved: every request goes through the WSGI transport, none to the network.
+STANDIN_BASE_URL = "http://standin.invalid/almaws/v1"
+# A real sandbox wants the default 10 calls a second; in process the stand-in takes the
+# highest rate the harness allows, once its per-second threshold (25 by default, which
+# these runs do not examine: tests/test_standin.py does) is lifted out of the way.
+RATE = "100"
+STANDIN_PER_SECOND = 10_000
+# pytest marks entry-point plugins for assertion rewriting at every start; in process the
+# harness's plugin was imported (and rewritten) by the outer session already.
+ALREADY_REWRITTEN = (
+    "ignore:Module already imported so cannot be rewritten; alma_p2p"
+    ":pytest.PytestAssertRewriteWarning"
+)
 
 
 @dataclass
@@ -31,6 +56,96 @@ class SuiteRun:
         return self.outcomes[test_id]
 
 
+@dataclass
+class InprocessRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class TransportPlugin:
+    """Answers the harness's transport hook with the stand-in, in process."""
+
+    def __init__(self, app: StandinApp) -> None:
+        self.app = app
+
+    def pytest_alma_transport(self, config: pytest.Config, institution: str) -> httpx.BaseTransport:
+        return httpx.WSGITransport(app=self.app)
+
+
+def _of_this_run(module: object) -> bool:
+    """A module a run imports from the repository's suite (the test module, the step
+    modules, conftest files), which the next run must import afresh; libraries and
+    ``alma_p2p`` itself are kept, so each run does not re-import (and re-rewrite) them."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return (
+        path.is_relative_to(REPO)
+        and not path.is_relative_to(REPO / "src")
+        and not path.is_relative_to(REPO / ".venv")
+    )
+
+
+@contextlib.contextmanager
+def _restored_interpreter() -> Iterator[None]:
+    """Undo what a run does to the interpreter, as pytester's in-process runs do: the suite's
+    modules it imported and its ``sys.path`` and ``sys.meta_path`` entries."""
+    modules = dict(sys.modules)
+    path, meta_path = list(sys.path), list(sys.meta_path)
+    try:
+        yield
+    finally:
+        for name, module in list(sys.modules.items()):
+            if name not in modules and _of_this_run(module):
+                del sys.modules[name]
+        sys.modules.update(modules)
+        sys.path[:] = path
+        sys.meta_path[:] = meta_path
+
+
+def run_pytest(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    plugins: Sequence[object] = (),
+) -> InprocessRun:
+    """``pytest <args>`` in this process, rooted at the repository, run from ``cwd``.
+
+    ``env`` replaces every ``ALMA_*`` variable (and only those); ``cwd`` should be a scratch
+    folder, so no ``.env`` file of the repository reaches the run.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with _restored_interpreter(), pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("ALMA_")]:
+            mp.delenv(name)
+        for name, value in (env or {}).items():
+            if name.startswith("ALMA_"):
+                mp.setenv(name, value)
+        mp.delenv("PYTEST_ADDOPTS", raising=False)
+        mp.chdir(cwd)
+        # The run's gc.collect() calls (its unraisable-exception check) then walk only what
+        # the run created, not this whole session's heap.
+        gc.freeze()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = pytest.main(
+                    [
+                        f"--rootdir={REPO}",
+                        f"--basetemp={cwd / '.basetemp'}",
+                        "-W",
+                        ALREADY_REWRITTEN,
+                        *args,
+                    ],
+                    plugins=list(plugins),
+                )
+        finally:
+            gc.unfreeze()
+    return InprocessRun(int(code), out.getvalue(), err.getvalue())
+
+
 def _outcomes(junit: Path) -> dict[str, str]:
     outcomes = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
@@ -42,8 +157,13 @@ def _outcomes(junit: Path) -> dict[str, str]:
     return outcomes
 
 
+@functools.cache
+def _demo_world() -> dict[str, Any]:
+    return yaml.safe_load(DEMO_WORLD.read_text())
+
+
 def demo_world() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load(DEMO_WORLD.read_text()))
+    return copy.deepcopy(_demo_world())
 
 
 def institution(world: dict[str, Any], code: str) -> dict[str, Any]:
@@ -58,24 +178,36 @@ def run_live(
     world: dict[str, Any],
     tmp_path: Path,
     *pytest_args: str,
-    timeout: float = 120,
     mode: str = "live",
     gateway_path: str = "/almaws/v1",
+    over: Literal["wsgi", "http", "network"] = "wsgi",
 ) -> SuiteRun:
-    """Serve ``world`` on 127.0.0.1 and run ``pytest steps --alma-mode=<mode>`` against it."""
+    """``pytest steps --alma-mode=<mode>`` against ``world``, in process.
+
+    ``over`` is how the harness reaches the stand-in: ``wsgi`` in process, with no socket;
+    ``http`` served on 127.0.0.1, for a test that compares with cassettes recorded over
+    HTTP (``httpx.WSGITransport`` drops the reason phrase of the status line, werkzeug's
+    ``302 FOUND``, that a cassette records); ``network`` leaves the transport to the
+    harness, for a run whose ``--alma-base-url`` points where nothing listens.
+    """
+    world = copy.deepcopy(world)
+    for inst in world["institutions"]:
+        inst.setdefault("per_second_threshold", STANDIN_PER_SECOND)
     parsed = World.model_validate(world)
     junit = tmp_path / "junit.xml"
     keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
     app = StandinApp(parsed)
-    with serve(app) as standin:
-        env = demo_environment(standin.base_url.replace("/almaws/v1", gateway_path), keys)
-        proc = subprocess.run(
+    scratch = tmp_path / "cwd"
+    scratch.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        base_url = STANDIN_BASE_URL
+        if over == "http":
+            base_url = stack.enter_context(serve(app)).base_url
+        run = run_pytest(
             [
-                sys.executable,
-                "-m",
-                "pytest",
-                "steps",
+                str(REPO / "steps"),
                 f"--alma-mode={mode}",
+                f"--alma-rate={RATE}",
                 "-p",
                 "no:cacheprovider",
                 f"--junitxml={junit}",
@@ -83,11 +215,8 @@ def run_live(
                 f"--alma-ledger={tmp_path / 'ledger.jsonl'}",
                 *pytest_args,
             ],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            cwd=scratch,
+            env=demo_environment(base_url.replace("/almaws/v1", gateway_path), keys),
+            plugins=[TransportPlugin(app)] if over == "wsgi" else [],
         )
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, _outcomes(junit), app)
+    return SuiteRun(run.returncode, run.stdout + run.stderr, _outcomes(junit), app)

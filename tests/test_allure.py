@@ -7,11 +7,12 @@ import http.server
 import json
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+
+from tests.suite_runner import run_pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ALLURE = REPO / "tools" / "allure" / "node_modules" / ".bin" / "allure"
@@ -21,11 +22,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("allure") / "results"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "-q", "-p", "no:cacheprovider",
+    proc = run_pytest(
+        [str(REPO / "steps"), "-q", "-p", "no:cacheprovider",
          "--institution", "demo-college", f"--alluredir={folder}",
          f"--alma-report-dir={folder.parent / 'reports'}"],
-        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        cwd=folder.parent,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:]
     return folder
@@ -58,6 +59,8 @@ def test_environment_and_categories_are_written(results):
     ]
 
 
+@pytest.mark.subprocess  # the Allure 3 renderer (node) and headless Chromium
+@pytest.mark.socket  # Chromium reads the report from a local HTTP server
 @pytest.mark.skipif(
     CHROMIUM is None or not ALLURE.exists(),
     reason="needs headless Chromium and tools/allure (make report installs it)",

@@ -12,13 +12,14 @@ from tests.suite_runner import demo_world, institution, run_live
 pytestmark = pytest.mark.standin
 
 
+@pytest.mark.socket  # a real connection, refused: what the harness says when nothing listens
 def test_nothing_listening_stops_the_run_on_one_screen(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     run = run_live(
         demo_world(), tmp_path, "--institution", "demo-college",
-        f"--alma-base-url=http://127.0.0.1:{port}/almaws/v1",
+        f"--alma-base-url=http://127.0.0.1:{port}/almaws/v1", over="network",
     )  # fmt: skip
     assert run.returncode == 4
     assert "Alma cannot be used as configured; nothing was run" in run.output

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +18,7 @@ from alma_p2p.recording import (
     pseudonym,
     scrub_json,
 )
+from tests.suite_runner import run_pytest
 
 
 def test_uri_is_canonical_and_loses_the_key():
@@ -94,11 +93,11 @@ def test_replay_miss_shows_the_nearest_request_and_the_field_that_differs(repo, 
     assert body["title"] == "Demo Valley College Yearbook 1999"
     post["request"]["body"] = json.dumps({**body, "title": "Yearbook 2000"})
     path.write_text(yaml.safe_dump(data))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "--institution", "demo-college",
+    proc = run_pytest(
+        [str(repo / "steps"), "--institution", "demo-college",
          "-k", "holds_cannot", f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
          f"--alma-report-dir={tmp_path / 'reports'}"],
-        cwd=repo, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout
     assert "Replay miss at demo-college" in proc.stdout
@@ -117,11 +116,11 @@ def test_replay_warns_when_cassettes_predate_the_sandbox_refresh(repo, tmp_path)
     data = yaml.safe_load(meta.read_text())
     assert data["institution_code"] == "01DEMO_STMARYS"
     meta.write_text(yaml.safe_dump({**data, "recorded_on": "2026-07-01"}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "--institution", "demo-university", "-q",
+    proc = run_pytest(
+        [str(repo / "steps"), "--institution", "demo-university", "-q",
          f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
          f"--alma-report-dir={tmp_path / 'reports'}"],
-        cwd=repo, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout
     assert (

@@ -129,6 +129,7 @@ def test_html_is_self_contained_and_escaped():
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.subprocess  # headless Chromium renders the page
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
 def test_a_person_sees_the_verdicts_in_a_browser(tmp_path):
     page = tmp_path / "readiness.html"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.standin import StandinApp, World, serve
 from alma_p2p.writes import WriteSession, guarded
-from tests.suite_runner import REPO, demo_world, institution
+from tests.suite_runner import REPO, demo_world, institution, run_pytest
 
 
 def test_ledger_keeps_what_is_not_yet_removed(tmp_path):
@@ -30,6 +29,7 @@ def test_ledger_keeps_what_is_not_yet_removed(tmp_path):
     assert [e.external_id for e in ledger.outstanding("a")] == ["X-2"]
 
 
+@pytest.mark.socket  # the sweep command builds its own client, with no transport hook
 def test_sweep_removes_what_an_interrupted_run_left(tmp_path, monkeypatch):
     app = StandinApp(World.model_validate(demo_world()))
     ledger = Ledger(tmp_path / "ledger.jsonl")
@@ -59,6 +59,7 @@ def test_sweep_removes_what_an_interrupted_run_left(tmp_path, monkeypatch):
     assert ledger.outstanding() == []
 
 
+@pytest.mark.socket  # the sweep command builds its own client, with no transport hook
 def test_sweep_refuses_production(tmp_path, monkeypatch, capsys):
     world = demo_world()
     institution(world, "01DEMO_STMARYS")["environment_type"] = "production"
@@ -95,29 +96,33 @@ def test_poll_returns_when_done_and_fails_at_the_deadline():
         )
 
 
+@pytest.mark.subprocess  # the README's recipe: the alma-standin command, then pytest
+@pytest.mark.socket
 def test_live_run_against_the_alma_standin_command_passes(tmp_path):
     """The README's two-terminal recipe: alma-standin, then pytest --alma-mode=live."""
-    server = subprocess.Popen(
+    with subprocess.Popen(
         [str(Path(sys.executable).parent / "alma-standin"), "--world",
          "fixtures/standin/demo-world.yaml", "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        banner = server.stdout.readline()
-        base_url = banner.split(" at ", 1)[1].split(" ", 1)[0]
-        assert base_url.startswith("http://127.0.0.1:")
-        assert httpx.get(base_url + "/conf/test", timeout=5).status_code == 400  # no key
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
-        env.update(ALMA_BASE_URL=base_url, ALMA_API_KEY="demo-university-key")
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "steps", "--alma-mode=live",
-             "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
-             f"--alma-report-dir={tmp_path / 'reports'}", f"--alma-ledger={tmp_path / 'l.jsonl'}"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "passed" in proc.stdout.splitlines()[-1]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    ) as server:  # fmt: skip
+        try:
+            assert server.stdout is not None
+            banner = server.stdout.readline()
+            base_url = banner.split(" at ", 1)[1].split(" ", 1)[0]
+            assert base_url.startswith("http://127.0.0.1:")
+            assert httpx.get(base_url + "/conf/test", timeout=5).status_code == 400  # no key
+            # The second terminal: the suite, in this process (the same command, minus an
+            # interpreter start), at the default call rate, over the socket.
+            proc = run_pytest(
+                [str(REPO / "steps"), "--alma-mode=live",
+                 "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
+                 f"--alma-report-dir={tmp_path / 'reports'}",
+                 f"--alma-ledger={tmp_path / 'l.jsonl'}"],
+                cwd=tmp_path,
+                env={"ALMA_BASE_URL": base_url, "ALMA_API_KEY": "demo-university-key"},
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "passed" in proc.stdout.splitlines()[-1]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
