@@ -13,12 +13,12 @@ from tests.suite_runner import demo_world, institution, record_of, run_live
 pytestmark = pytest.mark.standin
 
 OWNED_BY_CAMPUS = "test_a_request_from_a_patron_of_each_campus_is_owned_by_that_campuss_library"
-ALL_ON_LOAN = "test_a_request_for_a_title_whose_items_are_all_on_loan_is_rejected"
-NOT_REQUESTABLE = (
-    "test_a_request_for_a_title_whose_only_available_item_is_not_requestable_is_rejected"
-)
-ELECTRONIC = "test_a_request_for_a_title_held_only_electronically_is_rejected"
-AVAILABLE = "test_a_request_for_an_available_requestable_title_is_accepted"
+# The lending Scenario Outline's examples at demo-lender: "<title>-<ends>" in the test id.
+LENDING = "test_a_request_for_title_ends[demo-lender-{}]"
+ALL_ON_LOAN = LENDING.format("a title whose items are all on loan-is rejected")
+NOT_REQUESTABLE = LENDING.format("a title whose only available item is not requestable-is rejected")
+ELECTRONIC = LENDING.format("a title held only electronically-is rejected")
+AVAILABLE = LENDING.format("an available, requestable title-is accepted")
 TEMP_ITEM = "test_each_received_requests_temporary_item_is_where_the_temporary_item_rule_puts_it"
 CAMPUS_PATRON = "test_each_test_patron_carries_the_resource_sharing_library_of_their_campus"
 FLAG = "test_every_resource_sharing_library_of_the_profile_is_flagged_as_one_in_alma"
@@ -41,9 +41,9 @@ def test_lending_flag_off_fails_only_its_reject_scenario(tmp_path):
 
     run = run_live(world, tmp_path, "--institution", "demo-lender")
 
-    assert run.outcome_of(f"{ALL_ON_LOAN}[demo-lender]") == "failed"
+    assert run.outcome_of(ALL_ON_LOAN) == "failed"
     for other in (NOT_REQUESTABLE, ELECTRONIC, AVAILABLE):
-        assert run.outcome_of(f"{other}[demo-lender]") == "passed"
+        assert run.outcome_of(other) == "passed"
     assert "(all on loan) ended REQUEST_CREATED_LEND, expected REJECTED" in run.output
     assert (
         "Configuration > (select RIVER) > Fulfillment > Library Management > Library Details > "
@@ -111,5 +111,5 @@ def test_production_gets_no_write_and_read_only_scenarios_still_run(tmp_path):
     assert run.outcome_of(f"{FLAG}[demo-university]") == "passed"
     assert run.outcome_of(f"{TEMP_ITEM}[demo-university]") == "passed"
     assert run.outcome_of(f"{OWNED_BY_CAMPUS}[demo-university]") == "skipped"
-    assert run.outcome_of(f"{AVAILABLE}[demo-lender]") == "skipped"
+    assert run.outcome_of(AVAILABLE) == "skipped"
     assert "refused to write: Alma reports environment_type='production'" in run.output
