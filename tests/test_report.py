@@ -65,6 +65,8 @@ def test_scenario_verdicts_and_the_worst_wins():
     assert verdict_of("failed") == "fail"
     assert verdict_of("skipped", "attested") == "attested"
     assert verdict_of("skipped") == "not run"  # e.g. refused to write
+    assert verdict_of("skipped", "cannot tell") == "cannot tell"
+    assert verdict_of("failed", "error") == "error"  # Alma unreachable is never a fail
     assert worst(["pass", "manual", "attested"]) == "manual"
     assert worst(["pass", "fail", "stale"]) == "fail"
     assert worst([]) == "not run"

@@ -1,7 +1,8 @@
 """The readiness report: one answer per guide item and per behaviour, per institution.
 
 Written after every run as ``readiness.md`` and a self-contained ``readiness.html`` (no
-external assets; opens offline). Verdicts: pass, fail, manual, attested, stale, not run.
+external assets; opens offline). Verdicts: pass, fail, cannot tell, error, manual, attested,
+stale, not run, n/a.
 An item's verdict is the worst of its scenarios': one failure fails it, and an item proven
 partly through the API and partly by a person stays ``manual`` until a person checks it.
 """
@@ -16,8 +17,10 @@ from pathlib import Path
 from alma_p2p.files import write_atomic
 from alma_p2p.guide import GUIDE
 
-ORDER = ("fail", "not run", "stale", "manual", "attested", "pass", "n/a")
-MANUAL_KINDS = ("manual", "attested", "stale")
+# Worst first: an item's verdict is the worst of its scenarios'.
+ORDER = ("fail", "error", "cannot tell", "not run", "stale", "manual", "attested", "pass", "n/a")
+# Verdicts a scenario ends with through a typed outcome (alma_p2p.outcomes) or the harness.
+OUTCOME_VERDICTS = ("cannot tell", "error", "manual", "attested", "stale")
 COLOURS = {
     "pass": "#1b7f3a",
     "attested": "#2f6fb0",
@@ -25,6 +28,8 @@ COLOURS = {
     "stale": "#b35c00",
     "not run": "#6b6b6b",
     "fail": "#b3261e",
+    "error": "#7a1f7a",
+    "cannot tell": "#8a4b08",
     "n/a": "#9e9e9e",
 }
 
@@ -43,14 +48,16 @@ class ScenarioResult:
     evidence: list[str] = field(default_factory=list)
 
 
-def verdict_of(outcome: str, person: str | None = None) -> str:
-    """A scenario's verdict from its pytest outcome, and the verdict of a person's check
-    (manual, attested, stale) when the scenario ended with one."""
+def verdict_of(outcome: str, verdict: str | None = None) -> str:
+    """A scenario's verdict: the one its typed outcome or the harness gave (cannot tell,
+    error, manual, attested, stale), else from its pytest outcome."""
+    if verdict in OUTCOME_VERDICTS:
+        return verdict
     if outcome == "passed":
         return "pass"
     if outcome == "failed":
         return "fail"
-    return person if person in MANUAL_KINDS else "not run"
+    return "not run"
 
 
 def worst(verdicts: Iterable[str]) -> str:

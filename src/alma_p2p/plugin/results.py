@@ -15,9 +15,15 @@ import httpx
 import pytest
 
 from alma_p2p import __version__
-from alma_p2p.alma import AlmaClient
+from alma_p2p.alma import (
+    AlmaClient,
+    AlmaRateLimited,
+    AlmaServerError,
+    AlmaTransportError,
+    NotAnAlmaGateway,
+)
 from alma_p2p.guide import TAG_PREFIX
-from alma_p2p.outcomes import CheckedByPerson
+from alma_p2p.outcomes import Outcome
 from alma_p2p.plugin.applicability import left_out_of
 from alma_p2p.plugin.clients import clients_of
 from alma_p2p.plugin.run import run_of
@@ -56,6 +62,15 @@ def alma_evidence(request: pytest.FixtureRequest) -> list[str]:
     return evidence
 
 
+def unreachable(raised: BaseException | None) -> bool:
+    """Whether a scenario ended because Alma could not be reached or kept refusing for load
+    (after the client's retries): an *error*, never a configuration *fail*."""
+    if isinstance(raised, AlmaTransportError | AlmaServerError | AlmaRateLimited):
+        return True
+    # An HTML 5xx page: a proxy or load balancer in front of Alma, not Alma's own answer.
+    return isinstance(raised, NotAnAlmaGateway) and raised.status >= 500
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -73,7 +88,9 @@ def _collect(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
     names = {m.name for m in item.iter_markers()}
     evidence: list[str] = item.stash.get(EVIDENCE, [])
     raised = call.excinfo.value if call.excinfo is not None else None
-    person = raised.verdict if isinstance(raised, CheckedByPerson) else None
+    given = raised.verdict if isinstance(raised, Outcome) else None
+    if unreachable(raised):
+        given = "error"
     if report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2]).removeprefix("Skipped: ")
     else:
@@ -87,7 +104,7 @@ def _collect(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
                 sorted(n.removeprefix(TAG_PREFIX) for n in names if n.startswith(TAG_PREFIX))
             ),
             kinds=tuple(sorted(names & {"api", "behaviour", "manual", "analytics"})),
-            verdict=verdict_of(report.outcome, person),
+            verdict=verdict_of(report.outcome, given),
             message=message,
             evidence=list(evidence),
         )
