@@ -7,7 +7,6 @@ outcome it raised (``alma_p2p.outcomes``): never from the wording of a message.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,23 +70,14 @@ def unreachable(raised: BaseException | None) -> bool:
     return isinstance(raised, NotAnAlmaGateway) and raised.status >= 500
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _collect(item, call, report)
-    return report
-
-
-def _collect(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+def pytest_alma_scenario_ended(
+    item: pytest.Item, report: pytest.TestReport, raised: BaseException | None
+) -> None:
     scenario = scenario_of(item)
     if scenario is None:
         return
     names = {m.name for m in item.iter_markers()}
     evidence: list[str] = item.stash.get(EVIDENCE, [])
-    raised = call.excinfo.value if call.excinfo is not None else None
     given = raised.verdict if isinstance(raised, Outcome) else None
     if unreachable(raised):
         given = "error"

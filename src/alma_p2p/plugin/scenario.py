@@ -82,4 +82,6 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         item.stash[OUTCOME] = report
+        raised = call.excinfo.value if call.excinfo is not None else None
+        item.config.hook.pytest_alma_scenario_ended(item=item, report=report, raised=raised)
     return report
