@@ -50,7 +50,15 @@ def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
         return profile.rs_library_codes[0]  # one library: no need to read the patron
     mapping = profile.patron_rs_library
     assert mapping is not None
-    user = alma.user(user_id)
+    try:
+        user = alma.user(user_id)
+    except AlmaAPIError as exc:
+        if "401861" not in exc.codes:  # "User with identifier X was not found"
+            raise
+        broken_premise(
+            f"test patron {user_id} does not exist in Alma: create the patron in the sandbox, "
+            "or correct test_patrons in profile.yaml"
+        )
     campus, group = user.campus_code.value, user.user_group.value
     home = profile.rs_library_for(campus, group)
     if home is None:
@@ -456,7 +464,8 @@ def _(
 ) -> None:
     if attempt.error is not None and "401604" in attempt.error.codes:
         broken_premise(
-            f"{alma_institution.name} itself holds '{title.title}', so Alma will not send it to "
+            f"{alma_institution.institution.name} itself holds '{title.title}', so Alma will "
+            "not send it to "
             "a partner (401604); name a title only a partner holds in profile.yaml "
             "(borrowing.partner_held_title)"
         )
