@@ -336,3 +336,50 @@ def test_production_gets_no_write_and_read_only_scenarios_still_run(tmp_path):
     assert run.outcome_of(f"{OWNED_BY_CAMPUS}[demo-university]") == "skipped"
     assert run.outcome_of(AVAILABLE) == "skipped"
     assert "refused to write: Alma reports environment_type='production'" in run.output
+
+
+class _Calibrated:
+    """A register in which borrowing.owner_when_omitted is settled, as a calibration will."""
+
+    def __init__(self, register: Any) -> None:
+        self._register = register
+
+    def fact(self, fact_id: str) -> Any:
+        fact = self._register.fact(fact_id)
+        if fact_id != "borrowing.owner_when_omitted":
+            return fact
+        return type("CalibratedFact", (), {"id": fact.id, "calibrated": True})()
+
+
+def test_once_calibrated_the_campus_scenario_also_proves_the_owner_less_request(
+    tmp_path, monkeypatch
+):
+    from alma_p2p import facts
+    from steps import common
+
+    calibrated = _Calibrated(facts.load_register())
+    # Whether the run imports steps.common afresh or reuses this session's copy.
+    monkeypatch.setattr(facts, "load_register", lambda: calibrated)
+    monkeypatch.setattr(common, "load_register", lambda: calibrated)
+    world = demo_world()
+    users = institution(world, "01DEMO_STMARYS")["users"]
+    # Both campuses on the record: a named owner is accepted, a request without one is not.
+    record_of(users, "primary_id", "P2P-TEST-WIN-01")["rs_libraries"] = ["WIN", "TC"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    assert run.outcome_of(f"{OWNED_BY_CAMPUS}[demo-university]") == "failed"
+    assert "Winona test patron (P2P-TEST-WIN-01): Alma refused it:" in run.output
+    assert "401607" in run.output
+
+
+def test_until_calibrated_the_owner_less_request_is_not_made(tmp_path):
+    world = demo_world()
+    users = institution(world, "01DEMO_STMARYS")["users"]
+    record_of(users, "primary_id", "P2P-TEST-WIN-01")["rs_libraries"] = ["WIN", "TC"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    # The named owner is one of the patron's libraries: Alma's rule holds, the scenario passes
+    # (the patron scenario, which reads the record, reports the second library).
+    assert run.outcome_of(f"{OWNED_BY_CAMPUS}[demo-university]") == "passed"
