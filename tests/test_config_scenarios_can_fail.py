@@ -268,3 +268,23 @@ def test_a_job_that_stopped_running_fails_and_its_runs_cannot_be_judged(tmp_path
     # No run in the window: nothing to call failed or fine.
     assert run.outcome_of(f"{RUNS}[demo-college]") == "skipped"
     assert reported_as(tmp_path, RUNS_SCENARIO, "cannot tell")
+
+
+@pytest.mark.parametrize(
+    ("code", "failed", "succeeded"),
+    [
+        ("COMPLETED_SUCCESS", False, True),
+        ("COMPLETED_WARNING", False, True),
+        ("COMPLETED_FAILED", True, False),
+        ("ABORTED", True, False),  # the stand-in cannot play an aborted run
+        ("COMPLETED_ABORTED", True, False),
+        ("RUNNING", False, False),
+        (None, False, False),
+    ],
+)
+def test_aborted_runs_count_as_failures_and_unknown_ones_as_neither(code, failed, succeeded):
+    from alma_p2p.alma.models import JobInstance
+    from steps.jobs import run_failed, run_succeeded
+
+    run_ = JobInstance.model_validate({"id": "I1", "status": {"value": code}})
+    assert (run_failed(run_), run_succeeded(run_)) == (failed, succeeded)
