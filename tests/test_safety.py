@@ -21,9 +21,9 @@ from tests.suite_runner import REPO, demo_world, institution, run_pytest
 
 def test_ledger_keeps_what_is_not_yet_removed(tmp_path):
     ledger = Ledger(tmp_path / "l.jsonl")
-    ledger.created(Entry("a", "borrowing", "u1", "X-1", "R"))
-    ledger.created(Entry("a", "borrowing", "u1", "X-2", "R"))
-    ledger.created(Entry("b", "lending", "P", "X-3", "R"))
+    ledger.creating(Entry("a", "borrowing", "u1", "X-1", "R"))
+    ledger.creating(Entry("a", "borrowing", "u1", "X-2", "R"))
+    ledger.creating(Entry("b", "lending", "P", "X-3", "R"))
     ledger.removed("a", "X-1", "cancelled")
     assert [e.external_id for e in ledger.outstanding()] == ["X-2", "X-3"]
     assert [e.external_id for e in ledger.outstanding("a")] == ["X-2"]
@@ -64,7 +64,7 @@ def test_sweep_refuses_production(tmp_path, monkeypatch, capsys):
     world = demo_world()
     institution(world, "01DEMO_STMARYS")["environment_type"] = "production"
     ledger = Ledger(tmp_path / "ledger.jsonl")
-    ledger.created(Entry("demo-university", "borrowing", "P2P-TEST-WIN-01", "P2PH-X", "L1"))
+    ledger.creating(Entry("demo-university", "borrowing", "P2P-TEST-WIN-01", "P2PH-X", "L1"))
     app = StandinApp(World.model_validate(world))
     with serve(app) as standin:
         monkeypatch.chdir(REPO)
