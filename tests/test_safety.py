@@ -12,11 +12,58 @@ import pytest
 
 from alma_p2p import cli, payloads
 from alma_p2p.alma import AlmaClient
+from alma_p2p.alma.errors import AlmaTransportError
+from alma_p2p.cleanup import Outcome
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.standin import StandinApp, World, serve
 from alma_p2p.writes import WriteSession, guarded
-from tests.suite_runner import REPO, demo_world, institution, run_pytest
+from tests.suite_runner import (
+    REPO,
+    STANDIN_BASE_URL,
+    demo_world,
+    institution,
+    run_pytest,
+)
+
+
+class LosesAnswers(httpx.BaseTransport):
+    """Lets a matching request reach the stand-in, then raises a read timeout instead of
+    returning its answer: a write that reached Alma whose answer was lost."""
+
+    def __init__(self, app: StandinApp, method: str, path_ends: str, times: int = 1) -> None:
+        self._inner = httpx.WSGITransport(app=app)
+        self._method, self._path_ends, self.times = method, path_ends, times
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if (
+            self.times
+            and request.method == self._method
+            and request.url.path.endswith(self._path_ends)
+        ):
+            self.times -= 1
+            raise httpx.ReadTimeout("the answer never came back", request=request)
+        return response
+
+
+def lost_answer_session(app, key, institution, ledger, method, path_ends):
+    alma = AlmaClient(
+        base_url=STANDIN_BASE_URL,
+        api_key=key,
+        rate_per_second=None,
+        transport=LosesAnswers(app, method, path_ends),
+    )
+    return WriteSession(alma, guarded(alma), institution, ledger=ledger, run_token="LOST")
+
+
+def writes_logged(app, code):
+    """What reached the stand-in that is not a read (self-tests aside)."""
+    return [
+        e
+        for e in app.request_log
+        if e.method != "GET" and e.institution == code and not e.path.endswith("/test")
+    ]
 
 
 def test_ledger_keeps_what_is_not_yet_removed(tmp_path):
@@ -74,6 +121,124 @@ def test_sweep_refuses_production(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert "refused, Alma reports 'production'" in capsys.readouterr().out
     assert not [e for e in app.request_log if e.method != "GET"]
+
+
+def test_a_borrowing_request_whose_answer_was_lost_is_found_and_removed(tmp_path):
+    app = StandinApp(World.model_validate(demo_world()))
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    session = lost_answer_session(
+        app, "demo-university-key", "demo-university", ledger, "POST", "/resource-sharing-requests"
+    )
+    body = payloads.borrowing_request(
+        title="Lost answer", external_id="P2PH-LOST-b-01", pickup_library="WIN"
+    )
+    with pytest.raises(AlmaTransportError, match="timed out"):
+        session.create_borrowing_request("P2P-TEST-WIN-01", body)
+    live = app._live["01DEMO_STMARYS"]
+    created = [r for r in live.borrowing.values() if r["external_id"] == "P2PH-LOST-b-01"]
+    assert len(created) == 1, "the POST reached the stand-in"
+    assert ledger.outstanding()[0].request_id is None  # ledgered, never completed
+
+    report = session.close()
+
+    assert [(s.outcome, s.item.request_id) for s in report.settled] == [
+        (Outcome.REMOVED, created[0]["request_id"])
+    ]
+    assert not [r for r in live.borrowing.values() if r["external_id"] == "P2PH-LOST-b-01"]
+    assert ledger.outstanding() == []
+    # the lost create and the cancel both reached Alma, and are counted
+    assert session.alma.stats.calls - session.alma.stats.gets + session.lost_answers == len(
+        writes_logged(app, "01DEMO_STMARYS")
+    )
+
+
+def test_an_active_lending_request_whose_answer_was_lost_is_left_in_alma_with_its_id(tmp_path):
+    app = StandinApp(World.model_validate(demo_world()))
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    session = lost_answer_session(
+        app, "demo-lender-key", "demo-lender", ledger, "POST", "/lending-requests"
+    )
+    body = payloads.lending_request(
+        partner="DEMO_STMARYS",
+        owner="RIVER",
+        title="Bridges of Riverbend",  # available: the request stays active
+        external_id="P2PH-LOST-l-01",
+    )
+    with pytest.raises(AlmaTransportError, match="timed out"):
+        session.create_lending_request("DEMO_STMARYS", body)
+    live = app._live["01DEMO_LENDER"]
+    (created,) = [r for r in live.lending.values() if r["external_id"] == "P2PH-LOST-l-01"]
+    assert ledger.outstanding()[0].library == "RIVER"
+
+    report = session.close()
+
+    (settled,) = report.settled
+    assert settled.outcome is Outcome.LEFT
+    assert created["request_id"] in settled.line
+    assert "Fulfillment > Resource Sharing > Lending Requests" in settled.line
+    assert created["request_id"] in live.lending  # still there, as reported
+    assert [e.external_id for e in ledger.outstanding()] == ["P2PH-LOST-l-01"]
+    assert session.alma.stats.calls - session.alma.stats.gets + session.lost_answers == len(
+        writes_logged(app, "01DEMO_LENDER")
+    )
+
+
+class LosingPlugin:
+    """Answers the harness's transport hook with the stand-in, losing one create's answer."""
+
+    def __init__(self, app: StandinApp, path_ends: str) -> None:
+        self.app, self.path_ends = app, path_ends
+
+    def pytest_alma_transport(self, config, institution):
+        return LosesAnswers(self.app, "POST", self.path_ends)
+
+
+@pytest.mark.standin
+@pytest.mark.parametrize(
+    ("name", "code", "path_ends", "select", "left"),
+    [
+        ("demo-university", "01DEMO_STMARYS", "/resource-sharing-requests",
+         "each_campus_is_owned", False),
+        ("demo-lender", "01DEMO_LENDER", "/lending-requests", "accepted", True),
+    ],
+)  # fmt: skip
+def test_the_summary_counts_every_write_that_reached_alma(
+    tmp_path, name, code, path_ends, select, left
+):
+    world = demo_world()
+    for inst in world["institutions"]:
+        inst["per_second_threshold"] = 10_000
+    app = StandinApp(World.model_validate(world))
+    keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
+    (tmp_path / "cwd").mkdir()
+    run = run_pytest(
+        [str(REPO / "steps"), "--alma-mode=live", "--alma-rate=100", "-p", "no:cacheprovider",
+         "--institution", name, "-k", select,
+         f"--alma-report-dir={tmp_path / 'reports'}",
+         f"--alma-ledger={tmp_path / 'ledger.jsonl'}"],
+        cwd=tmp_path / "cwd",
+        env=cli.demo_environment(STANDIN_BASE_URL, keys),
+        plugins=[LosingPlugin(app, path_ends)],
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    summary = next(line for line in output.splitlines() if line.startswith(f"{name}: "))
+    reached = len(writes_logged(app, code))
+    assert reached >= 1
+    assert f" {reached} writes, 1 of them unanswered)" in summary, output
+    left_lines = [line for line in output.splitlines() if line.startswith("LEFT IN ALMA")]
+    if left:
+        (lost,) = list(app._live[code].lending.values())
+        assert left_lines == [
+            f"LEFT IN ALMA: {name}: lending request {lost['request_id']} (external id "
+            f"{lost['external_id']}) from partner DEMO_STMARYS is still active "
+            f"({lost['status']['value']}); the API cannot cancel it: "
+            "reject it in Alma: Fulfillment > Resource Sharing > Lending Requests"
+        ], output
+    else:
+        assert left_lines == [], output
+        assert not [
+            r for r in app._live[code].borrowing.values() if r["external_id"].startswith("P2PH")
+        ]
 
 
 def test_poll_returns_when_done_and_fails_at_the_deadline():
