@@ -66,16 +66,6 @@ def writes_logged(app, code):
     ]
 
 
-def test_ledger_keeps_what_is_not_yet_removed(tmp_path):
-    ledger = Ledger(tmp_path / "l.jsonl")
-    ledger.creating(Entry("a", "borrowing", "u1", "X-1", "R"))
-    ledger.creating(Entry("a", "borrowing", "u1", "X-2", "R"))
-    ledger.creating(Entry("b", "lending", "P", "X-3", "R"))
-    ledger.removed("a", "X-1", "cancelled")
-    assert [e.external_id for e in ledger.outstanding()] == ["X-2", "X-3"]
-    assert [e.external_id for e in ledger.outstanding("a")] == ["X-2"]
-
-
 @pytest.mark.socket  # the sweep command builds its own client, with no transport hook
 def test_sweep_removes_what_an_interrupted_run_left(tmp_path, monkeypatch):
     app = StandinApp(World.model_validate(demo_world()))

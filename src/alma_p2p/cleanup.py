@@ -127,11 +127,17 @@ def _settle_borrowing(
             found = client.borrowing_request(item.owner, item.external_id, by_external_id=True)
         except AlmaAPIError as exc:
             if set(exc.codes) & GONE:
-                return Outcome.GONE, f"{_what(item)}: Alma does not have it (never created)"
+                return (
+                    Outcome.GONE,
+                    _not_found(item),
+                )
             raise
         item.request_id = found.request_id
         if item.request_id is None:
-            return Outcome.GONE, f"{_what(item)}: Alma does not have it (never created)"
+            return (
+                Outcome.GONE,
+                _not_found(item),
+            )
     try:
         client.cancel_borrowing_request(item.owner, item.request_id)
     except AlmaAPIError as exc:
@@ -154,6 +160,10 @@ def _settle_borrowing(
             "Borrowing Requests"
         )
     return Outcome.REMOVED, f"{_what(item)}: cancelled and removed"
+
+
+def _not_found(item: Created) -> str:
+    return f"{_what(item)}: Alma does not find it (never created, or removed before)"
 
 
 def _settle_lending(client: AlmaClient, item: Created) -> tuple[Outcome, str]:

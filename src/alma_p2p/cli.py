@@ -179,7 +179,8 @@ def drift(
     return 1 if found.breaking else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
+    """The command line; ``transport`` replaces the network for the sweep (tests)."""
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("schema", help="print the profile JSON Schema")
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(render_markdown(load_register()))
             return 0
         if args.command == "sweep":
-            return sweep(args.institution, args.ledger)
+            return sweep(args.institution, args.ledger, transport=transport)
         if args.command == "drift":
             return drift(args.baseline, args.new, args.institution, args.json, args.markdown)
         mode = "live" if args.command == "live-demo" else "record"
