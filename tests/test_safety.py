@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from alma_p2p import cli, payloads
-from alma_p2p.alma import AlmaClient
+from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.errors import AlmaTransportError
 from alma_p2p.cleanup import Outcome
 from alma_p2p.ledger import Entry, Ledger
@@ -278,6 +282,120 @@ def test_live_run_against_the_alma_standin_command_passes(tmp_path):
             )  # fmt: skip
             assert proc.returncode == 0, proc.stdout + proc.stderr
             assert "passed" in proc.stdout.splitlines()[-1]
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+# -- interrupted runs: a real stand-in server, a live run in a subprocess, then the sweep --
+
+# Loaded into the interrupted run with -p: it pauses the run at a borrowing create, either
+# before sending it (the create is ledgered) or after the stand-in processed it, and tells
+# the test by a file where it stopped.
+INTERRUPT_PLUGIN = """
+import os, pathlib, time
+import httpx
+
+class Pausing(httpx.BaseTransport):
+    def __init__(self):
+        self._inner = httpx.HTTPTransport()
+    def handle_request(self, request):
+        create = request.method == "POST" and request.url.path.endswith(
+            "/resource-sharing-requests")
+        point = os.environ["INTERRUPT_AT"]
+        if create and point == "before-send":
+            self._pause()
+        response = self._inner.handle_request(request)
+        if create and point == "after-processed":
+            response.read()
+            self._pause()
+        return response
+    def _pause(self):
+        pathlib.Path(os.environ["INTERRUPT_MARK"]).write_text("paused")
+        time.sleep(60)
+
+def pytest_alma_transport(config, institution):
+    return Pausing()
+"""
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str], deadline: float = 60) -> None:
+    end = time.monotonic() + deadline
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before it paused: {proc.communicate()}"
+        assert time.monotonic() < end, "the run did not reach its pause within 60 s"
+        time.sleep(0.05)
+
+
+@pytest.mark.subprocess
+@pytest.mark.socket
+@pytest.mark.parametrize("point", ["before-send", "after-processed"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_an_interrupted_run_leaves_nothing_the_sweep_does_not_settle(
+    tmp_path, monkeypatch, capsys, point, sig
+):
+    (tmp_path / "interrupt_plugin.py").write_text(INTERRUPT_PLUGIN)
+    ledger = tmp_path / "ledger.jsonl"
+    mark = tmp_path / "paused"
+    with subprocess.Popen(
+        [str(Path(sys.executable).parent / "alma-standin"), "--world",
+         "fixtures/standin/demo-world.yaml", "--port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    ) as server:  # fmt: skip
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0]
+            assert base_url.startswith("http://127.0.0.1:")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
+            env.update(
+                ALMA_BASE_URL=base_url, ALMA_API_KEY="demo-university-key",
+                INTERRUPT_AT=point, INTERRUPT_MARK=str(mark),
+                PYTHONPATH=str(tmp_path), PYTEST_ADDOPTS="",
+            )  # fmt: skip
+            with subprocess.Popen(
+                [sys.executable, "-m", "pytest", str(REPO / "steps"), f"--rootdir={REPO}",
+                 "--alma-mode=live", "--institution", "demo-university",
+                 "-k", "each_campus_is_owned", "-p", "interrupt_plugin",
+                 "-p", "no:cacheprovider", f"--alma-ledger={ledger}",
+                 f"--alma-report-dir={tmp_path / 'reports'}"],
+                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True,
+            ) as run:  # fmt: skip
+                try:
+                    wait_for(mark, run)
+                    ledgered = [json.loads(line) for line in ledger.read_text().splitlines()]
+                    assert ledgered[-1]["event"] == "creating"  # ledgered before it is sent
+                    run.send_signal(sig)
+                    output, _ = run.communicate(timeout=60)
+                finally:
+                    run.kill()
+            if sig == signal.SIGINT:
+                assert "KeyboardInterrupt" in output, output
+            created = [
+                (r["owner"], r["external_id"])
+                for r in map(json.loads, ledger.read_text().splitlines())
+                if r["event"] == "creating"
+            ]
+            assert created
+
+            for name in [n for n in os.environ if n.startswith("ALMA_")]:
+                monkeypatch.delenv(name)
+            monkeypatch.chdir(REPO)
+            monkeypatch.setenv("ALMA_BASE_URL", base_url)
+            monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", "demo-university-key")
+            code = cli.main(["sweep", "--institution", "demo-university", "--ledger", str(ledger)])
+            swept = capsys.readouterr().out
+            assert code == 0, swept
+            if sig == signal.SIGKILL:  # nothing was cleaned up: the sweep settles it
+                outcome = "already gone" if point == "before-send" else "removed"
+                assert f"demo-university: {outcome}: borrowing request" in swept, swept
+            else:  # the run's teardown settled it
+                assert swept == "demo-university: nothing left behind\n", swept
+            with AlmaClient(base_url=base_url, api_key="demo-university-key") as alma:
+                for user, external_id in created:
+                    with pytest.raises(AlmaAPIError) as missing:
+                        alma.borrowing_request(user, external_id, by_external_id=True)
+                    assert "40166450" in missing.value.codes
         finally:
             server.terminate()
             server.wait(timeout=10)
