@@ -257,3 +257,12 @@ def test_the_sweep_honours_alma_timeout_and_alma_rate(app, env, tmp_path, monkey
     assert [(m["timeout"], m["rate_per_second"]) for m in made] == [(7.5, 4.0)]
     assert timeouts
     assert set(timeouts) == {7.5}
+
+
+def test_entries_of_an_institution_without_a_profile_are_named(app, env, tmp_path, capsys):
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger.creating(Entry("gone-college", "borrowing", "u1", "P2PH-S-g-1", "S"))
+    assert sweep(app, ledger) == 1
+    out = capsys.readouterr().out
+    assert "gone-college: 1 left behind, but no profile 'gone-college'" in out
+    assert "demo-university: nothing left behind" in out

@@ -99,6 +99,14 @@ def sweep(
         )
     profiles = load_profiles(settings.profiles_dir, settings.institutions)
     left = len(reading.damaged)
+    if not settings.institutions:
+        for stranger in sorted({e.institution for e in reading.outstanding} - set(profiles)):
+            count = sum(e.institution == stranger for e in reading.outstanding)
+            print(
+                f"{stranger}: {count} left behind, but no profile {stranger!r} in "
+                f"{settings.profiles_dir}: restore it and sweep again"
+            )
+            left += count
     for name, profile in profiles.items():
         entries = [e for e in reading.outstanding if e.institution == name]
         if not entries:
