@@ -30,6 +30,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for reason, count in sorted(left_out.reasons.items()):
         write(f"not applicable, left out: {count} scenario(s) at {reason}")
     probes = preflight_of(config).calls
+    lost = config.stash[WRITES].lost_answers
     for name, spent in sorted(clients.spent.items()):
         left = (
             f"; Alma reports {spent.remaining} calls left today"
@@ -38,9 +39,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
         what = "answers replayed" if mode == "replay" else "Alma calls"
         checked = f" (and {probes[name]} preflight calls)" if probes.get(name) else ""
+        # A write whose answer was lost reached Alma all the same: it counts.
+        unanswered = lost.get(name, 0)
+        writes = spent.calls - spent.gets + unanswered
+        lost_note = f", {unanswered} of them unanswered" if unanswered else ""
         write(
-            f"{name}: {spent.calls} {what} ({spent.gets} GETs, {spent.calls - spent.gets} "
-            f"writes); {spent.distinct} distinct resources read{checked}{left}"
+            f"{name}: {spent.calls + unanswered} {what} ({spent.gets} GETs, {writes} "
+            f"writes{lost_note}); {spent.distinct} distinct resources read{checked}{left}"
         )
     for line in config.stash[WRITES].left_behind:
         write(f"LEFT IN ALMA: {line}")
