@@ -7,9 +7,11 @@ and, call by call, from one seeded random stream shared by every client of a run
   passing the call on, for the methods listed (Alma did not process it);
 - answers a 5xx without passing a read on: a JSON 500, or a proxy's HTML 502/503 page;
 - resets the connection of a read (``httpx.ReadError``) after the stand-in answered it;
-- with ``unreachable``, refuses every connection (``httpx.ConnectError``).
+- with ``unreachable``, refuses every connection (``httpx.ConnectError``); with
+  ``refuse_after``, every connection after that many calls (Alma going down mid-run).
 
-It counts what it injected. In process, one thread: the same seed gives the same faults.
+It counts the calls sent to it and what it injected, by kind and method. In process, one
+thread: the same seed gives the same faults.
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ class Faults:
     rate_5xx: float = 0.0  # on reads; half of them proxies' HTML pages
     rate_reset: float = 0.0  # on reads
     unreachable: bool = False
-    injected: Counter[str] = field(default_factory=Counter)
+    refuse_after: int | None = None
+    sent: int = 0
     passed_on: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+    by_method: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -62,25 +67,26 @@ class Faults:
 
     def answer(self, request: httpx.Request, inner: httpx.BaseTransport) -> httpx.Response:
         method = request.method
-        if self.unreachable:
-            self.injected["refused"] += 1
+        self.sent += 1
+        if self.unreachable or (self.refuse_after is not None and self.sent > self.refuse_after):
+            self._count("refused", method)
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         roll = self._random.random
         if method in self.methods_429 and roll() < self.rate_429:
-            self.injected["429"] += 1
+            self._count("429", method)
             return httpx.Response(429, json=PER_SECOND_BODY, request=request)
         if method in READS and roll() < self.rate_5xx:
             if roll() < 0.5:
                 status = self._random.choice((502, 503))
                 reason = "Bad Gateway" if status == 502 else "Service Unavailable"
-                self.injected[f"html-{status}"] += 1
+                self._count(f"html-{status}", method)
                 return httpx.Response(
                     status,
                     text=HTML_PAGE.format(status=status, reason=reason),
                     headers={"content-type": "text/html"},
                     request=request,
                 )
-            self.injected["500"] += 1
+            self._count("500", method)
             return httpx.Response(
                 500, json={"errorsExist": True, "errorList": {"error": []}}, request=request
             )
@@ -89,9 +95,13 @@ class Faults:
         response = inner.handle_request(request)
         if reset:
             response.read()
-            self.injected["reset"] += 1
+            self._count("reset", method)
             raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
         return response
+
+    def _count(self, kind: str, method: str) -> None:
+        self.injected[kind] += 1
+        self.by_method[kind, method] += 1
 
     def describe(self) -> str:
         shown = ", ".join(f"{n} {kind}" for kind, n in sorted(self.injected.items()))

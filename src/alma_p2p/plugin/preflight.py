@@ -100,7 +100,7 @@ class _Refusing(httpx.BaseTransport):
         self._error = (institution, cause)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        raise _NotAsked(*self._error)
+        raise _not_asked(*self._error)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -120,17 +120,17 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         return
     cause = preflight_of(request.config).unreachable.get(found.institution)
     if cause is not None:
-        raise _NotAsked(found.institution, cause)
+        raise _not_asked(found.institution, cause)
 
 
-class _NotAsked(AlmaUnreachable, pytest.fail.Exception):
-    """``AlmaUnreachable`` as pytest shows a ``pytest.fail(pytrace=False)``: its one line,
-    not a traceback of the harness's internals."""
-
-    def __init__(self, institution: str, cause: str) -> None:
-        AlmaUnreachable.__init__(self, institution, cause)
-        self.msg = Exception.__str__(self)
-        self.pytrace = False
+def _not_asked(institution: str, cause: str) -> BaseException:
+    """``AlmaUnreachable``, raised as pytest shows a ``pytest.fail(pytrace=False)``: its one
+    line, not a traceback of the harness's internals (``results.unreachable`` reads the
+    cause)."""
+    error = AlmaUnreachable(institution, cause)
+    failure = pytest.fail.Exception(str(error), pytrace=False)
+    failure.__cause__ = error
+    return failure
 
 
 def _preflight(config: pytest.Config, profile: Profile, items: list[pytest.Item]) -> list[str]:

@@ -73,7 +73,11 @@ UNREACHABLE_LABEL = "Alma unreachable"
 def unreachable(raised: BaseException | None) -> TypeGuard[BaseException]:
     """Whether a scenario ended because Alma could not be reached or kept refusing for load
     (after the client's retries): an *error*, never a configuration *fail*. A used-up daily
-    allowance is not: waiting will not bring it back, and its message says what to do."""
+    allowance is not: waiting will not bring it back, and its message says what to do.
+    A scenario not asked for want of Alma fails as ``pytest.fail`` does, caused by
+    ``AlmaUnreachable``."""
+    if isinstance(raised, pytest.fail.Exception) and raised.__cause__ is not None:
+        raised = raised.__cause__
     return isinstance(raised, UNREACHABLE) and not isinstance(raised, AlmaDailyLimitReached)
 
 
