@@ -4,7 +4,8 @@
 and, call by call, from one seeded random stream shared by every client of a run:
 
 - answers Alma's per-second 429 (``PER_SECOND_THRESHOLD``, the captured body) without
-  passing the call on, for the methods listed (Alma did not process it);
+  passing the call on, for the methods listed (Alma did not process it), and to the first
+  ``leading_429s`` calls of the run;
 - answers a 5xx without passing a read on: a JSON 500, or a proxy's HTML 502/503 page;
 - resets the connection of a read (``httpx.ReadError``) after the stand-in answered it;
 - with ``unreachable``, refuses every connection (``httpx.ConnectError``); with
@@ -54,6 +55,7 @@ class Faults:
     rate_reset: float = 0.0  # on reads
     unreachable: bool = False
     refuse_after: int | None = None
+    leading_429s: int = 0  # the first calls of the run, whatever the rate
     sent: int = 0
     passed_on: int = 0
     injected: Counter[str] = field(default_factory=Counter)
@@ -72,7 +74,9 @@ class Faults:
             self._count("refused", method)
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         roll = self._random.random
-        if method in self.methods_429 and roll() < self.rate_429:
+        if self.sent <= self.leading_429s or (
+            method in self.methods_429 and roll() < self.rate_429
+        ):
             self._count("429", method)
             return httpx.Response(429, json=PER_SECOND_BODY, request=request)
         if method in READS and roll() < self.rate_5xx:

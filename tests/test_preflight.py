@@ -10,6 +10,7 @@ import pytest
 from alma_p2p.cli import demo_environment
 from alma_p2p.settings import api_key_variable
 from alma_p2p.standin import StandinApp, World
+from tests import faults
 from tests.suite_runner import (
     REPO,
     STANDIN_BASE_URL,
@@ -45,6 +46,20 @@ def test_nothing_listening_is_alma_unreachable_not_a_configuration_fault(tmp_pat
     readiness = (tmp_path / "reports" / "readiness.md").read_text(encoding="utf-8")
     assert "**error**" in readiness
     assert "**fail**" not in readiness
+
+
+def test_preflight_retries_like_any_read(tmp_path):
+    # Five per-second 429s in a row on /conf/general: two tries (as preflight once made)
+    # would have refused the run.
+    mix = faults.Faults(leading_429s=5)
+
+    run = run_live(demo_world(), tmp_path, "--institution", "demo-college", "-k", "partner",
+                   transport=mix)  # fmt: skip
+
+    assert run.returncode == 0, run.output[-3000:]
+    assert mix.by_method["429", "GET"] == 5
+    assert "passed" in run.outcomes.values()
+    assert set(run.outcomes.values()) <= {"passed", "skipped"}
 
 
 def _run_with_keys(tmp_path, swap: dict[str, str], *args: str):
