@@ -208,13 +208,12 @@ class Chokepoint:
         details = () if html else parse_error_details(response.content)
         codes = tuple(d.code for d in details)
         cls = error_class_for(status, codes, calls_left)
-        shown_text = (
-            f"(an HTML {kind or 'error'} page from a proxy or load balancer in front of Alma)"
-            if html
-            else ""
-            if details
-            else excerpt(response.text)
-        )
+        if html:
+            shown_text = (
+                f"(an HTML {kind or 'error'} page from a proxy or load balancer in front of Alma)"
+            )
+        else:
+            shown_text = "" if details else excerpt(response.text)
         if cls is AlmaUnauthorized:
             return AlmaUnauthorized(
                 response.status_code,
