@@ -117,7 +117,7 @@ def describe(exc: yaml.YAMLError, text: str) -> str:
     """What is wrong and where: ``line L (key.path): problem`` and the fix when we know it."""
     mark = getattr(exc, "problem_mark", None)
     if isinstance(exc, DuplicateKeyError | ImpossibleDateError) and mark is not None:
-        where = key_path_at(text, mark.line)
+        where = key_path_at(text, mark.line, mark.column)
         at = f"line {mark.line + 1}" + (f" ({where})" if where else "")
         fix = "" if isinstance(exc, DuplicateKeyError) else "; write a real date as YYYY-MM-DD"
         return f"{at}: {exc.problem}{fix}"
@@ -133,31 +133,36 @@ def problem(exc: yaml.YAMLError) -> str:
     return str(said)
 
 
-def key_path_at(text: str, line: int) -> str:
-    """The dotted key path (``attestations[0].checked_on``) of the key or value that starts on
-    0-based ``line``; empty when the text cannot be composed or nothing starts there."""
+def key_path_at(text: str, line: int, column: int) -> str:
+    """The dotted key path (``attestations[0].checked_on``) of the key or scalar value that
+    starts at 0-based ``line`` and ``column``; empty when the text cannot be composed or
+    nothing starts there."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return ""
-    found = _find(root, line, "")
+    found = _find(root, (line, column), "")
     return found or ""
 
 
-def _find(node: yaml.Node | None, line: int, here: str) -> str | None:
+def _find(node: yaml.Node | None, at: tuple[int, int], here: str) -> str | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             path = f"{here}.{key.value}" if here else str(key.value)
-            if key.start_mark.line == line:
+            if _starts(key, at):
                 return path
-            inner = _find(value, line, path)
+            inner = _find(value, at, path)
             if inner is not None:
                 return inner
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            inner = _find(item, line, f"{here}[{index}]")
+            inner = _find(item, at, f"{here}[{index}]")
             if inner is not None:
                 return inner
-    elif node is not None and node.start_mark.line == line:
+    elif node is not None and _starts(node, at):
         return here
     return None
+
+
+def _starts(node: yaml.Node, at: tuple[int, int]) -> bool:
+    return (node.start_mark.line, node.start_mark.column) == at
