@@ -204,6 +204,9 @@ def make_vcr(config: Mapping[str, Any]) -> Any:
     return recorder
 
 
+_CLOSING = re.compile(r"^version:", re.MULTILINE)
+
+
 class CassetteDamaged(Exception):
     """A cassette file that exists but cannot be replayed; the message names it and the place."""
 
@@ -226,11 +229,23 @@ class _CassetteFiles:
             raise CassetteDamaged(f"{path}: the cassette is empty")
         try:
             text = yamlfile.decode(data, path)
-            return deserialize(text, serializer)
+            loaded = deserialize(text, serializer)
         except yamlfile.YamlFileError as exc:
             raise CassetteDamaged(str(exc)) from None
-        except Exception as exc:
+        except Exception as exc:  # any failure of vcrpy's reader is damage
             raise CassetteDamaged(_cassette_problem(path, text, exc)) from None
+        for index, response in enumerate(loaded[1]):
+            status = response.get("status") if isinstance(response, dict) else None
+            if not isinstance(status, dict) or not {"code", "message"} <= status.keys():
+                raise CassetteDamaged(f"{path}: interactions[{index}].response is cut short")
+        if not _CLOSING.search(text):
+            # vcrpy writes the top-level keys sorted, so a cassette cut between two
+            # interactions is still valid YAML: only its closing "version: 1" is missing.
+            last = text.rstrip().count("\n") + 1
+            raise CassetteDamaged(
+                f"{path}: cut short after line {last}: the closing 'version: 1' is missing"
+            )
+        return loaded
 
     @staticmethod
     def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
