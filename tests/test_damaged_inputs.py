@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from alma_p2p import files, yamlfile
-from alma_p2p.attestations import load_attestations
+from alma_p2p.attestations import Attestation, Attestations, load_attestations
 from alma_p2p.cli import demo_environment
-from alma_p2p.profile import ProfileError
+from alma_p2p.profile import ProfileError, load_profile
 from alma_p2p.recording import read_metadata
 from alma_p2p.standin import cli as standin_cli
 from alma_p2p.standin.app import StandinApp
@@ -151,6 +151,11 @@ def test_an_attestation_dated_in_the_future_is_refused_not_attested(project):
     path.write_text(good.replace("checked_on: 2026-09-15", "checked_on: 2026-11-28"))
     with pytest.raises(ProfileError, match="dated after today"):
         load_attestations(path, today=date(2026, 11, 26))
+    # Built without the file, a future entry is still never "attested".
+    entry = Attestation(item="workflow_profiles", checked_by="X", checked_on=date(2062, 9, 15))
+    profile = load_profile(REPO / "fixtures" / "institutions" / "demo-university" / "profile.yaml")
+    judged = Attestations([entry], today=date(2026, 11, 26)).verdict("workflow_profiles", profile)
+    assert judged.kind == "manual"
     # And the run stops before anything runs.
     future = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
     path.write_text(good.replace("checked_on: 2026-09-15", f"checked_on: {future}"))
