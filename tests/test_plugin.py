@@ -49,6 +49,7 @@ def suite(pytester, monkeypatch):
         folder.mkdir(parents=True)
         (folder / "profile.yaml").write_text(PROFILE.format(lib=lib))
     (pytester.path / "features").mkdir()
+    (pytester.path / "cassettes").mkdir()  # a folder, no cassettes yet
     (pytester.path / "features" / "libraries.feature").write_text(FEATURE)
     pytester.makepyfile(test_suite=STEPS)
     return pytester

@@ -115,7 +115,10 @@ def test_replay_warns_when_cassettes_predate_the_sandbox_refresh(repo, tmp_path)
     meta = cassettes / "demo-university" / "_recording.yaml"
     data = yaml.safe_load(meta.read_text())
     assert data["institution_code"] == "01DEMO_STMARYS"
-    meta.write_text(yaml.safe_dump({**data, "recorded_on": "2026-07-01"}))
+    # One cassette older than the refresh is enough: the warning goes by the oldest.
+    first = sorted(data["cassettes"])[0]
+    data["cassettes"][first] = "2026-07-01"
+    meta.write_text(yaml.safe_dump(data))
     proc = run_pytest(
         [str(repo / "steps"), "--institution", "demo-university", "-q",
          f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",

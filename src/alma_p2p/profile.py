@@ -327,13 +327,11 @@ def _unique(values: Iterable[str], where: str, field: str) -> None:
 def load_profile(path: Path) -> Profile:
     """Load and validate one ``profile.yaml``; the folder name is the profile's name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text, data = yamlfile.read(path)
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from exc
-    try:
-        data = yamlfile.load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {yamlfile.problem(exc)}") from exc
+    except yamlfile.YamlFileError as exc:
+        raise ProfileError(str(exc)) from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a mapping with 'institution' at the top")
     try:
@@ -385,7 +383,7 @@ def describe_validation(
     for err in exc.errors():
         loc = [p for p in err["loc"] if not str(p).startswith("function-")]
         where = _dotted(loc) or "(top level)"
-        line = _line_of(root, loc)
+        line = line_of(root, loc)
         at = f" (line {line})" if line else ""
         lines.append(f"  {where}{at}: {_explain(err)}")
     return "\n".join(lines)
@@ -413,7 +411,7 @@ def _explain(err: Any) -> str:
     return re.sub(r"^Value error, ", "", message)
 
 
-def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+def line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
     """The line of the deepest YAML node on ``loc`` (the parent's when a key is missing)."""
     found = node
     for part in loc:

@@ -200,7 +200,76 @@ def make_vcr(config: Mapping[str, Any]) -> Any:
 
     recorder = vcr.VCR(**config)
     recorder.register_matcher("json_body", json_body)
+    recorder.register_persister(_CassetteFiles)
     return recorder
+
+
+_CLOSING = re.compile(r"^version:", re.MULTILINE)
+
+
+class CassetteDamaged(Exception):
+    """A cassette file that exists but cannot be replayed; the message names it and the place."""
+
+
+class _CassetteFiles:
+    """vcrpy's filesystem persister, except that a damaged cassette is an error naming the
+    file and the place instead of an empty cassette (vcrpy's choice for bad encoding) or a
+    bare YAML traceback."""
+
+    @staticmethod
+    def load_cassette(cassette_path: Any, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+        from vcr.serialize import deserialize
+
+        path = Path(cassette_path)
+        if not path.is_file():
+            raise CassetteNotFoundError()
+        data = path.read_bytes()
+        if not data.strip():
+            raise CassetteDamaged(f"{path}: the cassette is empty")
+        try:
+            text = yamlfile.decode(data, path)
+            loaded = deserialize(text, serializer)
+        except yamlfile.YamlFileError as exc:
+            raise CassetteDamaged(str(exc)) from None
+        except Exception as exc:  # any failure of vcrpy's reader is damage
+            raise CassetteDamaged(_cassette_problem(path, text, exc)) from None
+        for index, response in enumerate(loaded[1]):
+            status = response.get("status") if isinstance(response, dict) else None
+            if not isinstance(status, dict) or not {"code", "message"} <= status.keys():
+                raise CassetteDamaged(f"{path}: interactions[{index}].response is cut short")
+        if not _CLOSING.search(text):
+            # vcrpy writes the top-level keys sorted, so a cassette cut between two
+            # interactions is still valid YAML: only its closing "version: 1" is missing.
+            last = text.rstrip().count("\n") + 1
+            raise CassetteDamaged(
+                f"{path}: cut short after line {last}: the closing 'version: 1' is missing"
+            )
+        return loaded
+
+    @staticmethod
+    def save_cassette(cassette_path: Any, cassette_dict: Any, serializer: Any) -> None:
+        from vcr.persisters.filesystem import FilesystemPersister
+
+        FilesystemPersister.save_cassette(cassette_path, cassette_dict, serializer)
+
+
+def _cassette_problem(path: Path, text: str, exc: Exception) -> str:
+    """Where a cassette vcrpy could not read is damaged (the node tree only now)."""
+    try:
+        data = yamlfile.parse(text, path)
+    except yamlfile.YamlFileError as damaged:
+        return str(damaged)
+    interactions = data.get("interactions") if isinstance(data, dict) else None
+    if not isinstance(interactions, list):
+        return f"{path}: not a cassette (no 'interactions' list at the top)"
+    for index, entry in enumerate(interactions):
+        missing = [
+            k for k in ("request", "response") if not isinstance(entry, dict) or k not in entry
+        ]
+        if missing:
+            return f"{path}: interactions[{index}] has no {' or '.join(missing)} (cut short?)"
+    return f"{path}: vcrpy cannot read it ({type(exc).__name__}: {exc})"
 
 
 def redacted_exchange(method: str, uri: str, status: int, body: bytes) -> str:
@@ -245,20 +314,39 @@ _VCR_PATCHERS = (
 META_FILE = "_recording.yaml"
 
 
-def write_metadata(folder: Path, meta: dict[str, Any]) -> None:
-    """``cassettes/<institution>/_recording.yaml``: when and against what it was recorded."""
+def write_metadata(folder: Path, facts: dict[str, Any], written: Mapping[str, str]) -> None:
+    """``cassettes/<institution>/_recording.yaml``: the set-level ``facts`` (institution,
+    region, gateway, harness version) and, under ``cassettes``, each cassette's own
+    ``recorded_on``; only the cassettes in ``written`` (path relative to ``folder`` → date)
+    get a new date, the others keep theirs."""
     import yaml
 
-    write_atomic(folder / META_FILE, yaml.safe_dump(meta, sort_keys=True))
+    old = read_metadata(folder)
+    dates: dict[str, str] = dict(old.get("cassettes") or {})
+    if not dates and old.get("recorded_on"):
+        # The old format: one date for the whole set, which every cassette then had.
+        for cassette in folder.rglob("*.yaml"):
+            if cassette.name != META_FILE:
+                dates[cassette.relative_to(folder).as_posix()] = str(old["recorded_on"])
+    dates.update(written)
+    dates = {k: v for k, v in dates.items() if (folder / k).is_file()}
+    meta = {**facts, "cassettes": dict(sorted(dates.items()))}
+    write_atomic(folder / META_FILE, yaml.safe_dump(meta, sort_keys=False))
 
 
 def read_metadata(folder: Path) -> dict[str, Any]:
-
+    """The facts of ``_recording.yaml`` ({} when there is none), with ``recorded_on`` the
+    oldest cassette's date: what a staleness warning must go by."""
     path = folder / META_FILE
     if not path.is_file():
         return {}
-    data = yamlfile.load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
+    _text, data = yamlfile.read(path)
+    if not isinstance(data, dict):
+        raise yamlfile.YamlFileError(f"{path}: expected a mapping of recording facts")
+    dates = data.get("cassettes")
+    if isinstance(dates, dict) and dates:
+        data["recorded_on"] = min(str(v) for v in dates.values())
+    return data
 
 
 def slug(text: str) -> str:

@@ -82,10 +82,13 @@ class Readiness:
 
 
 def write_reports(readiness: Readiness, folder: Path, mode: str) -> list[Path]:
+    """Both reports, each written whole or not at all; both are rendered before either is
+    written, so a rendering error never leaves a new Markdown beside an old HTML page."""
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "readiness.md", folder / "readiness.html"
-    write_atomic(md, render_markdown(readiness, mode))
-    write_atomic(page, render_html(readiness, mode))
+    texts = {md: render_markdown(readiness, mode), page: render_html(readiness, mode)}
+    for path, text in texts.items():
+        write_atomic(path, text)
     return [md, page]
 
 

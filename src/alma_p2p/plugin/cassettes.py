@@ -29,6 +29,7 @@ from alma_p2p.plugin.run import profiles_of, run_of, shown
 from alma_p2p.plugin.scenario import Scenario, outcome_of, scenario_of
 from alma_p2p.profile import Profile
 from alma_p2p.recording import (
+    CassetteDamaged,
     canonical_uri,
     cassette_path,
     make_vcr,
@@ -37,6 +38,7 @@ from alma_p2p.recording import (
     write_metadata,
 )
 from alma_p2p.settings import Settings
+from alma_p2p.yamlfile import YamlFileError
 
 RecordMode = Literal["replay", "record", "live"]
 
@@ -52,6 +54,8 @@ class Recorded:
     written: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     institutions: set[str] = field(default_factory=set)
+    # institution → cassette path inside its folder → the day it was written
+    dates: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 RECORDED = pytest.StashKey[Recorded]()
@@ -111,8 +115,16 @@ def alma_cassette(
     if alma_record_mode == "replay":
         if not path.is_file():
             pytest.fail(_missing_cassette(request.node, scenario, path), pytrace=False)
-        with make_vcr(alma_vcr_config).use_cassette(str(path)), _network_blocked():
-            yield path
+        try:
+            cassette = make_vcr(alma_vcr_config).use_cassette(str(path))
+            cassette.__enter__()
+        except CassetteDamaged as exc:
+            pytest.fail(_damaged_cassette(request.node, scenario, exc), pytrace=False)
+        try:
+            with _network_blocked():
+                yield path
+        finally:
+            cassette.__exit__(None, None, None)
         return
     with _recording(request.node, scenario, path, alma_vcr_config):
         yield path
@@ -139,6 +151,11 @@ def _recording(
             # fresh folder); it never replaces a cassette that replays green.
             draft.replace(path)
             recorded.written.append(where if passed else f"{where} (scenario failed)")
+            folder = path.parents[len(Path(scenario.feature_path).parts)]  # <cassettes>/<inst>
+            inside = path.relative_to(folder)
+            recorded.dates.setdefault(scenario.institution, {})[inside.as_posix()] = (
+                datetime.now(UTC).date().isoformat()
+            )
         else:
             draft.unlink(missing_ok=True)
             if not passed:
@@ -177,13 +194,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A record run stamps each institution's cassettes with when and what it recorded."""
+    """A record run stamps the cassettes it wrote (and only those) with the day, beside
+    what each institution's set was recorded against."""
     config = session.config
     run = run_of(config)
     recorded = recorded_of(config)
     if run.settings.mode != "record" or run.profiles is None:
         return
-    for name in sorted(recorded.institutions):
+    for name, written in sorted(recorded.dates.items()):
         profile = run.profiles[name]
         write_metadata(
             run.settings.cassettes_dir / name,
@@ -192,9 +210,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 "institution_code": profile.institution.code,
                 "region": profile.institution.region,
                 "gateway": "ALMA_BASE_URL" if run.settings.base_url else "region gateway",
-                "recorded_on": datetime.now(UTC).date().isoformat(),
                 "harness_version": __version__,
             },
+            written,
         )
 
 
@@ -214,7 +232,10 @@ def stale_cassettes(config: pytest.Config) -> list[str]:
 
 
 def _staleness(settings: Settings, profile: Profile, today: date) -> tuple[date, str] | None:
-    meta = read_metadata(settings.cassettes_dir / profile.name)
+    try:
+        meta = read_metadata(settings.cassettes_dir / profile.name)
+    except YamlFileError:
+        return None  # refused at configure time; this is the summary at the end
     if not meta.get("recorded_on"):
         return None
     recorded = date.fromisoformat(str(meta["recorded_on"]))
@@ -246,6 +267,16 @@ def _missing_cassette(node: pytest.Item, scenario: Scenario, path: Path) -> str:
         f"  Scenario: {scenario.name}\n"
         f"  Expected: {shown(node.config, path)}\n"
         "Record it against your sandbox (or the demo stand-in, see README) with:\n"
+        f"  {_record_command(node, scenario.institution)}"
+    )
+
+
+def _damaged_cassette(node: pytest.Item, scenario: Scenario, exc: CassetteDamaged) -> str:
+    return (
+        f"Damaged cassette for this scenario at {scenario.institution}.\n"
+        f"  Scenario: {scenario.name}\n"
+        f"  {exc}\n"
+        "Record it again against your sandbox (or the demo stand-in, see README) with:\n"
         f"  {_record_command(node, scenario.institution)}"
     )
 

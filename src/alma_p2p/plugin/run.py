@@ -7,6 +7,7 @@ Relative paths, from a flag, the environment or a default, are anchored at the r
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.payloads import TestData
 from alma_p2p.plugin.scenario import scenario_of
 from alma_p2p.profile import Profile, ProfileError, load_profiles
+from alma_p2p.recording import read_metadata
 from alma_p2p.settings import Settings, SettingsError, load_settings
+from alma_p2p.yamlfile import YamlFileError
 
 MARKERS = {
     "multi_library": "applies only to institutions with several resource sharing libraries",
@@ -131,6 +134,48 @@ def pytest_configure(config: pytest.Config) -> None:
     # without a profiles folder (the harness's own tests) loads them only if asked to.
     if settings.institutions or settings.profiles_dir.is_dir():
         _load_profiles(run)
+        if not config.option.collectonly:
+            _check_places(run)
+
+
+def _check_places(run: Run) -> None:
+    """What the run reads and writes is there and writable before anything runs, so a long
+    live run never fails at its end (its report and ledger) and replay never fails once per
+    scenario for want of a folder."""
+    settings = run.settings
+    folder = settings.cassettes_dir
+    if settings.mode == "replay":
+        if not folder.is_dir():
+            raise pytest.UsageError(
+                f"no cassettes at {folder}: record them with "
+                "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record, "
+                "or point --cassettes-dir / ALMA_CASSETTES_DIR at them"
+            )
+        for name in run.profiles or {}:
+            try:
+                read_metadata(folder / name)
+            except YamlFileError as exc:
+                raise pytest.UsageError(
+                    f"{exc}\n(the record of when these cassettes were recorded; restore it "
+                    f"from version control, or re-record with --alma-mode=record --institution "
+                    f"{name})"
+                ) from None
+    _writable(settings.report_dir, "the readiness report", "--alma-report-dir / ALMA_REPORT_DIR")
+    if settings.mode in ("live", "record"):
+        _writable(settings.ledger.parent, "the ledger", "--alma-ledger / ALMA_LEDGER")
+
+
+def _writable(folder: Path, what: str, knob: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".alma-p2p-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise pytest.UsageError(
+            f"cannot write {what} to {folder} ({reason}): make the folder writable, or "
+            f"choose another with {knob}"
+        ) from None
 
 
 def _load_profiles(run: Run) -> dict[str, Profile]:

@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alma_p2p import yamlfile
@@ -315,11 +314,11 @@ class World(_Data):
 def load_world(path: Path) -> World:
     """Read and validate a world file."""
     try:
-        data = yamlfile.load(Path(path).read_text(encoding="utf-8"))
+        _text, data = yamlfile.read(Path(path))
     except OSError as exc:
         raise WorldError(f"{path}: cannot read the world file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise WorldError(f"{path}: not valid YAML: {yamlfile.problem(exc)}") from exc
+    except yamlfile.YamlFileError as exc:
+        raise WorldError(str(exc)) from None
     try:
         return World.model_validate(data)
     except ValidationError as exc:
