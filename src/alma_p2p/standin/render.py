@@ -97,12 +97,24 @@ def digits(text: str, width: int = 14) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16) % 10**width).zfill(width)
 
 
-def page(key: str, records: list[Json], limit: int, offset: int) -> Json:
-    """One page of a list; an empty page leaves the list key out."""
+def page(key: str, records: list[Json], limit: int, offset: int, *, empty: str) -> Json:
+    """One page of a list; an empty page as ``empty`` (lists.empty_page_shape) says."""
     chosen = records[offset : offset + limit]
     if not chosen:
-        return {"total_record_count": len(records)}  # UNVERIFIED(lists.empty_page_shape)
+        return empty_page(key, len(records), empty)
     return {key: chosen, "total_record_count": len(records)}
+
+
+def empty_page(key: str, total: int, form: str) -> Json:
+    """A page without records: the list key left out, an empty list, or null.
+
+    UNVERIFIED(lists.empty_page_shape): no capture shows an empty list.
+    """
+    if form == "empty_list":
+        return {key: [], "total_record_count": total}
+    if form == "null":
+        return {key: None, "total_record_count": total}
+    return {"total_record_count": total}
 
 
 def apply_quirks(data: object, quirks: ReleaseQuirks) -> object:
@@ -126,17 +138,29 @@ def apply_quirks(data: object, quirks: ReleaseQuirks) -> object:
 
 
 def general(inst: Institution) -> Json:
+    # UNVERIFIED(gateway.environment_type_form): a plain string, a code-table object or
+    # upper case, as the institution plays the fact.
+    form = inst.plays("gateway.environment_type_form")
+    environment: object = inst.environment_type
+    if form == "code_table":
+        environment = code(inst.environment_type.upper(), inst.environment_type.capitalize())
+    elif form == "upper":
+        environment = inst.environment_type.upper()
     return {
         "institution": code(inst.code, inst.name),
         "alma_url": inst.alma_url,
-        "environment_type": inst.environment_type,  # UNVERIFIED(gateway.environment_type_form)
+        "environment_type": environment,
     }
 
 
+def probe_text(inst: Institution, method: str) -> str:
+    """The self-test's words; alma-api.md §1.2 shows them in <test>…</test>."""
+    return f"{method} - OK - institutionCode: {inst.code}"
+
+
 def probe(inst: Institution, method: str) -> Json:
-    # The reference shows the XML form <test>GET - OK - institutionCode: X</test>;
     # UNVERIFIED(gateway.probe_body_format): the JSON form of the same answer.
-    return {"test": f"{method} - OK - institutionCode: {inst.code}"}
+    return {"test": probe_text(inst, method)}
 
 
 def library(inst: Institution, lib: Library, base: str) -> Json:
@@ -196,21 +220,26 @@ def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
     }
 
 
-def job(job: Job, base: str) -> Json:
-    return {
+def job(job: Job, base: str, *, status_form: str = "present") -> Json:
+    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only)."""
+    record: Json = {
         "id": job.id,
         "name": job.name,
         "description": job.description,
         "type": code(job.type, job.type.capitalize()),
         "category": code(job.category, job.category.capitalize()),
         "schedule": code(job.schedule.value, job.schedule.desc),
-        # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
-        "status": code(
-            "ACTIVE" if job.active else "INACTIVE", "Active" if job.active else "Inactive"
-        ),
-        "next_run": job.next_run if job.active else None,
-        "link": f"{base}/conf/jobs/{job.id}",
     }
+    # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
+    if status_form == "present":
+        active = job.active
+        record["status"] = code(
+            "ACTIVE" if active else "INACTIVE", "Active" if active else "Inactive"
+        )
+    idle = "" if status_form == "next_run_only" else None
+    record["next_run"] = job.next_run if job.active else idle
+    record["link"] = f"{base}/conf/jobs/{job.id}"
+    return record
 
 
 def job_instance(job: Job, run: JobRun, base: str) -> Json:
