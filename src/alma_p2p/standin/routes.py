@@ -149,9 +149,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         if scope not in table.scopes:
             raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
         rows = table.scopes[scope]
-    return render.code_table(
-        live.institution, name, table, rows, scope=scope, lang=request.args.get("lang", "en")
-    )
+    return render.code_table(name, table, rows)
 
 
 def _find_library(live: Live, code: str) -> Library:
