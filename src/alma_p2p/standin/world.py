@@ -298,13 +298,12 @@ class Institution(_Data):
                     f"user {user.primary_id}: rs_libraries {sorted(unknown)} are not libraries "
                     f"of {self.code} ({', '.join(sorted(libraries))})"
                 )
-        chosen = self.facts.get(NO_RS_LIBRARY)
-        if chosen is not None and "no_rs_library_error" in self.model_fields_set:
-            if chosen != self.no_rs_library_error:
-                raise ValueError(
-                    f"no_rs_library_error {self.no_rs_library_error} and facts: "
-                    f"{NO_RS_LIBRARY}: {chosen} disagree; give only the facts entry"
-                )
+        chosen = self.facts.get(NO_RS_LIBRARY, self.no_rs_library_error)
+        if "no_rs_library_error" in self.model_fields_set and chosen != self.no_rs_library_error:
+            raise ValueError(
+                f"no_rs_library_error {self.no_rs_library_error} and facts: "
+                f"{NO_RS_LIBRARY}: {chosen} disagree; give only the facts entry"
+            )
         return self
 
     def plays(self, fact_id: str) -> str:
