@@ -384,3 +384,11 @@ def test_a_late_rejection_uses_the_played_code() -> None:
         LENDER,
     )
     assert lend(app, "Atlas of Local Waters", reads=2)[-1] == "REJECT"
+
+
+def test_no_key_at_all_is_unauthorized_whatever_the_invalid_key_status() -> None:
+    app = playing({"gateway.invalid_key_status": "403"}, institution=None)
+    with httpx.Client(transport=httpx.WSGITransport(app=app)) as http:
+        answer = http.get("http://standin.test/almaws/v1/conf/general")
+    assert answer.status_code == 400
+    assert "<errorCode>UNAUTHORIZED</errorCode>" in answer.text

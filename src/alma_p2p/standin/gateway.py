@@ -93,8 +93,12 @@ class Gateway:
         """Check prefix, key, area and thresholds; an admitted call is counted."""
         if not request.path.startswith(PREFIX + "/"):
             return Refused(not_found_page(), None)
-        grant = self._grants.get(_api_key(request) or "")
+        key = _api_key(request)
+        grant = self._grants.get(key or "")
         area = api_area(request.path[len(PREFIX) :])
+        if grant is None and not key:
+            # No key at all: "API-key not defined" (alma-api.md §1.2).
+            return Refused(unauthorized(self.world.plays("gateway.unauthorized_as_xml")), None)
         if grant is None:
             return Refused(self._unknown_key(), None)
         if area is None or not grant.allows(area, is_write(request.method)):

@@ -6,6 +6,12 @@ code tables, bibs with holdings and items, and borrowing requests staff have rec
 ``load_world`` validates it and raises ``WorldError`` naming the file and the path inside.
 Settings Alma keeps but does not expose through its API (an RS library's lending flags and
 default borrowing location) are here too, because the stand-in acts on them.
+
+``facts: {<fact id>: <switch word>}``, on an institution or at the top of the world (for
+every institution, and for keys no institution holds), makes the stand-in play an
+alternative of a fact of the register of Alma facts instead of the assumed value, e.g.
+``facts: {lending.reject_status_code: REJECT}``. The words are the register's ``switch``
+values; an unknown fact or word is a ``WorldError`` naming the line.
 """
 
 from __future__ import annotations
