@@ -18,7 +18,7 @@ import yaml
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaBadRequest, AlmaClient, AlmaForbidden, AlmaUnauthorized
 from alma_p2p.alma.errors import AlmaAPIError, NotAnAlmaGateway
-from alma_p2p.facts import load_register
+from alma_p2p.facts import FactsError, load_register, parse_register
 from alma_p2p.standin import StandinApp, World, WorldError, load_world
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "standin" / "demo-world.yaml"
@@ -392,3 +392,53 @@ def test_no_key_at_all_is_unauthorized_whatever_the_invalid_key_status() -> None
         answer = http.get("http://standin.test/almaws/v1/conf/general")
     assert answer.status_code == 400
     assert "<errorCode>UNAUTHORIZED</errorCode>" in answer.text
+
+
+# -- the register's switch words and paths ---------------------------------------------
+
+REGISTER = """
+version: 1
+facts:
+  - id: lending.some_code
+    kind: code
+    statement: s
+    assumed: a
+    {switch}
+    alternatives:
+      - value: b
+        evidence: none
+        {alternative_switch}
+    evidence: [none]
+    probe: p
+    probe_safety: read
+    {paths}
+"""
+
+
+def register(switch: str = "", alternative_switch: str = "", paths: str = "") -> str:
+    return REGISTER.format(switch=switch, alternative_switch=alternative_switch, paths=paths)
+
+
+def test_a_fact_with_switch_words_lists_them_assumed_first() -> None:
+    parsed = parse_register(register("switch: A", "switch: B"))
+    assert parsed.fact("lending.some_code").switches == ("A", "B")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (register("", "switch: B"), "the assumed value needs one"),
+        (register("switch: A", "switch: A"), "switch words repeat"),
+        (register("switch: 'A B'", "switch: B"), "facts.0.switch"),
+        (register(paths="paths: {partner: ['not a path!']}"), "facts.0.paths.partner.0"),
+    ],
+)
+def test_broken_switch_words_and_paths_are_refused(text: str, problem: str) -> None:
+    with pytest.raises(FactsError) as raised:
+        parse_register(text, "bad.yaml")
+    assert problem in str(raised.value)
+
+
+def test_declared_paths_are_read_by_kind() -> None:
+    parsed = parse_register(register(paths="paths: {partner: [partner_details.code, 'note[]']}"))
+    assert parsed.fact("lending.some_code").paths == {"partner": ("partner_details.code", "note[]")}

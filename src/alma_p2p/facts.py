@@ -5,6 +5,11 @@ plausible alternatives, the evidence, the checks that depend on it and how a san
 probe it. Code that relies on a fact is marked ``UNVERIFIED(<id>)``. The register is read
 and validated once per process (``load_register``); ``render_markdown`` gives the README's
 "What we assume about Alma without a source" section, which ``alma-p2p facts`` prints.
+
+A fact the stand-in can play gives each of its values a ``switch`` word (the assumed one on
+the fact, the others on its alternatives), which a world file's ``facts:`` names. A fact's
+``paths`` declare, per kind of the stand-in's answer, the key paths no capture shows that
+the fact assumes (``tests/test_standin_shapes.py`` holds the stand-in to them).
 """
 
 from __future__ import annotations
