@@ -89,6 +89,7 @@ class Call:
     key: str = UNIVERSITY
     params: tuple[tuple[str, str], ...] = ()
     body: Any = None
+    json_by_default: bool = True  # False: an XML answer unless a fact's alternative says JSON
 
     def __str__(self) -> str:
         query = "&".join(f"{k}={v}" for k, v in self.params)
@@ -162,6 +163,9 @@ CALLS: tuple[Call, ...] = (
     Call("error", "GET", "/conf/libraries/NOPE"),
     Call("error", "GET", "/conf/nothing-here"),
     Call("error", "POST", "/users/P2P-TEST-NORS-01/resource-sharing-requests", body={}),
+    Call("error", "GET", "/conf/general", key="l7xxNOTAKEY"),
+    # Analytics is read-only for the demo keys: UNAUTHORIZED, XML unless played as JSON.
+    Call("error", "POST", "/analytics/test", json_by_default=False),
 )
 # Answers that are not JSON, and what declares their form instead.
 NOT_JSON = {
@@ -236,7 +240,9 @@ def answers(world: World, *, strict: bool = True) -> Iterator[tuple[str, Call, o
             kind = "error" if response.status_code >= 400 else call.kind
             is_json = response.headers.get("content-type", "").startswith("application/json")
             if strict:
-                assert is_json, f"{call}: answered {response.headers.get('content-type')}"
+                assert is_json == call.json_by_default, (
+                    f"{call}: answered {response.headers.get('content-type')}"
+                )
                 assert kind == call.kind, f"{call}: answered {response.status_code}"
             if not is_json:
                 continue
