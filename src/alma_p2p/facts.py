@@ -5,6 +5,11 @@ plausible alternatives, the evidence, the checks that depend on it and how a san
 probe it. Code that relies on a fact is marked ``UNVERIFIED(<id>)``. The register is read
 and validated once per process (``load_register``); ``render_markdown`` gives the README's
 "What we assume about Alma without a source" section, which ``alma-p2p facts`` prints.
+
+A fact the stand-in can play gives each of its values a ``switch`` word (the assumed one on
+the fact, the others on its alternatives), which a world file's ``facts:`` names. A fact's
+``paths`` declare, per kind of the stand-in's answer, the key paths no capture shows that
+the fact assumes (``tests/test_standin_shapes.py`` holds the stand-in to them).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -29,6 +34,10 @@ Kind = Literal["field", "code", "behaviour"]
 ProbeSafety = Literal["read", "write-with-test-data", "none"]
 
 FACT_ID = r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+"
+# A switch value: a word (letters, digits, _ and -) a world file's ``facts:`` names.
+SWITCH = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+# A key path of a JSON answer: keys joined by dots, a list as ``[]``.
+KEY_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\[\])*(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\])*)*"
 # How evidence names a file of shared/reference/captures/.
 CAPTURE = re.compile(r"captures/([\w.-]+\.json)")
 
@@ -46,6 +55,11 @@ class Alternative(_Frozen):
 
     value: str = Field(min_length=1)
     evidence: str = Field(min_length=1, description='a source, or "none"')
+    switch: str | None = Field(
+        default=None,
+        pattern=f"^{SWITCH}$",
+        description="the word a stand-in world uses to play this alternative",
+    )
 
 
 class Fact(_Frozen):
@@ -60,12 +74,41 @@ class Fact(_Frozen):
     checks: tuple[str, ...] = ()
     probe: str = Field(min_length=1)
     probe_safety: ProbeSafety
+    switch: str | None = Field(
+        default=None,
+        pattern=f"^{SWITCH}$",
+        description="the word a stand-in world uses to play the assumed value",
+    )
+    paths: dict[str, tuple[Annotated[str, Field(pattern=f"^{KEY_PATH}$")], ...]] = Field(
+        default_factory=dict,
+        description="the stand-in's answer kind (tests/test_standin_shapes.py) → the key "
+        "paths of that answer no capture shows, which this fact declares",
+    )
 
     @model_validator(mode="after")
     def _probe_says_why_not(self) -> Fact:
         if self.probe_safety == "none" and not self.probe.startswith("cannot be probed"):
             raise ValueError('probe_safety none needs a probe starting "cannot be probed"')
         return self
+
+    @model_validator(mode="after")
+    def _switches_are_complete_and_distinct(self) -> Fact:
+        words = [a.switch for a in self.alternatives if a.switch is not None]
+        if self.switch is None:
+            if words:
+                raise ValueError("alternatives have switches, so the assumed value needs one")
+            return self
+        words.append(self.switch)
+        if len(set(words)) != len(words):
+            raise ValueError(f"switch words repeat: {', '.join(words)}")
+        return self
+
+    @property
+    def switches(self) -> tuple[str, ...]:
+        """The words a stand-in world may set this fact to, the assumed value's first."""
+        if self.switch is None:
+            return ()
+        return (self.switch, *(a.switch for a in self.alternatives if a.switch is not None))
 
     @property
     def capture_files(self) -> frozenset[str]:

@@ -49,7 +49,10 @@ class StandinApp:
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.Lock()
         self._gateway = Gateway(world, clock)
-        self._live: dict[str, Live] = {inst.code: Live.of(inst) for inst in world.institutions}
+        peers = {inst.code: inst for inst in world.institutions}
+        self._live: dict[str, Live] = {
+            inst.code: Live.of(inst, peers) for inst in world.institutions
+        }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

@@ -80,6 +80,8 @@ class Gateway:
 
     def __init__(self, world: World, clock: Callable[[], float]) -> None:
         self.clock = clock
+        self.world = world
+        self._institutions = {inst.code: inst for inst in world.institutions}
         self._grants: dict[str, Grant] = {}
         self._meters: dict[str, Meter] = {}
         for inst in world.institutions:
@@ -91,10 +93,17 @@ class Gateway:
         """Check prefix, key, area and thresholds; an admitted call is counted."""
         if not request.path.startswith(PREFIX + "/"):
             return Refused(not_found_page(), None)
-        grant = self._grants.get(_api_key(request) or "")
+        key = _api_key(request)
+        grant = self._grants.get(key or "")
         area = api_area(request.path[len(PREFIX) :])
-        if grant is None or area is None or not grant.allows(area, is_write(request.method)):
-            return Refused(unauthorized(), grant.institution if grant else None)
+        if grant is None and not key:
+            # No key at all: "API-key not defined" (alma-api.md §1.2).
+            return Refused(unauthorized(self.world.plays("gateway.unauthorized_as_xml")), None)
+        if grant is None:
+            return Refused(self._unknown_key(), None)
+        if area is None or not grant.allows(area, is_write(request.method)):
+            form = self._institutions[grant.institution].plays("gateway.unauthorized_as_xml")
+            return Refused(unauthorized(form), grant.institution)
         meter = self._meters[grant.institution]
         if meter.over_per_second(self.clock()):
             fault = AlmaFault(
@@ -110,6 +119,18 @@ class Gateway:
         meter.calls += 1
         return Admitted(grant.institution)
 
+    def _unknown_key(self) -> Response:
+        """A key no institution holds. UNVERIFIED(gateway.invalid_key_status): 403, the
+        UNAUTHORIZED answer of a key without the area (400), or the UI host's 401."""
+        status = self.world.plays("gateway.invalid_key_status")
+        if status == "400":
+            return unauthorized(self.world.plays("gateway.unauthorized_as_xml"))
+        if status == "401":
+            page = "<!DOCTYPE html><html><body><h1>401 Unauthorized</h1></body></html>"
+            return Response(page, 401, content_type="text/html")
+        body = _error_list("INVALID_REQUEST", "Invalid API Key", "E01-0000000000-STANDIN")
+        return Response(json.dumps(body), 403, content_type=JSON_TYPE)
+
     def stamp(self, institution: str, response: Response) -> Response:
         """Add the institution's calls left today, as Alma does on every answer."""
         remaining = self._meters[institution].remaining
@@ -119,18 +140,21 @@ class Gateway:
     def error(self, institution: str, request: Request, fault: AlmaFault) -> Response:
         """Alma's JSON ``errorList`` for a fault, with a tracking id stable per request."""
         tracking = "E01-" + digits(f"{request.method} {request.full_path}", 10) + "-STANDIN"
-        body = {
-            "errorsExist": True,
-            "errorList": {
-                "error": [
-                    {"errorCode": fault.code, "errorMessage": fault.message, "trackingId": tracking}
-                ]
-            },
-            "result": None,
-        }
+        body = _error_list(fault.code, fault.message, tracking)
         return self.stamp(
             institution, Response(json.dumps(body), fault.status, content_type=JSON_TYPE)
         )
+
+
+def _error_list(code: str, message: str, tracking: str) -> dict[str, object]:
+    """Alma's JSON error body (captures/error_user_not_found.json)."""
+    return {
+        "errorsExist": True,
+        "errorList": {
+            "error": [{"errorCode": code, "errorMessage": message, "trackingId": tracking}]
+        },
+        "result": None,
+    }
 
 
 def _api_key(request: Request) -> str | None:
@@ -140,17 +164,24 @@ def _api_key(request: Request) -> str | None:
     return request.args.get("apikey")
 
 
-def unauthorized() -> Response:
+UNAUTHORIZED_TEXT = "API-key not defined or not configured to allow this API."
+UNAUTHORIZED_TRACKING = "E01-0000000000-STANDIN"
+
+
+def unauthorized(form: str = "xml") -> Response:
     """Alma's answer to a key without the API area."""
     # Served as XML even to JSON clients, as the public fixtures model it (alma-api.md §1.2):
-    # UNVERIFIED(gateway.unauthorized_as_xml).
+    # UNVERIFIED(gateway.unauthorized_as_xml); or the JSON errorList when the world says so.
+    if form == "json":
+        body_json = _error_list("UNAUTHORIZED", UNAUTHORIZED_TEXT, UNAUTHORIZED_TRACKING)
+        return Response(json.dumps(body_json), 400, content_type=JSON_TYPE)
     body = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">'
         "<errorsExist>true</errorsExist><errorList><error>"
         "<errorCode>UNAUTHORIZED</errorCode>"
-        f"<errorMessage>{escape('API-key not defined or not configured to allow this API.')}"
-        "</errorMessage><trackingId>E01-0000000000-STANDIN</trackingId>"
+        f"<errorMessage>{escape(UNAUTHORIZED_TEXT)}"
+        f"</errorMessage><trackingId>{UNAUTHORIZED_TRACKING}</trackingId>"
         "</error></errorList></web_service_result>"
     )
     return Response(body, 400, content_type="application/xml;charset=UTF-8")

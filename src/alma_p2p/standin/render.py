@@ -60,8 +60,6 @@ class BorrowingRecord(TypedDict):
     title: str
     author: NotRequired[str | None]
     mms_id: str
-    pickup_location: NotRequired[CodeValue]
-    pickup_location_type: NotRequired[str | None]
     requester: CodeValue
     created_date: str
     _user: str
@@ -97,12 +95,24 @@ def digits(text: str, width: int = 14) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16) % 10**width).zfill(width)
 
 
-def page(key: str, records: list[Json], limit: int, offset: int) -> Json:
-    """One page of a list; an empty page leaves the list key out."""
+def page(key: str, records: list[Json], limit: int, offset: int, *, empty: str) -> Json:
+    """One page of a list; an empty page as ``empty`` (lists.empty_page_shape) says."""
     chosen = records[offset : offset + limit]
     if not chosen:
-        return {"total_record_count": len(records)}  # UNVERIFIED(lists.empty_page_shape)
+        return empty_page(key, len(records), empty)
     return {key: chosen, "total_record_count": len(records)}
+
+
+def empty_page(key: str, total: int, form: str) -> Json:
+    """A page without records: the list key left out, an empty list, or null.
+
+    UNVERIFIED(lists.empty_page_shape): no capture shows an empty list.
+    """
+    if form == "empty_list":
+        return {key: [], "total_record_count": total}
+    if form == "null":
+        return {key: None, "total_record_count": total}
+    return {"total_record_count": total}
 
 
 def apply_quirks(data: object, quirks: ReleaseQuirks) -> object:
@@ -126,23 +136,35 @@ def apply_quirks(data: object, quirks: ReleaseQuirks) -> object:
 
 
 def general(inst: Institution) -> Json:
+    # UNVERIFIED(gateway.environment_type_form): a plain string, a code-table object or
+    # upper case, as the institution plays the fact.
+    form = inst.plays("gateway.environment_type_form")
+    environment: object = inst.environment_type
+    if form == "code_table":
+        environment = code(inst.environment_type.upper(), inst.environment_type.capitalize())
+    elif form == "upper":
+        environment = inst.environment_type.upper()
+    # UNVERIFIED(gateway.general_shape): institution and alma_url.
     return {
         "institution": code(inst.code, inst.name),
         "alma_url": inst.alma_url,
-        "environment_type": inst.environment_type,  # UNVERIFIED(gateway.environment_type_form)
+        "environment_type": environment,
     }
 
 
+def probe_text(inst: Institution, method: str) -> str:
+    """The self-test's words; alma-api.md §1.2 shows them in <test>…</test>."""
+    return f"{method} - OK - institutionCode: {inst.code}"
+
+
 def probe(inst: Institution, method: str) -> Json:
-    # The reference shows the XML form <test>GET - OK - institutionCode: X</test>;
     # UNVERIFIED(gateway.probe_body_format): the JSON form of the same answer.
-    return {"test": f"{method} - OK - institutionCode: {inst.code}"}
+    return {"test": probe_text(inst, method)}
 
 
 def library(inst: Institution, lib: Library, base: str) -> Json:
     return {
         "code": lib.code,
-        "id": digits(inst.code + lib.code, 12),
         "name": lib.name,
         "description": lib.description,
         "resource_sharing": lib.resource_sharing,
@@ -196,24 +218,33 @@ def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
     }
 
 
-def job(job: Job, base: str) -> Json:
-    return {
+def job(job: Job, base: str, *, status_form: str = "present") -> Json:
+    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only).
+
+    UNVERIFIED(jobs.documented_shape): the fields of Ex Libris' documentation sample.
+    """
+    record: Json = {
         "id": job.id,
         "name": job.name,
         "description": job.description,
         "type": code(job.type, job.type.capitalize()),
         "category": code(job.category, job.category.capitalize()),
         "schedule": code(job.schedule.value, job.schedule.desc),
-        # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
-        "status": code(
-            "ACTIVE" if job.active else "INACTIVE", "Active" if job.active else "Inactive"
-        ),
-        "next_run": job.next_run if job.active else None,
-        "link": f"{base}/conf/jobs/{job.id}",
     }
+    # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
+    if status_form == "present":
+        active = job.active
+        record["status"] = code(
+            "ACTIVE" if active else "INACTIVE", "Active" if active else "Inactive"
+        )
+    idle = "" if status_form == "next_run_only" else None
+    record["next_run"] = job.next_run if job.active else idle
+    record["link"] = f"{base}/conf/jobs/{job.id}"
+    return record
 
 
 def job_instance(job: Job, run: JobRun, base: str) -> Json:
+    # UNVERIFIED(jobs.instance_shape)
     return {
         "id": run.id,
         "name": job.name,
@@ -223,26 +254,11 @@ def job_instance(job: Job, run: JobRun, base: str) -> Json:
     }
 
 
-def code_table(
-    inst: Institution,
-    name: str,
-    table: CodeTable,
-    rows: Iterable[CodeRow],
-    *,
-    scope: str | None,
-    lang: str,
-) -> Json:
-    """A code table with the rows of its ``scope``."""
+def code_table(name: str, table: CodeTable, rows: Iterable[CodeRow]) -> Json:
+    """A code table with the rows of its ``scope``; UNVERIFIED(code_table.shape)."""
     return {
         "name": name,
         "description": table.description,
-        "sub_system": {"value": "FULFILLMENT", "desc": "Fulfillment"},
-        "patron_facing": False,
-        "language": {"value": lang, "desc": "English"},
-        "scope": {
-            "institution_id": {"value": inst.code},
-            "library_id": {"value": scope or ""},
-        },
         "row": [
             {
                 "code": r.code,
@@ -337,8 +353,6 @@ def partner(partner: Partner, base: str) -> Json:
         "borrowing_workflow": partner.borrowing_workflow,
         "lending_supported": partner.lending_supported,
         "lending_workflow": partner.lending_workflow,
-        "auto_cancel_supported": False,
-        "auto_claim_supported": False,
         "locate_profile": code(partner.locate_profile, partner.locate_profile),
         "holding_code": partner.holding_code,
         "institution_code": partner.institution_code,  # UNVERIFIED(partner.institution_code_field)
@@ -437,7 +451,10 @@ def new_borrowing(
     title: str,
     body: Json,
 ) -> BorrowingRecord:
-    """A borrowing request just created from ``body`` (the client's JSON)."""
+    """A borrowing request just created from ``body`` (the client's JSON).
+
+    UNVERIFIED(borrowing.requester_form): the patron as requester {"value": primary id}.
+    """
     return {
         "request_id": request_id,
         "external_id": external_id,
@@ -450,8 +467,6 @@ def new_borrowing(
         "title": title,
         "author": body.get("author"),
         "mms_id": "",
-        "pickup_location": code(value_of(body.get("pickup_location")), None),
-        "pickup_location_type": body.get("pickup_location_type"),
         "requester": code(user.primary_id, None),
         "created_date": f"{inst.today.isoformat()}Z",
         "_user": user.primary_id.lower(),

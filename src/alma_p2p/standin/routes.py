@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -30,14 +31,17 @@ class Live:
     """Mutable state of one institution while the stand-in runs."""
 
     institution: Institution
+    peers: Mapping[str, Institution] = field(default_factory=dict)  # code → institution
     borrowing: dict[str, BorrowingRecord] = field(default_factory=dict)
     lending: dict[str, LendingRecord] = field(default_factory=dict)
     tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (path, offset)
+    # lending requests whose locate settles later: request id → (outcome, reads left or None)
+    settling: dict[str, tuple[rules.Located, int | None]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, inst: Institution) -> Live:
+    def of(cls, inst: Institution, peers: Mapping[str, Institution] | None = None) -> Live:
         """An institution's state at start: the borrowing requests its world holds."""
-        live = cls(inst)
+        live = cls(inst, dict(peers or {}))
         for req in inst.borrowing_requests:
             live.borrowing[req.request_id] = render.seeded_borrowing(inst, req)
         return live
@@ -68,7 +72,16 @@ def _general(live: Live, request: Request) -> Answer:
 
 
 def _probe(live: Live, request: Request) -> Answer:
-    return render.probe(live.institution, request.method)
+    inst = live.institution
+    # UNVERIFIED(gateway.probe_body_format): JSON, the XML of alma-api.md §1.2, or text.
+    form = inst.plays("gateway.probe_body_format")
+    if form == "xml":
+        text = escape(render.probe_text(inst, request.method))
+        body = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><test>{text}</test>'
+        return Response(body, 200, content_type="application/xml;charset=UTF-8")
+    if form == "text":
+        return Response(render.probe_text(inst, request.method), 200, content_type="text/plain")
+    return render.probe(inst, request.method)
 
 
 def _libraries(live: Live, request: Request) -> Answer:
@@ -102,16 +115,18 @@ def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
     found = _find_library(live, lib)
     base = _base(request)
     records = [render.circ_desk(lib, desk, base) for desk in found.circ_desks]
-    return _paged("circ_desk", records, request)
+    return _paged(live, "circ_desk", records, request)
 
 
 def _jobs(live: Live, request: Request) -> Answer:
     wanted = request.args.get("type")
     base = _base(request)
     records = [
-        render.job(job, base) for job in live.institution.jobs if wanted in (None, "", job.type)
+        render.job(job, base, status_form=live.institution.plays("jobs.status_field"))
+        for job in live.institution.jobs
+        if wanted in (None, "", job.type)
     ]
-    return _paged("job", records, request)
+    return _paged(live, "job", records, request)
 
 
 def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
@@ -120,7 +135,7 @@ def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
         raise AlmaFault("402215", f"Job {job_id} was not found.")  # code per [SW26] range
     base = _base(request)
     records = [render.job_instance(job, run, base) for run in job.runs]
-    return _paged("job_instance", records, request)
+    return _paged(live, "job_instance", records, request)
 
 
 def _code_table(live: Live, request: Request, name: str) -> Answer:
@@ -134,9 +149,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         if scope not in table.scopes:
             raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
         rows = table.scopes[scope]
-    return render.code_table(
-        live.institution, name, table, rows, scope=scope, lang=request.args.get("lang", "en")
-    )
+    return render.code_table(name, table, rows)
 
 
 def _find_library(live: Live, code: str) -> Library:
@@ -157,7 +170,7 @@ def _users(live: Live, request: Request) -> Answer:
         field_name, _, value = query.partition("~")
         users = [u for u in users if _matches(u, field_name, value)]
     base = _base(request)
-    return _paged("user", [render.user_brief(u, base) for u in users], request)
+    return _paged(live, "user", [render.user_brief(u, base) for u in users], request)
 
 
 def _user(live: Live, request: Request, uid: str) -> Answer:
@@ -232,7 +245,7 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
             record["status"] = render.code("CANCELLED", "Canceled by staff")
         return None
     if record["status"]["value"] == "LOCATE_IN_PROCESS":
-        sent = rules.send_on(live.institution)
+        sent = rules.send_on(live.institution, record["title"], live.peers)
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
@@ -260,7 +273,7 @@ def _partners(live: Live, request: Request) -> Answer:
     records = [
         render.partner(p, base) for p in live.institution.partners if wanted in (None, "", p.status)
     ]
-    return _paged("partner", records, request)
+    return _paged(live, "partner", records, request)
 
 
 def _partner(live: Live, request: Request, code: str) -> Answer:
@@ -291,13 +304,17 @@ def _create_lending(live: Live, request: Request, code: str) -> Answer:
     title = str(body.get("title") or "")
     located = rules.locate(inst, library, title)
     request_id = render.digits(f"{inst.code}:lend:{body['external_id']}")
+    status, desc = located.status, located.desc
+    if located.interim is not None:
+        status, desc = located.interim, rules.LENDING_DESC[located.interim]
+        live.settling[request_id] = (located, located.reads)
     record = render.new_lending(
         inst,
         partner,
         library,
         request_id=request_id,
-        status=located.status,
-        desc=located.desc,
+        status=status,
+        desc=desc,
         title=title,
         mms_id=located.mms_id,
         body=body,
@@ -312,6 +329,15 @@ def _lending(live: Live, request: Request, code: str, rid: str) -> Answer:
     record = live.lending.get(rid)
     if record is None or record["partner"]["value"] != code:
         raise AlmaFault("40166412", "Failed to perform action")
+    if rid in live.settling:
+        # UNVERIFIED(lending.auto_reject_timing): locate settles after some reads, or never
+        # within a run (by a job).
+        located, left = live.settling[rid]
+        if left is not None and left <= 0:
+            record["status"] = render.code(located.status, located.desc)
+            del live.settling[rid]
+        elif left is not None:
+            live.settling[rid] = (located, left - 1)
     return record
 
 
@@ -332,9 +358,11 @@ def _lending_tasks(live: Live, request: Request) -> Answer:
         value = request.args.get(name)
         if value:
             records = [r for r in records if keep(r, value)]
+    key = "user_resource_sharing_request"
     if not records:
-        return {"total_record_count": 0}  # UNVERIFIED(lists.empty_page_shape)
-    return {"user_resource_sharing_request": records, "total_record_count": len(records)}
+        # UNVERIFIED(lists.empty_page_shape)
+        return render.empty_page(key, 0, live.institution.plays("lists.empty_page_shape"))
+    return {key: records, "total_record_count": len(records)}
 
 
 # -- analytics -----------------------------------------------------------------------
@@ -408,7 +436,7 @@ def _json_body(request: Request) -> Json:
     return data
 
 
-def _paged(key: str, records: list[Json], request: Request) -> Json:
+def _paged(live: Live, key: str, records: list[Json], request: Request) -> Json:
     try:
         limit = int(request.args.get("limit", "10"))
         offset = int(request.args.get("offset", "0"))
@@ -417,7 +445,8 @@ def _paged(key: str, records: list[Json], request: Request) -> Json:
     if not 0 <= limit <= 100 or offset < 0:
         # UNVERIFIED(lists.invalid_paging_code)
         raise AlmaFault("40166411", "Invalid parameter: limit must be 0-100")
-    return render.page(key, records, limit, offset)
+    empty = live.institution.plays("lists.empty_page_shape")
+    return render.page(key, records, limit, offset, empty=empty)
 
 
 def _base(request: Request) -> str:

@@ -7,7 +7,7 @@ settles is marked with the id of its fact in the register of Alma facts (``facts
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,11 +39,13 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
     """Owner rules: alma-api.md §3.2 and alma-rs-workflow.md §1.6.
 
     The patron's own RS library wins (UNVERIFIED(borrowing.owner_when_omitted) when the
-    request names no owner); an owner outside the patron's RS libraries is 401608; several
-    RS libraries and no owner is 401607. UNVERIFIED(borrowing.owner_without_rs_library): a
-    patron with no RS library gets the institution's only RS library at a single-library
+    request names no owner, or as the institution plays that fact: 401607, or the
+    institution's first RS library); an owner outside the patron's RS libraries is 401608;
+    several RS libraries and no owner is 401607. UNVERIFIED(borrowing.owner_without_rs_library):
+    a patron with no RS library gets the institution's only RS library at a single-library
     institution (the PALS single-library case), and
-    UNVERIFIED(borrowing.no_rs_library_error) the world's ``no_rs_library_error`` elsewhere.
+    UNVERIFIED(borrowing.no_rs_library_error) the error (or default owner) the institution
+    plays elsewhere.
     """
     mine = list(user.rs_libraries)
     institution_rs = [lib.code for lib in inst.rs_libraries]
@@ -54,21 +56,30 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
                 "The given resource sharing library (owner) is not defined in the patron record",
             )
         if not mine and not (len(institution_rs) == 1 and owner in institution_rs):
-            raise _no_rs_library(inst)
+            return _no_rs_library(inst)
         return owner
     if len(mine) == 1:
+        omitted = inst.plays("borrowing.owner_when_omitted")
+        if omitted == "401607":
+            raise AlmaFault("401607", "Resource sharing library (owner) is missing")
+        if omitted == "default_rs_library":
+            return institution_rs[0]
         return mine[0]
     if len(mine) > 1:
         raise AlmaFault("401607", "Resource sharing library (owner) is missing")
     if len(institution_rs) == 1:
         return institution_rs[0]
-    raise _no_rs_library(inst)
+    return _no_rs_library(inst)
 
 
-def _no_rs_library(inst: Institution) -> AlmaFault:
-    if inst.no_rs_library_error == "401607":
-        return AlmaFault("401607", "Resource sharing library (owner) is missing")
-    return AlmaFault("401768", "Patron is not affiliated with a resource sharing library")
+def _no_rs_library(inst: Institution) -> str:
+    """The owner Alma gives a patron without an RS library, or its refusal."""
+    played = inst.plays("borrowing.no_rs_library_error")
+    if played == "default_rs_library" and inst.rs_libraries:
+        return inst.rs_libraries[0].code
+    if played == "401607":
+        raise AlmaFault("401607", "Resource sharing library (owner) is missing")
+    raise AlmaFault("401768", "Patron is not affiliated with a resource sharing library")
 
 
 def held(inst: Institution, title: str, isbn: str) -> bool:
@@ -118,17 +129,26 @@ class SendOn:
     partner: Partner | None = None
 
 
-def send_on(inst: Institution) -> SendOn:
+def send_on(
+    inst: Institution, title: str = "", peers: Mapping[str, Institution] | None = None
+) -> SendOn:
     """After locate: the rota's first active partner, sent if a sending rule applies.
 
     Modelled on the Tel Aviv capture (LOCATE_IN_PROCESS, then READY_TO_SEND with a
     partner about 2 s later; alma-rs-workflow.md §1.1) and PALS/CSU on "Ready to be
     sent" and locate failure (§1.2). UNVERIFIED(borrowing.send_on_after_locate): the exact
     order of these steps. UNVERIFIED(borrowing.no_partner_holds_outcome): partners' holdings
-    play no part. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``.
+    play no part unless the institution plays locate_failed or cancelled, when a partner
+    whose institution (``peers``, by the partner's institution_code) holds nothing of the
+    title is left out. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``.
     """
     partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
     active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
+    outcome = inst.plays("borrowing.no_partner_holds_outcome")
+    if outcome != "sent":
+        active = [p for p in active if _partner_holds(p, title, peers or {})]
+        if not active and outcome == "cancelled":
+            return SendOn("CANCELLED", "Canceled by staff")
     if not active:
         return SendOn("LOCATE_FAILED", "Locate failed")
     if inst.sends_automatically:
@@ -136,13 +156,23 @@ def send_on(inst: Institution) -> SendOn:
     return SendOn("READY_TO_SEND", "Ready to be sent", active[0])
 
 
+def _partner_holds(partner: Partner, title: str, peers: Mapping[str, Institution]) -> bool:
+    """Whether the partner's institution holds the title; one outside the world holds nothing."""
+    peer = peers.get(partner.institution_code or "")
+    return peer is not None and held(peer, title, "")
+
+
 # -- lending -----------------------------------------------------------------------
 
 LENDING_DESC = {
     "REQUEST_CREATED_LEND": "Created lending request",
+    "LOCATE_IN_PROCESS": "Locate in process",
     "LOCATE_FAILED": "Locate failed",
-    "REJECTED": "Rejected the borrower request",  # UNVERIFIED(lending.reject_status_code)
 }
+REJECTED_DESC = "Rejected the borrower request"
+# UNVERIFIED(lending.reject_status_code): REJECTED; REJECT (WRLC's map); or some other code,
+# played as LENDER_REJECTED.
+REJECT_CODES = {"REJECTED": "REJECTED", "REJECT": "REJECT", "other": "LENDER_REJECTED"}
 
 
 def lending_library(inst: Institution, owner: str) -> Library:
@@ -157,31 +187,42 @@ def lending_library(inst: Institution, owner: str) -> Library:
 
 @dataclass(frozen=True)
 class Located:
-    """A new lending request's status after locate, and the title it matched."""
+    """A new lending request's status after locate, the title it matched, and, when locate
+    settles later, the status it shows until then and how many reads that lasts (None:
+    until a job runs, which is after any run)."""
 
     status: str
     mms_id: str
+    interim: str | None = None
+    reads: int | None = 0
 
     @property
     def desc(self) -> str:
-        return LENDING_DESC[self.status]
+        return REJECTED_DESC if self.status in REJECT_CODES.values() else LENDING_DESC[self.status]
 
 
 def locate(inst: Institution, library: Library, title: str) -> Located:
     """Lender locate and auto-reject (alma-rs-workflow.md §1.3, April 2016 release notes).
 
     No match → LOCATE_FAILED (the AlmaAPITK sandbox capture; UNVERIFIED(lending.not_held_outcome)
-    whatever the flags). A match with no physical item but electronic services, no available
-    item, or no requestable available item is rejected when the RS library's matching flag
-    is on, UNVERIFIED(lending.auto_reject_timing) at once; otherwise the request is created.
+    whatever the flags, unless the institution plays rejected, or later: after the first
+    read). A match with no physical item but electronic services, no available item, or no
+    requestable available item is rejected when the RS library's matching flag is on,
+    UNVERIFIED(lending.auto_reject_timing) at once (or as the institution plays it: after
+    the first read, or by a job); otherwise the request is created.
     UNVERIFIED(lending.locate_by_title): locate matches by title.
     """
     flags = library.lending
     if not flags.automatically_locate:
-        return Located("REQUEST_CREATED_LEND", "")
+        return _located("REQUEST_CREATED_LEND", "")
     bib = next((b for b in inst.bibs if same_title(b.title, title)), None)
     if bib is None:
-        return Located("LOCATE_FAILED", "")
+        not_held = inst.plays("lending.not_held_outcome")
+        if not_held == "rejected":
+            return _rejected(inst, "")
+        if not_held == "later":
+            return Located("LOCATE_FAILED", "", "LOCATE_IN_PROCESS", 1)
+        return _located("LOCATE_FAILED", "")
     items = [item for holding in bib.holdings for item in holding.items]
     available = [i for i in items if i.base_status == "1" and not i.process_type]
     requestable = [i for i in available if i.requestable_for_rs]
@@ -193,4 +234,21 @@ def locate(inst: Institution, library: Library, title: str) -> Located:
         rejected = flags.reject_when_no_requestable
     else:
         rejected = False
-    return Located("REJECTED" if rejected else "REQUEST_CREATED_LEND", bib.mms_id)
+    if not rejected:
+        return _located("REQUEST_CREATED_LEND", bib.mms_id)
+    outcome = _rejected(inst, bib.mms_id)
+    timing = inst.plays("lending.auto_reject_timing")
+    if timing == "after_first_read":
+        return Located(outcome.status, bib.mms_id, "LOCATE_IN_PROCESS", 1)
+    if timing == "by_job":
+        return Located(outcome.status, bib.mms_id, "REQUEST_CREATED_LEND", None)
+    return outcome
+
+
+def _located(status: str, mms_id: str) -> Located:
+    return Located(status, mms_id)
+
+
+def _rejected(inst: Institution, mms_id: str) -> Located:
+    code = REJECT_CODES[inst.plays("lending.reject_status_code")]
+    return Located(code, mms_id)

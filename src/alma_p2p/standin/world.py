@@ -6,17 +6,26 @@ code tables, bibs with holdings and items, and borrowing requests staff have rec
 ``load_world`` validates it and raises ``WorldError`` naming the file and the path inside.
 Settings Alma keeps but does not expose through its API (an RS library's lending flags and
 default borrowing location) are here too, because the stand-in acts on them.
+
+``facts: {<fact id>: <switch word>}``, on an institution or at the top of the world (for
+every institution, and for keys no institution holds), makes the stand-in play an
+alternative of a fact of the register of Alma facts instead of the assumed value, e.g.
+``facts: {lending.reject_status_code: REJECT}``. The words are the register's ``switch``
+values; an unknown fact or word is a ``WorldError`` naming the line.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alma_p2p import yamlfile
+from alma_p2p.facts import load_register
 
 Permission = Literal["R", "RW"]
 
@@ -27,6 +36,36 @@ class WorldError(ValueError):
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The fact whose switch the older ``no_rs_library_error`` setting also gives.
+NO_RS_LIBRARY = "borrowing.no_rs_library_error"
+
+
+def _check_switches(raw: Any) -> dict[str, str]:
+    """Each fact id is in the register and each value one of the words it can be played as."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("facts: a mapping of fact id to switch word is expected")
+    # YAML reads 401607 and 403 as numbers; the switch words are text.
+    switches = {str(k): str(v) for k, v in raw.items()}
+    register = load_register()
+    for fact_id, word in switches.items():
+        if fact_id not in register:
+            raise ValueError(
+                f"{fact_id}: no such fact in the register of Alma facts "
+                "(src/alma_p2p/facts.yaml); ids are like lending.reject_status_code"
+            )
+        words = register.fact(fact_id).switches
+        if not words:
+            raise ValueError(f"{fact_id}: the stand-in cannot play this fact's alternatives")
+        if word not in words:
+            raise ValueError(f"{fact_id}: {word!r} is not one of {', '.join(words)}")
+    return switches
+
+
+Switches = dict[str, str]
 
 
 class ApiKey(_Data):
@@ -231,6 +270,10 @@ class Institution(_Data):
     per_second_threshold: int = Field(default=25, ge=1)
     daily_threshold: int = Field(default=100_000, ge=1)
     no_rs_library_error: Literal["401768", "401607"] = "401768"
+    facts: Switches = Field(
+        default_factory=dict,
+        description="fact id → the alternative the stand-in plays (facts.yaml switch words)",
+    )
     rota: list[str] = Field(
         default_factory=list, description="partners the rota template puts on a new request"
     )
@@ -249,6 +292,8 @@ class Institution(_Data):
         default_factory=dict, description="report path → report"
     )
 
+    _facts = field_validator("facts", mode="before")(_check_switches)
+
     @model_validator(mode="after")
     def _references(self) -> Institution:
         libraries = {lib.code for lib in self.libraries}
@@ -259,7 +304,24 @@ class Institution(_Data):
                     f"user {user.primary_id}: rs_libraries {sorted(unknown)} are not libraries "
                     f"of {self.code} ({', '.join(sorted(libraries))})"
                 )
+        chosen = self.facts.get(NO_RS_LIBRARY, self.no_rs_library_error)
+        if "no_rs_library_error" in self.model_fields_set and chosen != self.no_rs_library_error:
+            raise ValueError(
+                f"no_rs_library_error {self.no_rs_library_error} and facts: "
+                f"{NO_RS_LIBRARY}: {chosen} disagree; give only the facts entry"
+            )
         return self
+
+    def plays(self, fact_id: str) -> str:
+        """The switch word of the alternative this institution plays for a fact."""
+        if fact_id in self.facts:
+            return self.facts[fact_id]
+        if fact_id == NO_RS_LIBRARY:
+            return self.no_rs_library_error
+        switch = load_register().fact(fact_id).switch
+        if switch is None:  # pragma: no cover - a programming error, not a world's
+            raise KeyError(f"{fact_id} has no switch words in src/alma_p2p/facts.yaml")
+        return switch
 
     def library(self, code: str) -> Library | None:
         return next((lib for lib in self.libraries if lib.code == code), None)
@@ -291,6 +353,41 @@ class ReleaseQuirks(_Data):
 class World(_Data):
     institutions: list[Institution] = Field(min_length=1)
     release_quirks: ReleaseQuirks = ReleaseQuirks()
+    facts: Switches = Field(
+        default_factory=dict,
+        description="fact id → alternative for every institution (and for unknown keys); "
+        "an institution's own facts: override it",
+    )
+
+    _facts = field_validator("facts", mode="before")(_check_switches)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _institutions_inherit_facts(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
+            return data
+        shared = data["facts"]
+        institutions = data.get("institutions")
+        if isinstance(institutions, list):
+            data = {
+                **data,
+                "institutions": [
+                    {**i, "facts": {**shared, **(i.get("facts") or {})}}
+                    if isinstance(i, dict)
+                    else i
+                    for i in institutions
+                ],
+            }
+        return data
+
+    def plays(self, fact_id: str) -> str:
+        """The switch word the world as a whole plays (for a caller no key names)."""
+        if fact_id in self.facts:
+            return self.facts[fact_id]
+        switch = load_register().fact(fact_id).switch
+        if switch is None:  # pragma: no cover - a programming error, not a world's
+            raise KeyError(f"{fact_id} has no switch words in src/alma_p2p/facts.yaml")
+        return switch
 
     @model_validator(mode="before")
     @classmethod
@@ -322,10 +419,34 @@ def load_world(path: Path) -> World:
     try:
         return World.model_validate(data)
     except ValidationError as exc:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yamlfile.SafeLoader)
         problems = []
         for err in exc.errors()[:10]:
             where = ""
             for part in err["loc"]:
                 where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else part)
-            problems.append(f"{where or '(top level)'}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            named = re.match(r"([a-z][a-z0-9_.]*): ", message)
+            loc = [*err["loc"], named.group(1)] if named and err["loc"][-1:] == ("facts",) else []
+            line = _line_of(root, loc or list(err["loc"]))
+            at = f"line {line}, " if line else ""
+            problems.append(f"{at}{where or '(top level)'}: {message}")
         raise WorldError(f"{path}: " + "; ".join(problems)) from exc
+
+
+def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
+    """The 1-based line of the deepest node of ``loc`` the YAML document has."""
+    line = None
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
