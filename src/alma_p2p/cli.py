@@ -6,6 +6,7 @@
 ``alma-p2p sweep``         remove what interrupted runs left in Alma (from the ledger)
 ``alma-p2p drift B N``     compare a new recording N with the baseline B (exit 1 if breaking)
 ``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
+``alma-p2p calibrate``     ask a sandbox what the register assumes; write it down (1: drift)
 
 Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
 """
@@ -18,11 +19,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alma_p2p.alma import AlmaError
 from alma_p2p.files import write_atomic
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
 from alma_p2p.settings import api_key_variable
+
+if TYPE_CHECKING:
+    import httpx
 
 DEMO_WORLD = Path("fixtures/standin/demo-world.yaml")
 PROFILES = Path("fixtures/institutions")
@@ -90,6 +95,20 @@ def sweep(institutions: list[str], ledger_path: Path | None) -> int:
     return 1 if left else 0
 
 
+def calibrate(institution: str, transport: httpx.BaseTransport | None = None) -> int:
+    """Calibrate one institution's facts; 1 when a calibrated value drifted, 2 if refused."""
+    from alma_p2p.calibrate import calibrate as run_calibration
+    from alma_p2p.settings import load_settings
+
+    settings = load_settings(institutions=(institution,), mode="live")
+    outcome = run_calibration(institution, settings=settings, transport=transport)
+    facts = outcome.calibrated.facts.values()
+    done = sum(1 for f in facts if f.status == "calibrated")
+    left = len(facts) - done
+    print(f"{institution}: {done} facts calibrated, {left} still assumed: {outcome.path}")
+    return 1 if outcome.drift else 0
+
+
 def drift(
     baseline: Path, new: Path, institutions: list[str], as_json: Path | None, as_md: Path | None
 ) -> int:
@@ -125,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     drifter.add_argument("--json", type=Path, help="also write the drift as JSON here")
     drifter.add_argument("--markdown", type=Path, help="also write the drift as Markdown here")
     sub.add_parser("facts", help="print the register of assumed Alma facts as Markdown")
+    calibrator = sub.add_parser(
+        "calibrate", help="ask the institution's sandbox what the register of facts assumes"
+    )
+    calibrator.add_argument("--institution", required=True, metavar="NAME")
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":
@@ -135,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
             sys.stdout.write(render_markdown(load_register()))
             return 0
+        if args.command == "calibrate":
+            return calibrate(args.institution)
         if args.command == "sweep":
             return sweep(args.institution, args.ledger)
         if args.command == "drift":
