@@ -22,6 +22,7 @@ from alma_p2p.facts import (
     load_calibrated,
     load_register,
 )
+from alma_p2p.report import Readiness, render_html, render_markdown
 from alma_p2p.settings import Settings, load_settings
 from alma_p2p.standin import StandinApp, World
 from tests.suite_runner import REPO, demo_world, institution
@@ -307,3 +308,68 @@ def test_unexpected_answers_are_recorded_with_what_was_seen(tmp_path, profiles, 
     assert entry.value == UNEXPECTED
     assert entry.seen is not None
     assert entry.seen.startswith("institution_code is {")
+
+
+def test_the_readiness_report_lists_calibrated_and_assumed_facts(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    run(world, tmp_path, profiles, monkeypatch)
+    readiness = Readiness(
+        ["demo-college", "demo-university"],
+        [],
+        facts={n: institution_facts(profiles, n) for n in ("demo-college", "demo-university")},
+    )
+    md = render_markdown(readiness, "live")
+    total = len(load_register())
+    done = sum(
+        1 for r in institution_facts(profiles, "demo-university").rows() if r[1] == "calibrated"
+    )
+    assert f"### Alma facts ({done} of {total} calibrated, {total - done} still assumed)" in md
+    assert f"### Alma facts (0 of {total} calibrated, {total} still assumed)" in md
+    assert (
+        '| `borrowing.no_rs_library_error` | calibrated | 401607 "Resource sharing library '
+        '(owner) is missing" | 2026-11-26 |' in md
+    )
+    assert "| `gateway.daily_threshold_code` | assumed |" in md
+    assert "not calibrated: no alma-facts.yaml (run alma-p2p calibrate)" in md
+    page = render_html(readiness, "live")
+    assert "<h3>Alma facts (" in page
+    assert "<code>borrowing.no_rs_library_error</code>" in page
+
+
+FACTS_STEPS = """\
+def test_facts(alma_facts, alma_institution):
+    print("FACT", alma_institution.name, alma_facts.value("borrowing.no_rs_library_error"))
+    print("FACT", alma_institution.name, alma_facts.is_calibrated("jobs.status_field"))
+"""
+
+
+def test_the_plugin_gives_each_institution_its_facts(pytester, tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    run(world, tmp_path, profiles, monkeypatch)
+    for name in ("ALMA_MODE", "ALMA_API_KEY", "ALMA_BASE_URL", "ALMA_INSTITUTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_alma_facts_fixture=FACTS_STEPS)
+    result = pytester.runpytest("-s", f"--profiles-dir={profiles}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    register = load_register()
+    no_rs = register.fact("borrowing.no_rs_library_error")
+    result.stdout.fnmatch_lines(
+        [
+            f"*FACT demo-college {no_rs.assumed}",
+            "*FACT demo-college False",
+            f"*FACT demo-university {no_rs.alternatives[0].value}",
+            "*FACT demo-university True",
+        ]
+    )
+
+
+def test_a_broken_facts_file_stops_the_run_on_one_screen(pytester, profiles, monkeypatch):
+    for name in ("ALMA_MODE", "ALMA_API_KEY", "ALMA_BASE_URL", "ALMA_INSTITUTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    (profiles / "demo-college" / CALIBRATED_FILE).write_text("facts: [1\n", encoding="utf-8")
+    pytester.makepyfile(test_alma_facts_fixture=FACTS_STEPS)
+    result = pytester.runpytest(f"--profiles-dir={profiles}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*demo-college/alma-facts.yaml*alma-p2p calibrate*"])

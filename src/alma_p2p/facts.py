@@ -303,7 +303,11 @@ class Facts:
                     shown += f" ({entry.seen})"
                 out.append((fact.id, "calibrated", shown, str(entry.date)))
             else:
-                why = entry.why if entry is not None and entry.why else "not calibrated yet"
+                why = (
+                    entry.why
+                    if entry is not None and entry.why
+                    else f"not calibrated: no {CALIBRATED_FILE} (run alma-p2p calibrate)"
+                )
                 out.append((fact.id, "assumed", fact.assumed, why))
         return out
 
