@@ -126,6 +126,11 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "item.bib_suppress_field",
         "gateway.probe_body_format",
         "lists.empty_page_shape",
+        "lending.reject_status_code",
+        "borrowing.request_sent_code",
+        "library.unknown_library_code",
+        "location.unknown_location_code",
+        "gateway.unknown_path_answer",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -373,3 +378,18 @@ def test_a_broken_facts_file_stops_the_run_on_one_screen(pytester, profiles, mon
     result = pytester.runpytest(f"--profiles-dir={profiles}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*demo-college/alma-facts.yaml*alma-p2p calibrate*"])
+
+
+def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    table = institution(world, UNIVERSITY)["code_tables"]["MandatoryLendingWorkflowSteps"]
+    for row in table["rows"]:
+        if row["code"] == "REJECTED":
+            row["code"] = "REJECT"
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
+    assert entry.value == "REJECT"
+    assert entry.evidence is not None
+    assert '"code": "REJECT"' in entry.evidence
