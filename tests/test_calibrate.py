@@ -393,3 +393,13 @@ def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
     assert entry.value == "REJECT"
     assert entry.evidence is not None
     assert '"code": "REJECT"' in entry.evidence
+
+
+def test_the_command_without_a_key_says_which_variable_to_set(profiles, monkeypatch, capsys):
+    for name in ("ALMA_API_KEY", "ALMA_API_KEY_DEMO_UNIVERSITY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALMA_PROFILES_DIR", str(profiles))
+    assert cli.main(["calibrate", "--institution", "demo-university"]) == 2
+    err = capsys.readouterr().err
+    assert "demo-university: no API key; set ALMA_API_KEY_DEMO_UNIVERSITY" in err
+    assert not (profiles / "demo-university" / CALIBRATED_FILE).exists()
