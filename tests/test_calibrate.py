@@ -112,8 +112,13 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
     assert not [line for line in said if "LEFT IN ALMA" in line]
     posts = [r for r in app.request_log if r.method == "POST"]
     assert [r.path for r in posts] == [
-        "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests"
+        "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
+    # The one request Alma created (owner left to Alma) was cancelled and removed.
+    deleted = [r.path for r in app.request_log if r.method == "DELETE"]
+    assert len(deleted) == 1
+    assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
     ledger = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
     assert '"event": "created"' in ledger
     assert '"event": "removed"' in ledger
@@ -131,6 +136,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "library.unknown_library_code",
         "location.unknown_location_code",
         "gateway.unknown_path_answer",
+        "borrowing.owner_when_omitted",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -403,3 +409,15 @@ def test_the_command_without_a_key_says_which_variable_to_set(profiles, monkeypa
     err = capsys.readouterr().err
     assert "demo-university: no API key; set ALMA_API_KEY_DEMO_UNIVERSITY" in err
     assert not (profiles / "demo-university" / CALIBRATED_FILE).exists()
+
+
+def test_an_area_the_key_lacks_shows_the_unauthorized_form(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    key = institution(world, UNIVERSITY)["api_keys"][0]
+    key["areas"] = {k: v for k, v in key["areas"].items() if k != "Analytics"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["gateway.unauthorized_as_xml"]  # type: ignore[union-attr]
+    assert entry.value == load_register().fact("gateway.unauthorized_as_xml").assumed
+    assert entry.evidence is not None
+    assert entry.evidence.startswith("GET https://alma.invalid/almaws/v1/analytics/test → 400")
+    assert "<errorCode>UNAUTHORIZED</errorCode>" in entry.evidence

@@ -491,7 +491,11 @@ PROBES["borrowing.request_sent_code"] = _code_table_probe(
 
 # -- write probes: the profile's test data, inside a ledgered write session ---------------
 
-WRITE_FACTS = ("borrowing.no_rs_library_error", "lending.not_held_outcome")
+WRITE_FACTS = (
+    "borrowing.no_rs_library_error",
+    "borrowing.owner_when_omitted",
+    "lending.not_held_outcome",
+)
 
 
 def _session(p: Probing) -> WriteSession:
@@ -532,6 +536,45 @@ def _no_rs_library_error(p: Probing, fact: Fact) -> Answer:
     if "401607" in codes:
         return Seen(alternative(fact, 0), evidence(response))
     return unexpected(response, status_and_codes(response))
+
+
+@probe("borrowing.owner_when_omitted")
+def _owner_when_omitted(p: Probing, fact: Fact) -> Answer:
+    if not p.profile.test_patrons:
+        return NotAsked("the profile names no test patron (test_patrons)")
+    user_id = p.profile.test_patrons[0].primary_id
+    try:
+        libraries = p.client.user(user_id).rs_library_codes
+    except AlmaError as exc:
+        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
+    if len(libraries) != 1:
+        return NotAsked(
+            f"needs a test patron with exactly one RS library; the first of test_patrons "
+            f"has {len(libraries)}"
+        )
+    home = libraries[0]
+    session = _session(p)
+    data = _test_data(p, "owner_when_omitted")
+    title, author = data.unheld_title()
+    body = payloads.borrowing_request(
+        title=title, author=author, external_id=data.external_id(), pickup_library=home
+    )
+    response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))
+    if response is None:
+        raise ProbeFailed("the borrowing request got no answer")
+    if not response.is_success:
+        if "401607" in error_codes(response):
+            return Seen(alternative(fact, 0), evidence(response))
+        return unexpected(response, status_and_codes(response))
+    payload = json_or_none(response) or {}
+    owner = payload.get("owner") if isinstance(payload, dict) else None
+    code = owner.get("value") if isinstance(owner, dict) else owner
+    shown = {"owner": owner}
+    if code == home:
+        return Seen(fact.assumed, evidence(response, shown))
+    if code:
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"owner is {json.dumps(owner)}", shown)
 
 
 @probe("lending.not_held_outcome")
