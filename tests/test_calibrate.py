@@ -269,7 +269,11 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert entry.evidence is not None
     assert entry.evidence.startswith("POST https://alma.invalid/almaws/v1/partners/DEMO_STMARYS/")
     assert '"value": "LOCATE_FAILED"' in entry.evidence
-    assert [r.method for r in app.request_log].count("POST") == 1
+    timing = load_calibrated(outcome.path).facts["lending.auto_reject_timing"]  # type: ignore[union-attr]
+    assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
+    assert timing.evidence is not None
+    assert '"value": "REJECTED"' in timing.evidence
+    assert [r.method for r in app.request_log].count("POST") == 2
     # Alma cannot cancel a lending request; a LOCATE_FAILED one is ended, nothing is left.
     assert not [line for line in said if "LEFT IN ALMA" in line]
 

@@ -45,6 +45,7 @@ from alma_p2p.facts import (
 from alma_p2p.files import write_atomic
 from alma_p2p.ledger import Ledger
 from alma_p2p.payloads import TestData
+from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Profile, load_profiles
 from alma_p2p.recording import redacted_exchange
 from alma_p2p.settings import Settings, api_key_variable, load_settings
@@ -495,7 +496,10 @@ WRITE_FACTS = (
     "borrowing.no_rs_library_error",
     "borrowing.owner_when_omitted",
     "lending.not_held_outcome",
+    "lending.auto_reject_timing",
 )
+REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
+POLL_INTERVAL = 2.0
 
 
 def _session(p: Probing) -> WriteSession:
@@ -768,3 +772,48 @@ def _drift(before: CalibratedFacts | None, after: CalibratedFacts) -> tuple[str,
             now = (new.value or "") + (f" ({new.seen})" if new.seen else "")
             out.append(f"{fact_id}: was {was!r} on {old.date}, Alma now shows {now!r}")
     return tuple(out)
+
+
+@probe("lending.auto_reject_timing")
+def _auto_reject_timing(p: Probing, fact: Fact) -> Answer:
+    lending = p.profile.lending
+    if lending is None or lending.all_on_loan.title is None:
+        return NotAsked("needs the profile's lending.all_on_loan title (all its items on loan)")
+    if "REJECTED" not in lending.all_on_loan.expect:
+        return NotAsked("the profile does not expect its all-on-loan title to be rejected")
+    session = _session(p)
+    data = _test_data(p, "all_on_loan")
+    body = payloads.lending_request(
+        partner=lending.borrower_partner,
+        owner=lending.rs_library,
+        title=lending.all_on_loan.title,
+        external_id=data.external_id(),
+    )
+    partner = lending.borrower_partner
+    response = p.answer_of(lambda: session.create_lending_request(partner, body))
+    if response is None:
+        raise ProbeFailed("the lending request got no answer")
+    payload = json_or_none(response)
+    if not response.is_success or not isinstance(payload, dict):
+        raise ProbeFailed(f"the lending request was refused: {status_and_codes(response)}")
+    shown = {"status": payload.get("status")}
+    if (payload.get("status") or {}).get("value") == "REJECTED":
+        return Seen(fact.assumed, evidence(response, shown))
+    request_id = str(payload.get("request_id") or "")
+    try:
+        poll(
+            lambda: session.lending_request(partner, request_id),
+            lambda r: r.status.value == "REJECTED",
+            what="auto-reject",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded as exc:
+        return NotAsked(
+            f"not rejected within {REJECT_WINDOW:g} s (last {exc.last}): later, by a job, or "
+            "not at all; this probe cannot tell which"
+        )
+    except AlmaError as exc:
+        raise ProbeFailed(f"the lending request could not be read back: {exc}") from exc
+    last = p._last[-1] if p._last else response
+    return Seen(fact.assumed, evidence(last, {"status": (json_or_none(last) or {}).get("status")}))
