@@ -423,13 +423,19 @@ def _item_bib_suppress(p: Probing, fact: Fact) -> Answer:
     return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
 
 
-def _error_code_probe(path: Callable[[Probing], str], alternatives: Mapping[str, int]) -> Probe:
+def _error_code_probe(
+    path: Callable[[Probing], str],
+    alternatives: Mapping[str, int],
+    params: Mapping[str, str | int] | None = None,
+) -> Probe:
     """A probe of an error answer: the assumed status and code, or one of the
     alternatives (keyed ``"<status> <code>"`` or ``"<status>"``)."""
 
     def run(p: Probing, fact: Fact) -> Answer:
-        response = p.ask(path(p))
+        response = p.ask(path(p), params)
         codes = error_codes(response)
+        if "UNAUTHORIZED" in codes:
+            raise ProbeFailed(f"the key lacks the API area of {response.request.url.path}")
         status = str(response.status_code)
         if f"HTTP {status}" in fact.assumed and any(c in fact.assumed for c in codes):
             return Seen(fact.assumed, evidence(response))
@@ -447,6 +453,17 @@ PROBES["gateway.unknown_path_answer"] = _error_code_probe(
 )
 PROBES["library.unknown_library_code"] = _error_code_probe(
     lambda p: "/conf/libraries/NO_SUCH_LIBRARY", {"400 40166411": 0, "404": 1}
+)
+PROBES["lists.invalid_paging_code"] = _error_code_probe(
+    lambda p: "/partners", {"200": 0, "400 401666": 1}, {"limit": 101}
+)
+PROBES["code_table.unknown_table_code"] = _error_code_probe(
+    lambda p: "/conf/code-tables/NoSuchTable", {"400 402119": 0, "200": 1}
+)
+PROBES["analytics.unknown_report_code"] = _error_code_probe(
+    lambda p: "/analytics/reports",
+    {"400": 0, "404": 0},
+    {"path": "/shared/no/such/report", "limit": 25},
 )
 PROBES["location.unknown_location_code"] = _error_code_probe(
     lambda p: f"/conf/libraries/{_rs_location(p)[0]}/locations/NO_SUCH_LOCATION",
