@@ -362,6 +362,46 @@ def _job_name(p: Probing, fact: Fact) -> Answer:
     )
 
 
+@probe("jobs.instances_newest_first")
+def _job_instances_order(p: Probing, fact: Fact) -> Answer:
+    _, job = _expiry_job(p)
+    if job is None or not job.get("id"):
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    response = p.ask(f"/conf/jobs/{job['id']}/instances", {"limit": 10, "offset": 0})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the job's runs: {status_and_codes(response)}")
+    runs = [r for r in data.get("job_instance") or [] if isinstance(r, dict)]
+    dates = [str(r.get("submit_date") or "") for r in runs]
+    shown = {"job_instance": [{k: r.get(k) for k in ("id", "submit_date")} for r in runs]}
+    if len(set(dates)) < 2 or "" in dates:
+        return NotAsked("the job has fewer than two runs with a submit_date to compare")
+    if dates == sorted(dates, reverse=True):
+        return Seen(fact.assumed, evidence(response, shown))
+    if dates == sorted(dates):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, "runs in neither date order", shown)
+
+
+@probe("library.circ_desk_fields")
+def _library_circ_desks(p: Probing, fact: Fact) -> Answer:
+    library = p.profile.resource_sharing_libraries[0].code
+    response = p.ask(f"/conf/libraries/{library}/circ-desks")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"circulation desks of {library}: {status_and_codes(response)}")
+    desks = [d for d in data.get("circ_desk") or [] if isinstance(d, dict)]
+    if not desks:
+        raise ProbeFailed(f"library {library} lists no circulation desk")
+    shown = {"circ_desk": desks[:1]}
+    first = set(desks[0])
+    if {"code", "name", "has_hold_shelf"} <= first:
+        return Seen(fact.assumed, evidence(response, shown))
+    if {"code", "name"} <= first:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"desk fields {sorted(first)}", shown)
+
+
 def _partner(p: Probing) -> tuple[httpx.Response, dict[str, Any]]:
     if not p.profile.partners:
         raise ProbeFailed("the profile lists no partners")
