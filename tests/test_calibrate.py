@@ -430,3 +430,47 @@ def test_an_area_the_key_lacks_shows_the_unauthorized_form(tmp_path, profiles, m
     assert entry.evidence is not None
     assert entry.evidence.startswith("GET https://alma.invalid/almaws/v1/analytics/test → 400")
     assert "<errorCode>UNAUTHORIZED</errorCode>" in entry.evidence
+
+
+class Failing(httpx.BaseTransport):
+    """The stand-in, except that one path answers 503 (Alma failing, not Alma's answer)."""
+
+    def __init__(self, app: StandinApp, path: str) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.path = path
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(self.path):
+            return httpx.Response(
+                503, text="Service Unavailable", headers={"Retry-After": "0"}, request=request
+            )
+        return self.inner.handle_request(request)
+
+
+def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    _, first, _ = run(world, tmp_path, profiles, monkeypatch)
+    before = first.path.read_bytes()
+    settings = settings_for(tmp_path, profiles, "demo-university")
+    app = StandinApp(World.model_validate(world))
+    again = calibrate(
+        "demo-university",
+        settings=settings,
+        transport=Failing(app, "/conf/jobs"),
+        today=date(2026, 12, 3),
+        say=lambda _: None,
+    )
+    assert again.drift == ()
+    assert again.path.read_bytes() == before  # the earlier observation stands
+    # Without an earlier observation, the fact stays assumed and says why.
+    again.path.unlink()
+    third = calibrate(
+        "demo-university",
+        settings=settings,
+        transport=Failing(StandinApp(World.model_validate(world)), "/conf/jobs"),
+        say=lambda _: None,
+    )
+    entry = third.calibrated.facts["jobs.status_field"]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "answered HTTP 503; calibrate again later" in entry.why

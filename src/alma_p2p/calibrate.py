@@ -124,7 +124,14 @@ class Probing:
         except AlmaError as exc:  # a transport failure or a contract surprise
             if not self._last:
                 raise ProbeFailed(str(exc)) from exc
-        return self._last[-1] if self._last else None
+        last = self._last[-1] if self._last else None
+        if last is not None and (last.status_code == 429 or last.status_code >= 500):
+            # Alma busy or failing says nothing about the fact: ask again another time.
+            raise ProbeFailed(
+                f"{last.request.method} {last.request.url.path} answered HTTP "
+                f"{last.status_code}; calibrate again later"
+            )
+        return last
 
 
 class ProbeFailed(Exception):

@@ -5,6 +5,10 @@ plausible alternatives, the evidence, the checks that depend on it and how a san
 probe it. Code that relies on a fact is marked ``UNVERIFIED(<id>)``. The register is read
 and validated once per process (``load_register``); ``render_markdown`` gives the README's
 "What we assume about Alma without a source" section, which ``alma-p2p facts`` prints.
+
+``alma-p2p calibrate`` writes what an institution's sandbox answered to
+``<profiles>/<name>/alma-facts.yaml`` (``CalibratedFacts``, ``render_calibrated``);
+``Facts`` is the view a run uses: the calibrated value of a fact, else the assumed one.
 """
 
 from __future__ import annotations
