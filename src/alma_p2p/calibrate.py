@@ -93,7 +93,6 @@ class Probing:
     base_url: str
     transport: httpx.BaseTransport | None
     settings: Settings
-    today: date
     run_token: str
     writes: WriteSession | None = None
     _last: list[httpx.Response] = field(default_factory=list)
@@ -725,7 +724,7 @@ def calibrate(
         transport=transport,
     ) as client:
         gate = guarded(client)
-        p = Probing(client, profile, base, transport, settings, day, _run_token())
+        p = Probing(client, profile, base, transport, settings, _run_token())
         client.on_response(p.heard)
         _sandbox_guard(p, institution)
         answers = {fid: _ask(p, register, fid) for fid in PROBES if fid not in WRITE_FACTS}

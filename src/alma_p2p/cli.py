@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     calibrator = sub.add_parser(
         "calibrate", help="ask the institution's sandbox what the register of facts assumes"
     )
-    calibrator.add_argument("--institution", required=True, metavar="NAME")
+    calibrator.add_argument(
+        "--institution", required=True, metavar="NAME", help="fixtures/institutions/<NAME>"
+    )
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "schema":
