@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from pytest_bdd import given, then, when
@@ -11,13 +12,20 @@ from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import Item, RsRequest
 from alma_p2p.guide import BY_ID
+from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
 from alma_p2p.writes import WriteSession
-from steps.common import Attempt, assert_refused, fail_with
+from steps.common import Attempt, assert_refused, calibrated, fail_with
 
 RS_LIBRARY = BY_ID["rs_library"]
+FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")
+BORROWING_REQUESTS = "Fulfillment > Resource Sharing > Borrowing Requests"
+# Whether Alma sets the owner of a request that names none from the patron's one RS library
+# is a guess until a sandbox run calibrates it: checks prove ownership with an explicit owner
+# (which Alma must refuse with 401608 unless it is one of the patron's RS libraries).
+OWNER_WHEN_OMITTED = "borrowing.owner_when_omitted"
 FIX_TEMP_ITEM = BY_ID["temp_item_creation_rule"].fix("temporary_item")
 ITEM_POLICY = BY_ID["item_policy"]
 SENDING = BY_ID["sending_rule"].fix("sending")
@@ -28,6 +36,7 @@ class Title:
     title: str
     author: str | None = None
     isbn: str | None = None
+    held_by: str | None = None  # the rota partner the profile says holds it
 
 
 def _borrowing(profile: Profile) -> Borrowing:
@@ -41,7 +50,15 @@ def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
         return profile.rs_library_codes[0]  # one library: no need to read the patron
     mapping = profile.patron_rs_library
     assert mapping is not None
-    user = alma.user(user_id)
+    try:
+        user = alma.user(user_id)
+    except AlmaAPIError as exc:
+        if "401861" not in exc.codes:  # "User with identifier X was not found"
+            raise
+        broken_premise(
+            f"test patron {user_id} does not exist in Alma: create the patron in the sandbox, "
+            "or correct test_patrons in profile.yaml"
+        )
     campus, group = user.campus_code.value, user.user_group.value
     home = profile.rs_library_for(campus, group)
     if home is None:
@@ -78,6 +95,34 @@ def _request(
     return attempt
 
 
+def _pickup_elsewhere(profile: Profile, home: str) -> str:
+    """A pickup library other than the owner, where the institution has one, so that a
+    request owned by the patron's library cannot be owned by its pickup library instead.
+    UNVERIFIED(borrowing.pickup_other_library): Alma accepts such a pickup."""
+    others = [code for code in profile.rs_library_codes if code != home]
+    return others[0] if others else home
+
+
+def _own_library_request(
+    alma: AlmaClient,
+    writes: WriteSession,
+    profile: Profile,
+    test_data: TestData,
+    patron: tuple[str, str],
+    title: Title,
+) -> Attempt:
+    """The patron's request naming their own RS library as owner, picked up elsewhere.
+
+    A single-library institution's patrons carry no RS library, and naming the one library
+    may be refused (UNVERIFIED(borrowing.owner_without_rs_library)): there Alma chooses.
+    """
+    who, user_id = patron
+    home = _home_library(alma, profile, user_id)
+    pickup = _pickup_elsewhere(profile, home)
+    owner = home if profile.multi_library else None
+    return _request(writes, test_data, who, user_id, title, pickup=pickup, owner=owner)
+
+
 def _first_patron(profile: Profile) -> tuple[str, str]:
     if not profile.test_patrons:
         pytest.fail(f"{profile.name}: the profile names no test_patrons", pytrace=False)
@@ -91,10 +136,55 @@ def _(alma_test_data: TestData) -> Title:
     return Title(title, author)
 
 
+@given("a title a partner of the rota holds", target_fixture="title")
+def _(alma_institution: Profile) -> Title:
+    held = _borrowing(alma_institution).partner_held_title
+    if held is None:
+        broken_premise(
+            f"{alma_institution.name}: the profile names no title a partner holds, and a "
+            "title nobody holds proves nothing about sending; add borrowing.partner_held_title "
+            "(title, isbn, partner) to profile.yaml"
+        )
+    if held.partner not in {p.code for p in alma_institution.partners}:
+        broken_premise(
+            f"{alma_institution.name}: borrowing.partner_held_title names partner "
+            f"{held.partner}, which is not among the profile's partners; correct profile.yaml"
+        )
+    return Title(held.title, isbn=held.isbn, held_by=held.partner)
+
+
 @given("a title the institution holds", target_fixture="title")
 def _(alma_institution: Profile) -> Title:
     held = _borrowing(alma_institution).held_title
     return Title(held.title, isbn=held.isbn)
+
+
+@when(
+    "each test patron requests it for their own library, to be picked up at another",
+    target_fixture="attempts",
+)
+def _(
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    title: Title,
+) -> dict[str, Attempt]:
+    attempts = {}
+    for patron in alma_institution.test_patrons:
+        who = patron.label or patron.primary_id
+        home = _home_library(alma, alma_institution, patron.primary_id)
+        attempts[home + ":" + patron.primary_id] = _own_library_request(
+            alma, alma_writes, alma_institution, alma_test_data, (who, patron.primary_id), title
+        )
+        if calibrated(OWNER_WHEN_OMITTED):
+            # UNVERIFIED(borrowing.owner_when_omitted): used only once a sandbox run has
+            # calibrated it; Primo's requests name no owner.
+            pickup = _pickup_elsewhere(alma_institution, home)
+            attempts[home + ":" + patron.primary_id + ":no owner"] = _request(
+                alma_writes, alma_test_data, who, patron.primary_id, title, pickup=pickup
+            )
+    return attempts
 
 
 @when("each test patron requests it without choosing a library", target_fixture="attempts")
@@ -105,6 +195,7 @@ def _(
     alma_test_data: TestData,
     title: Title,
 ) -> dict[str, Attempt]:
+    # The single-library case: UNVERIFIED(borrowing.owner_without_rs_library).
     attempts = {}
     for patron in alma_institution.test_patrons:
         home = _home_library(alma, alma_institution, patron.primary_id)
@@ -115,7 +206,7 @@ def _(
     return attempts
 
 
-@when("a test patron requests it without choosing a library", target_fixture="attempt")
+@when("a test patron requests it for their own library", target_fixture="attempt")
 def _(
     alma: AlmaClient,
     alma_writes: WriteSession,
@@ -123,9 +214,8 @@ def _(
     alma_test_data: TestData,
     title: Title,
 ) -> Attempt:
-    who, user_id = _first_patron(alma_institution)
-    home = _home_library(alma, alma_institution, user_id)
-    return _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
+    patron = _first_patron(alma_institution)
+    return _own_library_request(alma, alma_writes, alma_institution, alma_test_data, patron, title)
 
 
 @when("a test patron requests it for another campus's library", target_fixture="attempt")
@@ -171,12 +261,11 @@ def _(
     alma_test_data: TestData,
     title: Title,
 ) -> Attempt:
-    who, user_id = _first_patron(alma_institution)
-    home = _home_library(alma, alma_institution, user_id)
-    first = _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
+    patron = _first_patron(alma_institution)
+    first = _own_library_request(alma, alma_writes, alma_institution, alma_test_data, patron, title)
     if first.request is None:
-        pytest.fail(f"{who}: the first request was not created: {first.error}", pytrace=False)
-    return _request(alma_writes, alma_test_data, who, user_id, title, pickup=home)
+        pytest.fail(f"{patron[0]}: the first request was not created: {first.error}", pytrace=False)
+    return _own_library_request(alma, alma_writes, alma_institution, alma_test_data, patron, title)
 
 
 @then("Alma refuses the second request with error 402362")
@@ -201,24 +290,38 @@ def _(attempts: dict[str, Attempt]) -> None:
 
 
 def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
-    problems = []
+    problems, unread = [], []
     for key, attempt in attempts.items():
-        expected = key.split(":", 1)[0]
+        expected = key.split(":", 2)[0]
+        named = not key.endswith(":no owner") and expectation.endswith("campus")
         if attempt.request is None:
             refused = f"Alma refused it: {attempt.error}"
-            if attempt.error is not None and "402039" in attempt.error.codes:
+            codes = attempt.error.codes if attempt.error is not None else ()
+            if "402039" in codes:
                 refused += (
                     f"; {expected} has no default borrowing location "
                     f"({RS_LIBRARY.fix('default_location')})"
                 )
+            elif "401608" in codes and named:
+                refused = (
+                    f"Alma refused {expected} as the request's library (401608): {expected} is "
+                    f"not a resource sharing library of the patron's record; {FIX_PATRON}"
+                )
             problems.append(f"{attempt.who} ({attempt.user_id}): {refused}")
+        elif attempt.request.owner is None:
+            unread.append(f"{attempt.who} ({attempt.request.request_id})")
         elif attempt.request.owner != expected:
             problems.append(
                 f"{attempt.who} ({attempt.user_id}): request {attempt.request.request_id} is "
-                f"owned by {attempt.request.owner or 'no library'}, expected {expected} "
+                f"owned by {attempt.request.owner}, expected {expected} "
                 f"({expectation}): {RS_LIBRARY.fix('owner')}"
             )
     fail_with(problems, "Borrowing requests that would be handled by the wrong library:")
+    if unread:
+        cannot_tell(
+            f"Alma's answer names no owner for the requests of {', '.join(unread)}; open them in "
+            f"Alma ({BORROWING_REQUESTS}) and check each is owned by {expectation}"
+        )
 
 
 # -- temporary items ----------------------------------------------------------------
@@ -342,43 +445,73 @@ def _(received: list[Received]) -> None:
 # -- sending ------------------------------------------------------------------------
 
 
+# Borrowing statuses Alma moves on from by itself (alma-rs-workflow.md §1.1): locate, and
+# "Ready to be sent" while a sending rule has yet to send it.
+# UNVERIFIED(borrowing.send_on_after_locate)
+MOVING = frozenset({"REQUEST_CREATED_BOR", "LOCATE_IN_PROCESS", "READY_TO_SEND", None})
+SENT = "REQUEST_SENT"  # UNVERIFIED(borrowing.request_sent_code)
+SETTLED = frozenset({SENT, "LOCATE_FAILED", "CANCELLED", "EXPIRED"})
+
+
 @then("the request is sent on its own to one of the profile's partners")
 def _(
     attempt: Attempt,
+    title: Title,
     alma: AlmaClient,
     alma_institution: Profile,
     alma_poll_interval: float,
     alma_evidence: list[str],
 ) -> None:
+    if attempt.error is not None and "401604" in attempt.error.codes:
+        broken_premise(
+            f"{alma_institution.institution.name} itself holds '{title.title}', so Alma will "
+            "not send it to "
+            "a partner (401604); name a title only a partner holds in profile.yaml "
+            "(borrowing.partner_held_title)"
+        )
     if attempt.request is None or attempt.request.request_id is None:
         pytest.fail(f"{attempt.who}: the request was not created: {attempt.error}", pytrace=False)
     request_id = attempt.request.request_id
+    deadline = _borrowing(alma_institution).send_seconds
     try:
         final = poll(
             lambda: alma.borrowing_request(attempt.user_id, request_id),
-            # UNVERIFIED(borrowing.send_on_after_locate)
-            # UNVERIFIED(borrowing.no_partner_holds_outcome): a made-up title is still sent on
-            lambda r: r.status.value not in {"LOCATE_IN_PROCESS", "REQUEST_CREATED_BOR", None},
-            what=f"borrowing request {request_id} leaving 'Locate in process'",
-            deadline=60,
+            lambda r: r.status.value not in MOVING,
+            what=f"borrowing request {request_id} being sent",
+            deadline=deadline,
             interval=alma_poll_interval,
         )
     except DeadlineExceeded as exc:
-        pytest.fail(str(exc), pytrace=False)
+        final = cast(RsRequest, exc.last)  # what the poll last read
     status, partner = final.status.value, final.partner.value
-    alma_evidence.append(f"request {request_id}: status={status} partner={partner}")
+    alma_evidence.append(
+        f"request {request_id}: status={status} partner={partner} (the profile says "
+        f"{title.held_by} holds the title)"
+    )
     partners = {p.code for p in alma_institution.partners}
+    look = f"look at request {request_id} in Alma ({BORROWING_REQUESTS})"
     if status == "READY_TO_SEND":
         pytest.fail(
-            f"Borrowing request {request_id} was left in 'Ready to be sent' (partner {partner}): "
-            f"no Sending Borrowing Request Rule sends it to the P2P rota; {SENDING}",
+            f"Borrowing request {request_id} was left in 'Ready to be sent' (partner {partner}) "
+            f"for {deadline} s: no Sending Borrowing Request Rule sends it to the P2P rota; "
+            f"{SENDING}",
             pytrace=False,
         )
-    if status != "REQUEST_SENT":  # UNVERIFIED(borrowing.request_sent_code)
+    if status not in SETTLED:
+        cannot_tell(
+            f"Borrowing request {request_id} was {status or 'without status'} after {deadline} s, "
+            f"a status that does not tell whether it was sent; {look}"
+        )
+    if status != SENT:
         pytest.fail(
-            f"Borrowing request {request_id} ended {status}, not 'Request sent to partner': "
-            f"Alma could not build a rota from the P2P partners; {SENDING}",
+            f"Borrowing request {request_id} for '{title.title}', which {title.held_by} holds, "
+            f"ended {status}, not 'Request sent to partner': Alma could not build a rota from "
+            f"the P2P partners; {SENDING}",
             pytrace=False,
+        )
+    if partner is None:
+        cannot_tell(
+            f"Borrowing request {request_id} was sent, but Alma's answer names no partner; {look}"
         )
     if partner not in partners:
         pytest.fail(

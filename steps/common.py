@@ -10,6 +10,8 @@ from pytest_bdd import parsers, then
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import RsRequest
+from alma_p2p.facts import load_register
+from alma_p2p.outcomes import cannot_tell
 
 
 def fail_with(problems: Iterable[str], heading: str) -> None:
@@ -18,6 +20,17 @@ def fail_with(problems: Iterable[str], heading: str) -> None:
     if found:
         lines = "\n".join(f"  - {p}" for p in found)
         pytest.fail(f"{heading}\n{lines}", pytrace=False)
+
+
+def calibrated(fact_id: str) -> bool:
+    """Whether the register holds ``fact_id`` as settled for this run rather than assumed.
+
+    The register has no calibrated facts yet (``alma-p2p calibrate`` will add them), so every
+    fact in it is an assumption and this is False; an unknown id is a KeyError naming the
+    register, so a check cannot silently depend on a fact nobody declared.
+    """
+    fact = load_register().fact(fact_id)
+    return bool(getattr(fact, "calibrated", False))
 
 
 @dataclass
@@ -55,14 +68,30 @@ def assert_refused(attempt: Attempt, code: str, why: str = "") -> None:
     )
 
 
+# What Alma answers a lookup of a request that does not exist (alma-api.md §1.5, SW26).
+NO_SUCH_REQUEST = frozenset({"40166450"})
+
+
 @then("no request was created")
 def _(attempt: Attempt, alma: AlmaClient) -> None:
+    assert_nothing_created(attempt, alma)
+
+
+def assert_nothing_created(attempt: Attempt, alma: AlmaClient) -> None:
+    """Alma must say it has no request with the attempt's external id; any other refusal
+    (UNAUTHORIZED, an unknown code) proves nothing either way: *cannot tell*."""
     try:
         found = alma.borrowing_request(attempt.user_id, attempt.external_id, by_external_id=True)
     except AlmaAPIError as exc:
-        if exc.status == 400:
-            return  # Alma's "no result found" (40166450) and friends
-        raise
+        if NO_SUCH_REQUEST & set(exc.codes):
+            return
+        cannot_tell(
+            f"{attempt.who}: Alma answered the look-up of request {attempt.external_id} with "
+            f"{', '.join(exc.codes) or exc.status}, not 'no result found' (40166450), so it is "
+            "not known whether a request was created. Look in Alma: Fulfillment > Resource "
+            f"Sharing > Borrowing Requests, search external identifier {attempt.external_id}; "
+            "cancel it if it is there"
+        )
     pytest.fail(
         f"{attempt.who}: the refused request exists all the same "
         f"(request {found.request_id}, status {found.status.value}); cancel it in Alma",

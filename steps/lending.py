@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from pytest_bdd import parsers, then, when
@@ -11,6 +12,7 @@ from alma_p2p import payloads
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.guide import BY_ID
+from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Lending, LendingCase, Profile
@@ -18,9 +20,15 @@ from alma_p2p.writes import WriteSession
 
 RS_LIBRARY = BY_ID["rs_library"]
 
-# Statuses Alma shows while it is still locating (alma-api.md §4.4); an auto-reject ends
-# within the poll's deadline: UNVERIFIED(lending.auto_reject_timing).
+# Statuses Alma shows while it is still locating (alma-api.md §4.4).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
+# Statuses a lending request does not leave by itself. UNVERIFIED(lending.final_status_codes)
+FINAL = frozenset({"LOCATE_FAILED", "REJECTED", "CANCELLED", "EXPIRED"})
+# The located, waiting status of the control (captures/lending_requests_list_created.json).
+WAITING = "REQUEST_CREATED_LEND"
+KNOWN = FINAL | {WAITING, "LOCATE_IN_PROCESS"}
+CONTROL = "available"
+LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
 
 # The titles of the feature's Examples, and the profile's lending case for each.
 CASES = {
@@ -30,7 +38,8 @@ CASES = {
     "a title held only electronically": "electronic_only",
     "an available, requestable title": "available",
 }
-# Lending Information flags of the RS library (WRLC guide, "Resource Sharing Library" step 4).
+# The Lending Information flag of the RS library each case proves (WRLC guide, "Resource
+# Sharing Library" step 4); the feature's Examples name the same flag.
 LENDING_FLAGS = {
     "not_held": "Automatically Locate Resource",
     "all_on_loan": "Reject Request When No Available Items",
@@ -49,6 +58,12 @@ class Sent:
     request: RsRequest
     partner: str
     library: str
+    title: str
+    items: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"Lending request {self.request.request_id} ({self.case.replace('_', ' ')})"
 
 
 def _lending(profile: Profile) -> Lending:
@@ -78,47 +93,116 @@ def _(
         author=author,
         external_id=alma_test_data.external_id(),
     )
+    if case_name != CONTROL and set(case.expect) & set(lending.available.expect):
+        pytest.fail(
+            f"{alma_institution.name}: profile.yaml lending.{case_name}.expect "
+            f"({', '.join(case.expect)}) shares a status with the control "
+            f"({', '.join(lending.available.expect)}), so a lender without "
+            f"'{LENDING_FLAGS[case_name]}' would pass; list only the statuses that prove it",
+            pytrace=False,
+        )
     request = alma_writes.create_lending_request(lending.borrower_partner, body)
     return Sent(
-        case_name, tuple(case.expect), request, lending.borrower_partner, lending.rs_library
+        case_name,
+        tuple(case.expect),
+        request,
+        lending.borrower_partner,
+        lending.rs_library,
+        title,
+        tuple(case.items),
     )
+
+
+def _settled(sent: Sent, request: RsRequest) -> bool:
+    """A final status; for the control also a located, waiting request."""
+    status = request.status.value
+    if status in FINAL:
+        return True
+    return sent.case == CONTROL and status == WAITING and bool(request.mms_id)
+
+
+def _premise_holds(sent: Sent, alma: AlmaClient) -> None:
+    """Before blaming a flag: the title's items at the lender are still all on loan."""
+    if sent.case != "all_on_loan":
+        return
+    for barcode in sent.items:
+        data = alma.item_by_barcode(barcode).item_data
+        if data.base_status.value == "1" and not data.process_type.value:
+            broken_premise(
+                f"item {barcode} of '{sent.title}' is back on the shelf at {sent.library}, so "
+                "the request proves nothing about 'Reject Request When No Available Items': "
+                "loan every item of the title to a test patron again, or name another title "
+                "in profile.yaml (lending.all_on_loan)"
+            )
 
 
 # Gives the request as it ended to the steps after it; the When's answer stays Alma's answer.
-@then(
-    "the lending request ends as the profile expects for that title",
-    target_fixture="ended",
-)
-def _(sent: Sent, alma_writes: WriteSession, alma_poll_interval: float) -> RsRequest:
+@then(parsers.parse('the lending request ends as "{flag}" requires'), target_fixture="ended")
+def _(
+    sent: Sent,
+    flag: str,
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_poll_interval: float,
+    alma_evidence: list[str],
+) -> RsRequest:
+    if flag != LENDING_FLAGS[sent.case]:
+        pytest.fail(
+            f"the Examples pair {sent.case} with {flag!r}, not {LENDING_FLAGS[sent.case]!r}"
+        )
     request_id = sent.request.request_id
     assert request_id, "Alma answered the create without a request_id"
+    deadline = _lending(alma_institution).settle_seconds
     try:
+        # UNVERIFIED(lending.auto_reject_timing): a reject comes within the deadline.
         final = poll(
             lambda: alma_writes.lending_request(sent.partner, request_id),
-            lambda r: r.status.value not in IN_PROGRESS,
-            what=f"lending request {request_id} leaving 'Locate in process'",
-            deadline=60,
+            lambda r: _settled(sent, r),
+            what=f"lending request {request_id} reaching its final status",
+            deadline=deadline,
             interval=alma_poll_interval,
         )
     except DeadlineExceeded as exc:
-        pytest.fail(str(exc), pytrace=False)
-    status = final.status.value
-    if status in sent.expect:
-        return final
-    flag = LENDING_FLAGS[sent.case]
-    hint = (
-        f"{sent.library} must {'accept' if sent.case == 'available' else 'reject'} it: "
-        f"{_flag_path(sent.library, flag)}"
-    )
-    if sent.case == "available":
-        hint = (
-            f"{sent.library} must locate and accept a title it can lend; check that the item is "
-            "available and requestable for resource sharing (fulfillment unit rules, Lending "
-            f"Resource Sharing terms of use) and {_flag_path(sent.library, flag)}"
+        final = cast(RsRequest, exc.last)  # what the poll last read
+    status, located = final.status.value, bool(final.mms_id)
+    alma_evidence.append(f"request {request_id}: status={status} mms_id={final.mms_id or 'none'}")
+    look = f"look at request {request_id} in Alma ({LENDING_REQUESTS}, {sent.library})"
+    if status in IN_PROGRESS:
+        cannot_tell(
+            f"{sent.name} was still {status or 'without status'} after {deadline} s; {look}"
         )
+    if status not in KNOWN:
+        cannot_tell(f"{sent.name} ended {status}, a status the harness does not know; {look}")
+    if status in sent.expect and (sent.case != CONTROL or located):
+        return final
+    path = _flag_path(sent.library, flag)
+    if sent.case == CONTROL:
+        if status == WAITING:
+            hint = f"{sent.library} did not locate it in its catalogue; {path}"
+        else:
+            hint = (
+                f"{sent.library} must locate and accept a title it can lend; check that the item "
+                "is available and requestable for resource sharing (fulfillment unit rules, "
+                f"Lending Resource Sharing terms of use) and {path}"
+            )
+    elif status == WAITING and not located:
+        locate = _flag_path(sent.library, LENDING_FLAGS[CONTROL])
+        hint = f"{sent.library} never located it, so no reject rule could apply; {locate}"
+    elif status == WAITING:
+        _premise_holds(sent, alma)
+        hint = f"{sent.library} located it and left it waiting for staff; {path}"
+    elif status == "LOCATE_FAILED" and sent.case != "not_held":
+        broken_premise(
+            f"{sent.library} could not find '{sent.title}' in its catalogue, so the request "
+            f"proves nothing about '{flag}': correct the title in profile.yaml "
+            f"(lending.{sent.case}) or catalogue it at the lender"
+        )
+    else:
+        hint = f"{sent.library} must reject it: {path}"
     pytest.fail(
-        f"Lending request {request_id} ({sent.case.replace('_', ' ')}) ended "
-        f"{status or 'without status'}, expected {' or '.join(sent.expect)}: {hint}",
+        f"{sent.name} ended {status}{'' if located else ' (not located)'} within {deadline} s, "
+        f"expected {' or '.join(sent.expect)}: {hint}",
         pytrace=False,
     )
 

@@ -10,6 +10,7 @@ from pytest_bdd import then, when
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Partner
 from alma_p2p.guide import BY_ID
+from alma_p2p.outcomes import cannot_tell
 from alma_p2p.profile import Partner as ProfilePartner
 from alma_p2p.profile import Profile
 from steps.common import fail_with
@@ -55,19 +56,29 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
 
 
 def _in_alma(
-    profile: Profile, partners: dict[str, Partner]
+    profile: Profile, partners: dict[str, Partner], problems: list[str]
 ) -> Iterator[tuple[ProfilePartner, Partner]]:
-    """The profile's partners that Alma has (the existence scenario reports the others)."""
+    """The profile's partners that Alma has; each one it lacks is a problem, so a check
+    over no partner at all cannot pass."""
+    if not profile.partners:
+        problems.append(
+            f"the profile names no partners: list them in profile.yaml ({profile.name})"
+        )
     for expected in profile.partners:
         partner = partners.get(expected.code)
-        if partner is not None:
-            yield expected, partner
+        if partner is None:
+            problems.append(
+                f"{expected.code} is not a partner in Alma, so its setup cannot be checked: "
+                f"copy it from the Community tab ({PARTNERS.fix('missing')})"
+            )
+            continue
+        yield expected, partner
 
 
 @then("every partner uses the profile's borrowing and lending workflow profiles")
 def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: list[str]) -> None:
-    problems = []
-    for expected, partner in _in_alma(alma_institution, partners):
+    problems: list[str] = []
+    for expected, partner in _in_alma(alma_institution, partners, problems):
         d = partner.partner_details
         alma_evidence.append(f"{d.code} workflows={d.borrowing_workflow}/{d.lending_workflow}")
         for role, actual, wanted in (
@@ -84,17 +95,33 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
 
 @then("every partner's requests expire after the profile's number of days")
 def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: list[str]) -> None:
-    problems = []
-    for expected, partner in _in_alma(alma_institution, partners):
+    problems: list[str] = []
+    unread = []
+    for expected, partner in _in_alma(alma_institution, partners, problems):
         if expected.expiry_days is None:
             continue
         protocol = partner.partner_details.profile_details.protocol
         days = protocol.expiry_time if protocol is not None else None
-        alma_evidence.append(f"{expected.code} expiry_time={days}")
-        if days != expected.expiry_days:
+        kind = protocol.request_expiry_type.value if protocol is not None else None
+        alma_evidence.append(f"{expected.code} expiry_type={kind} expiry_time={days}")
+        if kind not in (None, "EXPIRY_TIME"):
             problems.append(
-                f"{expected.code} expires requests after {days if days is not None else 'no'} "
-                f"days, expected {expected.expiry_days}: Parameters tab > Expiry Time (Days) "
-                f"({EDIT_PARTNER})"
+                f"{expected.code} expires requests by {kind}, not after a number of days "
+                f"(expected {expected.expiry_days}): Parameters tab > Request Expiry Type "
+                f"'Expire by time' ({EDIT_PARTNER})"
+            )
+        elif days is None:
+            # UNVERIFIED(partner.expiry_time_field): Alma may not give expiry_time at all.
+            unread.append(expected.code)
+        elif days != expected.expiry_days:
+            problems.append(
+                f"{expected.code} expires requests after {days} days, expected "
+                f"{expected.expiry_days}: Parameters tab > Expiry Time (Days) ({EDIT_PARTNER})"
             )
     fail_with(problems, f"{alma_institution.name}: partners with the wrong expiry time:")
+    if unread:
+        cannot_tell(
+            f"Alma's answer gives no expiry time for {', '.join(unread)}; check by hand that "
+            f"each expires requests after the profile's number of days: {EDIT_PARTNER} > "
+            "Parameters tab > Expiry Time (Days)"
+        )

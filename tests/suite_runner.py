@@ -15,7 +15,7 @@ import io
 import os
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,14 +63,20 @@ class InprocessRun:
     stderr: str
 
 
-class TransportPlugin:
-    """Answers the harness's transport hook with the stand-in, in process."""
+TransportWrapper = Callable[[httpx.BaseTransport], httpx.BaseTransport]
 
-    def __init__(self, app: StandinApp) -> None:
+
+class TransportPlugin:
+    """Answers the harness's transport hook with the stand-in, in process (through
+    ``wrapper``, e.g. a fault-injecting transport, when one is given)."""
+
+    def __init__(self, app: StandinApp, wrapper: TransportWrapper | None = None) -> None:
         self.app = app
+        self.wrapper = wrapper
 
     def pytest_alma_transport(self, config: pytest.Config, institution: str) -> httpx.BaseTransport:
-        return httpx.WSGITransport(app=self.app)
+        transport: httpx.BaseTransport = httpx.WSGITransport(app=self.app)
+        return self.wrapper(transport) if self.wrapper else transport
 
 
 def _of_this_run(module: object) -> bool:
@@ -181,6 +187,7 @@ def run_live(
     mode: str = "live",
     gateway_path: str = "/almaws/v1",
     over: Literal["wsgi", "http", "network"] = "wsgi",
+    transport: TransportWrapper | None = None,
 ) -> SuiteRun:
     """``pytest steps --alma-mode=<mode>`` against ``world``, in process.
 
@@ -189,6 +196,9 @@ def run_live(
     HTTP (``httpx.WSGITransport`` drops the reason phrase of the status line, werkzeug's
     ``302 FOUND``, that a cassette records); ``network`` leaves the transport to the
     harness, for a run whose ``--alma-base-url`` points where nothing listens.
+
+    ``transport`` wraps the in-process stand-in's transport (``tests/faults.py``). The
+    client's retries wait no time (``ALMA_RETRY_BACKOFF=0``).
     """
     world = copy.deepcopy(world)
     for inst in world["institutions"]:
@@ -203,6 +213,8 @@ def run_live(
         base_url = STANDIN_BASE_URL
         if over == "http":
             base_url = stack.enter_context(serve(app)).base_url
+        env = demo_environment(base_url.replace("/almaws/v1", gateway_path), keys)
+        env["ALMA_RETRY_BACKOFF"] = "0"  # the harness's own tests never sleep between tries
         run = run_pytest(
             [
                 str(REPO / "steps"),
@@ -216,7 +228,7 @@ def run_live(
                 *pytest_args,
             ],
             cwd=scratch,
-            env=demo_environment(base_url.replace("/almaws/v1", gateway_path), keys),
-            plugins=[TransportPlugin(app)] if over == "wsgi" else [],
+            env=env,
+            plugins=[TransportPlugin(app, transport)] if over == "wsgi" else [],
         )
     return SuiteRun(run.returncode, run.stdout + run.stderr, _outcomes(junit), app)

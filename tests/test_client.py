@@ -24,6 +24,7 @@ from alma_p2p.alma import (
     AlmaUnauthorized,
     NotAnAlmaGateway,
     build_base_url,
+    http,
 )
 from alma_p2p.alma.errors import AlmaWriteRefused
 from alma_p2p.alma.http import _RetryAfterWait
@@ -280,13 +281,125 @@ def test_a_per_second_429_with_calls_left_is_still_retried():
     assert len(rec.requests) == 2
 
 
-@pytest.mark.parametrize("status", [429, 503])
-def test_a_post_is_never_retried(status):
-    rec = Recorder(httpx.Response(status), httpx.Response(200, json={}))
+def test_a_post_answered_per_second_429_is_retried_and_succeeds():
+    # Alma's per-second 429 proves the call was not processed: sending it again is safe.
+    rec = Recorder(
+        alma_error("PER_SECOND_THRESHOLD", "too many", 429), httpx.Response(200, json={"id": 1})
+    )
     alma = client(rec)
+    assert alma.post_json("/users/x/resource-sharing-requests", {"title": "t"}) == {"id": 1}
+    assert [r.method for r in rec.requests] == ["POST", "POST"]
+    assert alma.stats.retries == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(500),
+        httpx.Response(503, text="<html>503</html>", headers={"content-type": "text/html"}),
+        httpx.Response(429),  # no errorList: nothing proves the call was not processed
+        alma_error("DAILY_THRESHOLD", "Daily API threshold exceeded.", 429),
+    ],
+    ids=["500", "html-503", "bare-429", "daily-429"],
+)
+def test_a_post_answered_anything_else_is_not_retried(answer):
+    rec = Recorder(answer, httpx.Response(200, json={}))
     with pytest.raises((AlmaRateLimited, AlmaServerError)):
-        alma.post_json("/users/x/resource-sharing-requests", {"title": "t"})
+        client(rec).post_json("/users/x/resource-sharing-requests", {"title": "t"})
     assert len(rec.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [httpx.ReadError("Connection reset by peer"), httpx.ReadTimeout("slow")],
+    ids=["reset", "timeout"],
+)
+def test_a_post_that_got_no_answer_is_not_retried(exc):
+    # The write may have been processed before the connection dropped.
+    sent: list[httpx.Request] = []
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        raise exc
+
+    with pytest.raises(AlmaTransportError):
+        client(drop).post_json("/users/x/resource-sharing-requests", {"title": "t"})
+    assert len(sent) == 1
+
+
+def _failing_then_ok(*failures: BaseException | httpx.Response) -> Recorder:
+    def raise_(exc: BaseException) -> Callable[[httpx.Request], httpx.Response]:
+        def handler(request: httpx.Request) -> httpx.Response:
+            raise exc
+
+        return handler
+
+    answers = [raise_(f) if isinstance(f, BaseException) else f for f in failures]
+    return Recorder(*answers, httpx.Response(200, json={}))
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadError("Connection reset by peer"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ReadTimeout("timed out"),
+        httpx.ConnectTimeout("timed out"),
+        httpx.Response(503, text="<html>503</html>", headers={"content-type": "text/html"}),
+        httpx.Response(502, text="<!DOCTYPE html><html>Bad Gateway</html>"),
+        httpx.Response(500),
+        alma_error("PER_SECOND_THRESHOLD", "too many", 429),
+    ],
+    ids=["reset", "disconnect", "refused", "read-timeout", "connect-timeout", "html-503",
+         "html-502", "500", "429"],
+)  # fmt: skip
+def test_reads_and_deletes_are_retried_on_every_transient_failure(method, failure):
+    rec = _failing_then_ok(failure, failure)
+    alma = client(rec)
+    alma._http.send(method, "/users/x/resource-sharing-requests/1", {})
+    assert len(rec.requests) == 3
+    assert alma.stats.retries == 2
+
+
+def test_an_html_5xx_is_alma_unavailable_not_a_wrong_address():
+    page = httpx.Response(
+        502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"}
+    )
+    rec = Recorder(page)
+    with pytest.raises(AlmaServerError) as caught:
+        client(rec, max_attempts=3).general()
+    assert len(rec.requests) == 3
+    message = str(caught.value)
+    assert message.startswith("GET /almaws/v1/conf/general → 502")
+    assert "proxy or load balancer in front of Alma" in message
+    assert "ALMA_BASE_URL" not in message
+
+
+def test_the_total_wait_of_a_call_is_bounded(monkeypatch):
+    # A Retry-After of a minute on every answer: the waits stop at MAX_TOTAL_WAIT.
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    rec = Recorder(httpx.Response(503, headers={"Retry-After": "60"}))
+    with pytest.raises(AlmaServerError):
+        client(rec, backoff=1.0, max_attempts=50).general()
+    assert sum(slept) == pytest.approx(http.MAX_TOTAL_WAIT)
+    assert len(rec.requests) == len(slept) + 1 < 50
+
+
+def test_backoff_grows_with_jitter_and_scales(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with pytest.raises(AlmaServerError):
+        client(Recorder(httpx.Response(500)), backoff=1.0, max_attempts=4).general()
+    assert len(slept) == 3
+    for waited, base in zip(slept, (1, 2, 4), strict=True):
+        assert base <= waited <= base + 0.5  # exponential, plus up to half a second of jitter
+    slept.clear()
+    with pytest.raises(AlmaServerError):
+        client(Recorder(httpx.Response(500)), backoff=0.001, max_attempts=4).general()
+    assert sum(slept) < 0.01
 
 
 def test_business_errors_are_not_retried():
@@ -305,6 +418,8 @@ def test_retry_after_is_honoured():
     error.retry_after = 7.0
 
     class State:
+        idle_for = 0.0
+
         class outcome:  # noqa: N801 - mimics tenacity's attribute
             @staticmethod
             def exception() -> Exception:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.suite_runner import demo_world, institution, record_of, run_live
+from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
 
 pytestmark = pytest.mark.standin
 
@@ -70,10 +73,12 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         DESK,
         "desk RS_DESK lacks reshelve",
     ),
-    "job inactive": (
-        lambda w: expired_job(w).update(active=False),
+    "job not scheduled": (
+        lambda w: expired_job(w).update(
+            schedule={"value": "NOT_SCHEDULED", "desc": "Not scheduled"}
+        ),
         JOB,
-        "'Expired Resource Sharing Requests' is INACTIVE",
+        "'Expired Resource Sharing Requests' is not scheduled (Not scheduled)",
     ),
     "job at another time": (
         lambda w: expired_job(w).update(
@@ -97,6 +102,11 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         WORKFLOW,
         "DEMO_LENDER uses lending workflow profile DEFAULT_LEND_WF, expected P2P_LEND",
     ),
+    "partner expires by interest date": (
+        lambda w: partner(w).update(request_expiry_type="INTEREST_DATE", expiry_time=None),
+        WORKFLOW,
+        "DEMO_LENDER expires requests by INTEREST_DATE, not after a number of days (expected 4)",
+    ),
     "partner expiry days": (
         lambda w: partner(w).update(expiry_time=10),
         WORKFLOW,
@@ -117,13 +127,30 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
 }
 
 
+def quick_profiles(tmp_path: Path) -> str:
+    """The demo profiles, with the college's request sent on within 1 s or not at all."""
+    dest = tmp_path / "profiles"
+    shutil.copytree(REPO / "fixtures" / "institutions", dest)
+    path = dest / "demo-college" / "profile.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["borrowing"]["send_seconds"] = 1
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return f"--profiles-dir={dest}"
+
+
+def reported_as(tmp_path: Path, scenario: str, verdict: str) -> bool:
+    """Whether the run's readiness.md gives ``scenario``'s guide item ``verdict``."""
+    text = (tmp_path / "reports" / "readiness.md").read_text()
+    return any(f"{scenario}: " in line and f"**{verdict}**" in line for line in text.splitlines())
+
+
 @pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
 def test_each_check_fails_alone_with_an_actionable_message(case, tmp_path):
     break_it, guarded, message = BROKEN[case]
     world = demo_world()
     break_it(world)
 
-    run = run_live(world, tmp_path, "--institution", "demo-college")
+    run = run_live(world, tmp_path, "--institution", "demo-college", quick_profiles(tmp_path))
 
     for check in CHECKS:
         expected = "failed" if check == guarded else "passed"
@@ -155,3 +182,109 @@ def test_without_a_report_the_analytics_item_is_a_checklist_line(tmp_path):
     run = run_live(demo_world(), tmp_path, "--institution", "demo-college")
     assert run.outcome_of(f"{ANALYTICS_TOU}[demo-college]") == "skipped"
     assert "manual: Loan, Borrowing RS and Lending RS Terms of Use" in run.output
+
+
+# -- evidence Alma does not give: cannot tell, never pass or fail ------------------------
+
+JOB_SCENARIO = "The job is active and runs every day at the agreed time"
+RUNS_SCENARIO = "The job's recent runs did not fail"
+
+
+def test_a_job_without_next_run_is_cannot_tell_whatever_its_status(tmp_path):
+    world = demo_world()
+    expired_job(world).update(active=False)  # the stand-in then gives no next_run
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{JOB}[demo-college]") == "skipped"
+    assert run.outcome_of(f"{RUNS}[demo-college]") == "passed"
+    assert reported_as(tmp_path, JOB_SCENARIO, "cannot tell")
+    assert "Alma gives the job no next run time; look by hand whether" in run.output
+
+
+def test_a_job_without_runs_is_cannot_tell_for_both_scenarios(tmp_path):
+    world = demo_world()
+    expired_job(world)["runs"] = []
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{JOB}[demo-college]") == "skipped"
+    assert run.outcome_of(f"{RUNS}[demo-college]") == "skipped"
+    assert reported_as(tmp_path, RUNS_SCENARIO, "cannot tell")
+    assert "Alma lists no run of the job" in run.output
+
+
+def test_every_recent_run_failed_means_the_job_is_not_running(tmp_path):
+    world = demo_world()
+    for run_ in expired_job(world)["runs"][:2]:
+        run_["status"] = "COMPLETED_FAILED"
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{JOB}[demo-college]") == "failed"
+    assert run.outcome_of(f"{RUNS}[demo-college]") == "failed"
+    assert "every run of 'Expired Resource Sharing Requests' in the 2 days before" in run.output
+
+
+def test_a_partner_missing_from_alma_fails_every_partner_check(tmp_path):
+    world = demo_world()
+    college(world)["partners"] = [
+        p for p in college(world)["partners"] if p["code"] != "DEMO_LENDER"
+    ]
+    college(world)["rota"] = ["DEMO_STMARYS"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{ACTIVE}[demo-college]") == "failed"
+    assert run.outcome_of(f"{WORKFLOW}[demo-college]") == "failed"
+    assert "DEMO_LENDER is not a partner in Alma, so its setup cannot be checked" in run.output
+
+
+def test_a_partner_without_expiry_time_is_cannot_tell(tmp_path):
+    world = demo_world()
+    partner(world)["expiry_time"] = None
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{WORKFLOW}[demo-college]") == "skipped"
+    assert run.outcome_of(f"{ACTIVE}[demo-college]") == "passed"
+    assert reported_as(
+        tmp_path, "Each partner uses the agreed workflow profiles and expiry time", "cannot tell"
+    )
+    assert "Alma's answer gives no expiry time for DEMO_LENDER" in run.output
+
+
+def test_a_job_that_stopped_running_fails_and_its_runs_cannot_be_judged(tmp_path):
+    world = demo_world()
+    expired_job(world).update(next_run="2026-01-09T02:00:00Z")  # a week after its last run
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    assert run.outcome_of(f"{JOB}[demo-college]") == "failed"
+    assert (
+        "has not run in the 2 days before its next run (2026-01-09T02:00:00Z); the newest run "
+        "Alma lists is I1000000000003 of 2026-01-01T02:00:00Z" in run.output
+    )
+    # No run in the window: nothing to call failed or fine.
+    assert run.outcome_of(f"{RUNS}[demo-college]") == "skipped"
+    assert reported_as(tmp_path, RUNS_SCENARIO, "cannot tell")
+
+
+@pytest.mark.parametrize(
+    ("code", "failed", "succeeded"),
+    [
+        ("COMPLETED_SUCCESS", False, True),
+        ("COMPLETED_WARNING", False, True),
+        ("COMPLETED_FAILED", True, False),
+        ("ABORTED", True, False),  # the stand-in cannot play an aborted run
+        ("COMPLETED_ABORTED", True, False),
+        ("RUNNING", False, False),
+        (None, False, False),
+    ],
+)
+def test_aborted_runs_count_as_failures_and_unknown_ones_as_neither(code, failed, succeeded):
+    from alma_p2p.alma.models import JobInstance
+    from steps.jobs import run_failed, run_succeeded
+
+    run_ = JobInstance.model_validate({"id": "I1", "status": {"value": code}})
+    assert (run_failed(run_), run_succeeded(run_)) == (failed, succeeded)

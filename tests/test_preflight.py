@@ -7,13 +7,26 @@ import socket
 
 import pytest
 
-from tests.suite_runner import demo_world, institution, run_live
+from alma_p2p.cli import demo_environment
+from alma_p2p.settings import api_key_variable
+from alma_p2p.standin import StandinApp, World
+from tests import faults
+from tests.suite_runner import (
+    REPO,
+    STANDIN_BASE_URL,
+    STANDIN_PER_SECOND,
+    TransportPlugin,
+    demo_world,
+    institution,
+    run_live,
+    run_pytest,
+)
 
 pytestmark = pytest.mark.standin
 
 
 @pytest.mark.socket  # a real connection, refused: what the harness says when nothing listens
-def test_nothing_listening_stops_the_run_on_one_screen(tmp_path):
+def test_nothing_listening_is_alma_unreachable_not_a_configuration_fault(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -21,10 +34,88 @@ def test_nothing_listening_stops_the_run_on_one_screen(tmp_path):
         demo_world(), tmp_path, "--institution", "demo-college",
         f"--alma-base-url=http://127.0.0.1:{port}/almaws/v1", over="network",
     )  # fmt: skip
+    assert run.returncode == 1
+    assert re.search(
+        r"^demo-college: \d+ scenario\(s\) error \(Alma unreachable\): it did not answer "
+        r"preflight \(GET /almaws/v1/conf/general → no answer: ConnectError",
+        run.output,
+        re.MULTILINE,
+    ), run.output[-3000:]
+    assert "check ALMA_BASE_URL and the network" in run.output
+    assert set(run.outcomes.values()) == {"failed", "skipped"}  # a person's checks still run
+    readiness = (tmp_path / "reports" / "readiness.md").read_text(encoding="utf-8")
+    assert "**error**" in readiness
+    assert "**fail**" not in readiness
+
+
+def test_preflight_retries_like_any_read(tmp_path):
+    # Five per-second 429s in a row on /conf/general: two tries (as preflight once made)
+    # would have refused the run.
+    mix = faults.Faults(leading_429s=5)
+
+    run = run_live(demo_world(), tmp_path, "--institution", "demo-college", "-k", "partner",
+                   transport=mix)  # fmt: skip
+
+    assert run.returncode == 0, run.output[-3000:]
+    assert mix.by_method["429", "GET"] == 5
+    assert "passed" in run.outcomes.values()
+    assert set(run.outcomes.values()) <= {"passed", "skipped"}
+
+
+def _run_with_keys(tmp_path, swap: dict[str, str], *args: str):
+    """The live suite in process, with each profile's key taken from another institution
+    (``swap``: profile name → the institution code whose key it gets)."""
+    world = demo_world()
+    for inst in world["institutions"]:
+        inst["per_second_threshold"] = STANDIN_PER_SECOND
+    parsed = World.model_validate(world)
+    keys = {i.code: i.api_keys[0].key for i in parsed.institutions if i.api_keys}
+    env = demo_environment(STANDIN_BASE_URL, keys)
+    for name, code in swap.items():
+        env[api_key_variable(name)] = keys[code]
+    env["ALMA_RETRY_BACKOFF"] = "0"
+    app = StandinApp(parsed)
+    scratch = tmp_path / "cwd"
+    scratch.mkdir()
+    run = run_pytest(
+        [str(REPO / "steps"), "--alma-mode=live", "-p", "no:cacheprovider",
+         f"--alma-report-dir={tmp_path / 'reports'}", f"--alma-ledger={tmp_path / 'ledger'}",
+         *args],
+        cwd=scratch, env=env, plugins=[TransportPlugin(app)],
+    )  # fmt: skip
+    return run, app
+
+
+def test_a_key_of_another_institution_stops_the_run_before_any_write(tmp_path):
+    run, app = _run_with_keys(
+        tmp_path, {"demo-college": "01DEMO_STMARYS"}, "--institution", "demo-college"
+    )
+
+    assert run.returncode == 4, run.stdout[-3000:]
+    assert (
+        "demo-college: the API key belongs to institution 01DEMO_STMARYS, but the profile "
+        "is for 01DEMO_COLLEGE (institution.code in demo-college/profile.yaml); nothing was "
+        "sent, so nothing was written to 01DEMO_STMARYS. Set ALMA_API_KEY_DEMO_COLLEGE (or "
+        "ALMA_API_KEY) to a key of 01DEMO_COLLEGE's sandbox"
+    ) in run.stdout
+    assert "nothing was run" in run.stdout
+    # One read of /conf/general, and nothing else: above all, no POST.
+    assert [(e.method, e.path) for e in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+
+
+def test_every_institution_with_the_wrong_key_is_named(tmp_path):
+    run, app = _run_with_keys(
+        tmp_path, {"demo-college": "01DEMO_LENDER", "demo-lender": "01DEMO_COLLEGE"}
+    )
+
     assert run.returncode == 4
-    assert "Alma cannot be used as configured; nothing was run" in run.output
-    assert "GET /almaws/v1/conf/general → no answer" in run.output
-    assert run.outcomes == {}
+    assert "demo-college: the API key belongs to institution 01DEMO_LENDER" in run.stdout
+    assert "demo-lender: the API key belongs to institution 01DEMO_COLLEGE" in run.stdout
+    assert "demo-university" not in run.stdout.split("nothing was run", 1)[1]
+    # The other institution's preflight asks its write permission (a self-test that creates
+    # nothing); no scenario ran, so no request was created anywhere.
+    assert all(e.method == "GET" or e.path.endswith("/test") for e in app.request_log)
+    assert {e.path for e in app.request_log if e.path.endswith("/conf/general")}
 
 
 def test_a_key_without_an_api_area_is_named_before_anything_runs(tmp_path):

@@ -7,17 +7,20 @@ Feature: A patron's request goes to the correct library
   nothing is created.
 
   # A request that is created at all proves the RS library's default borrowing location
-  # (Alma refuses with 402039 without it).
+  # (Alma refuses with 402039 without it). Alma accepts a library as the request's owner
+  # only if the patron's record has it (401608 otherwise); the pickup is at another campus,
+  # so ownership by the patron's library is not mistaken for ownership by the pickup's.
   @multi_library @guide_rs_library
   Scenario: A request from a patron of each campus is owned by that campus's library
     Given a title the institution does not hold
-    When each test patron requests it without choosing a library
+    When each test patron requests it for their own library, to be picked up at another
     Then each request is owned by the resource sharing library of the patron's campus
 
+  # A title a partner holds: a request for a title nobody holds proves nothing about sending.
   @behaviour @guide_rota_template @guide_rota_assignment_rule @guide_sending_rule
   Scenario: A new request is sent on its own to a partner of the peer-to-peer rota
-    Given a title the institution does not hold
-    When a test patron requests it without choosing a library
+    Given a title a partner of the rota holds
+    When a test patron requests it for their own library
     Then the request is sent on its own to one of the profile's partners
 
   @multi_library
@@ -36,7 +39,7 @@ Feature: A patron's request goes to the correct library
 
   Scenario: A title the institution holds cannot be requested from a partner
     Given a title the institution holds
-    When a test patron requests it without choosing a library
+    When a test patron requests it for their own library
     Then Alma refuses it with error 401604
     And no request was created
 

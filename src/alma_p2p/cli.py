@@ -8,7 +8,8 @@
 ``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
 ``alma-p2p calibrate``     ask a sandbox what the register assumes; write it down (1: drift)
 
-Arguments after the command go to pytest (``alma-p2p record-demo -k routing``).
+Arguments after live-demo and record-demo go to pytest (``alma-p2p record-demo -k routing``);
+the other commands refuse arguments they do not know.
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ from typing import TYPE_CHECKING
 
 from alma_p2p.alma import AlmaError
 from alma_p2p.files import write_atomic
+from alma_p2p.ledger import DEFAULT_LEDGER
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
 from alma_p2p.settings import api_key_variable
 
 if TYPE_CHECKING:
     import httpx
 
+    from alma_p2p.ledger import Entry, Ledger
+    from alma_p2p.profile import Profile
+    from alma_p2p.settings import Settings
+
 DEMO_WORLD = Path("fixtures/standin/demo-world.yaml")
 PROFILES = Path("fixtures/institutions")
+# Only these hand what they do not know to pytest; every other command refuses it.
+PASSES_TO_PYTEST = frozenset({"live-demo", "record-demo"})
 
 
 def demo_environment(base_url: str, world_keys: dict[str, str]) -> dict[str, str]:
@@ -58,40 +66,61 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
 
 
-def sweep(institutions: list[str], ledger_path: Path | None) -> int:
-    """Cancel and remove every request the ledger says is still in Alma; report each."""
-    from alma_p2p.alma import AlmaClient, build_base_url
-    from alma_p2p.cleanup import Created, remove_created
+def sweep(
+    institutions: list[str],
+    ledger_path: Path | None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """Settle every request the ledger holds open; report each as Alma confirms it.
+
+    Exit status: 0 nothing is left in Alma; 1 something is left, or could not be checked (a
+    damaged ledger line, an institution Alma did not answer for); 2 nothing could be swept
+    (no ledger at an explicit path, a folder as the ledger). ``transport`` replaces the
+    network (tests).
+    """
     from alma_p2p.ledger import Ledger
     from alma_p2p.settings import load_settings
 
     settings = load_settings(institutions=tuple(institutions) or None, ledger=ledger_path)
-    ledger = Ledger(settings.ledger)
+    path = settings.ledger
+    if path.is_dir():
+        raise SweepError(f"the ledger {path} is a folder; give the ledger file: --ledger FILE")
+    if (ledger_path is not None or os.environ.get("ALMA_LEDGER")) and not path.exists():
+        raise SweepError(
+            f"no ledger at {path}; give the file your runs wrote (--alma-ledger / ALMA_LEDGER, "
+            f"default {DEFAULT_LEDGER})"
+        )
+    ledger = Ledger(path)
+    reading = ledger.read()
+    for damaged in reading.damaged:
+        print(
+            f"ledger {path} line {damaged.line}: {damaged.reason}; skipped: what it recorded "
+            "is not swept (check that line by hand)"
+        )
     profiles = load_profiles(settings.profiles_dir, settings.institutions)
-    left = 0
+    left = len(reading.damaged)
+    if not settings.institutions:
+        for stranger in sorted({e.institution for e in reading.outstanding} - set(profiles)):
+            count = sum(e.institution == stranger for e in reading.outstanding)
+            print(
+                f"{stranger}: {count} left behind, but no profile {stranger!r} in "
+                f"{settings.profiles_dir}: restore it and sweep again"
+            )
+            left += count
     for name, profile in profiles.items():
-        entries = ledger.outstanding(name)
+        entries = [e for e in reading.outstanding if e.institution == name]
         if not entries:
             print(f"{name}: nothing left behind")
             continue
-        key = settings.api_key_for(name)
-        if not key:
-            print(f"{name}: {len(entries)} left behind, but no key: set {api_key_variable(name)}")
+        try:
+            left += _sweep_one(settings, name, profile, entries, ledger, transport)
+        except AlmaError as exc:
+            print(
+                f"{name}: could not sweep ({exc}); its {len(entries)} request(s) stay in the "
+                "ledger: run `alma-p2p sweep` again when Alma answers"
+            )
             left += len(entries)
-            continue
-        base = settings.base_url or build_base_url(region=profile.institution.region)
-        with AlmaClient(base_url=base, api_key=key, rate_per_second=settings.rate) as client:
-            general = client.general()
-            if not general.is_sandbox:
-                print(f"{name}: refused, Alma reports {general.environment_type!r}, not sandbox")
-                left += len(entries)
-                continue
-            created = [Created(e.kind, e.owner, e.external_id) for e in entries]
-            report = remove_created(client, name, created, ledger)
-        print(f"{name}: removed {len(report.removed)}: {', '.join(report.removed) or '-'}")
-        for line in report.left:
-            print(f"{name}: LEFT {line}")
-        left += len(report.left)
     return 1 if left else 0
 
 
@@ -107,6 +136,51 @@ def calibrate(institution: str, transport: httpx.BaseTransport | None = None) ->
     left = len(facts) - done
     print(f"{institution}: {done} facts calibrated, {left} still assumed: {outcome.path}")
     return 1 if outcome.drift else 0
+
+
+class SweepError(ValueError):
+    """The sweep cannot start: the message says what to give it."""
+
+
+def _sweep_one(
+    settings: Settings,
+    name: str,
+    profile: Profile,
+    entries: list[Entry],
+    ledger: Ledger,
+    transport: httpx.BaseTransport | None,
+) -> int:
+    """Settle one institution's open entries; the number left in Alma."""
+    from alma_p2p.alma import AlmaClient, build_base_url
+    from alma_p2p.cleanup import Created, Outcome, remove_created
+
+    key = settings.api_key_for(name)
+    if not key:
+        print(f"{name}: {len(entries)} left behind, but no key: set {api_key_variable(name)}")
+        return len(entries)
+    base = settings.base_url or build_base_url(region=profile.institution.region)
+    with AlmaClient(
+        base_url=base,
+        api_key=key,
+        rate_per_second=settings.rate,
+        timeout=settings.timeout,
+        transport=transport,
+    ) as client:
+        general = client.general()
+        if not general.is_sandbox:
+            print(f"{name}: refused, Alma reports {general.environment_type!r}, not sandbox")
+            return len(entries)
+        created = [
+            Created(e.kind, e.owner, e.external_id, request_id=e.request_id, library=e.library)
+            for e in entries
+        ]
+        report = remove_created(client, name, created, ledger)
+    for settled in reversed(report.settled):  # oldest first, as the ledger lists them
+        label = "LEFT IN ALMA" if settled.outcome is Outcome.LEFT else settled.outcome.value
+        print(f"{name}: {label}: {settled.line}")
+    counts = ", ".join(f"{len(report.of(o))} {o.value}" for o in Outcome)
+    print(f"{name}: {counts}")
+    return len(report.left)
 
 
 def drift(
@@ -128,7 +202,8 @@ def drift(
     return 1 if found.breaking else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
+    """The command line; ``transport`` replaces the network for sweep and calibrate (tests)."""
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("schema", help="print the profile JSON Schema")
@@ -151,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         "--institution", required=True, metavar="NAME", help="fixtures/institutions/<NAME>"
     )
     args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in PASSES_TO_PYTEST:
+        parser.parse_args(argv)  # argparse's usage error for the unknown arguments (exit 2)
     try:
         if args.command == "schema":
             sys.stdout.write(schema_text())
@@ -161,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(render_markdown(load_register()))
             return 0
         if args.command == "calibrate":
-            return calibrate(args.institution)
+            return calibrate(args.institution, transport=transport)
         if args.command == "sweep":
-            return sweep(args.institution, args.ledger)
+            return sweep(args.institution, args.ledger, transport=transport)
         if args.command == "drift":
             return drift(args.baseline, args.new, args.institution, args.json, args.markdown)
         mode = "live" if args.command == "live-demo" else "record"

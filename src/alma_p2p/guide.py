@@ -83,7 +83,11 @@ GUIDE: tuple[GuideItem, ...] = (
         "jobs",
         "Resource Sharing Jobs",
         "Configuration > Fulfillment > General > Fulfillment Jobs Configuration",
-        fixes={"failed_run": "Admin > Monitor Jobs > History"},
+        fixes={
+            "failed_run": "Admin > Monitor Jobs > History",
+            "scheduled": "Admin > Monitor Jobs > Scheduled tab (the job's Schedule and whether "
+            "it is Active)",
+        },
     ),
     GuideItem(
         "other_settings",

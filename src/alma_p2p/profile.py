@@ -54,6 +54,15 @@ class Institution(_Strict):
     attestation_max_age_days: int = Field(
         default=180, ge=1, description="A manual check older than this is shown as stale"
     )
+    expiry_job_recent_days: int = Field(
+        default=2,
+        ge=1,
+        le=31,
+        description=(
+            "How many days before its next run the 'Expired Resource Sharing Requests' job "
+            "must have run without failing to count as running"
+        ),
+    )
 
 
 class RsLibrary(_Strict):
@@ -118,6 +127,14 @@ class HeldTitle(_Strict):
     isbn: str | None = None
 
 
+class PartnerHeldTitle(_Strict):
+    """A title the institution does not hold and a P2P partner of its rota does."""
+
+    title: str = Field(min_length=1)
+    isbn: str | None = None
+    partner: str = Field(pattern=_CODE, description="the partner that holds it")
+
+
 class ReceivedRequest(_Strict):
     """A borrowing request that staff received by hand in the sandbox before the run.
 
@@ -145,6 +162,16 @@ class Borrowing(_Strict):
         description="the error Alma gives a patron without RS library (which one is UNVERIFIED)",
     )
     received_requests: list[ReceivedRequest] = Field(default_factory=list)
+    partner_held_title: PartnerHeldTitle | None = Field(
+        default=None,
+        description="a title a rota partner holds, for the scenario that sends a request on",
+    )
+    send_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="how long a new request may take to be sent to a partner",
+    )
 
 
 LendingStatus = Literal["REQUEST_CREATED_LEND", "LOCATE_FAILED", "REJECTED", "LOCATE_IN_PROCESS"]
@@ -155,6 +182,11 @@ class LendingCase(_Strict):
 
     title: str | None = Field(default=None, description="omit for a title nobody holds")
     expect: list[LendingStatus] = Field(min_length=1)
+    items: list[str] = Field(
+        default_factory=list,
+        description="barcodes of the title's items at the lender, to confirm the test data "
+        "still holds (all on loan) when the request is not rejected",
+    )
 
 
 class Lending(_Strict):
@@ -167,6 +199,12 @@ class Lending(_Strict):
     not_requestable: LendingCase
     electronic_only: LendingCase
     available: LendingCase
+    settle_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="how long a lending request may take to reach its final status",
+    )
 
 
 AnalyticsItem = Literal["fulfillment_policies", "terms_of_use", "fulfillment_unit_rules"]

@@ -12,6 +12,7 @@ flag                   variable                default
 (none, by design)      ``ALMA_API_KEY``        none; needed for live and record
 ``--alma-rate``        ``ALMA_RATE``           10 calls per second
 ``--alma-timeout``     ``ALMA_TIMEOUT``        30 seconds
+(none)                 ``ALMA_RETRY_BACKOFF``  1 (scales every retry wait; 0: retry at once)
 ``--profiles-dir``     ``ALMA_PROFILES_DIR``   ``fixtures/institutions``
 ``--cassettes-dir``    ``ALMA_CASSETTES_DIR``  ``cassettes``
 ``--alma-report-dir``  ``ALMA_REPORT_DIR``     ``reports``
@@ -45,6 +46,7 @@ SETTING_NAMES: Mapping[str, tuple[str, str]] = {
     "api_key": ("(no flag)", "ALMA_API_KEY"),
     "rate": ("--alma-rate", "ALMA_RATE"),
     "timeout": ("--alma-timeout", "ALMA_TIMEOUT"),
+    "retry_backoff": ("(no flag)", "ALMA_RETRY_BACKOFF"),
     "profiles_dir": ("--profiles-dir", "ALMA_PROFILES_DIR"),
     "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
     "report_dir": ("--alma-report-dir", "ALMA_REPORT_DIR"),
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     # UNVERIFIED(gateway.sandbox_per_second_threshold): 10 per second is safe on a sandbox.
     rate: float = Field(default=10.0, gt=0, le=100)
     timeout: float = Field(default=30.0, gt=0, le=600)
+    # The harness's own tests retry at once (0); alma_p2p.alma.http documents the waits.
+    retry_backoff: float = Field(default=1.0, ge=0, le=10)
     profiles_dir: Path = Path("fixtures/institutions")
     cassettes_dir: Path = Path("cassettes")
     report_dir: Path = Path("reports")

@@ -26,7 +26,7 @@ from alma_p2p.alma.errors import (
     error_class_for,
 )
 from alma_p2p.alma.gateway import SELF_TESTS, build_base_url
-from alma_p2p.alma.http import CallStats, Chokepoint, cache_key, display
+from alma_p2p.alma.http import MAX_ATTEMPTS, CallStats, Chokepoint, cache_key, display
 from alma_p2p.alma.models import (
     CircDesk,
     CodeTable,
@@ -68,7 +68,7 @@ class AlmaClient:
         api_key: str,
         rate_per_second: float | None = 10.0,
         timeout: float = 30.0,
-        max_attempts: int = 4,
+        max_attempts: int = MAX_ATTEMPTS,
         backoff: float = 1.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

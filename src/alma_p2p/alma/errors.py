@@ -6,7 +6,8 @@ request chokepoint with ``raise ... from exc``::
     AlmaError                       root: catch this to catch everything below
     ├── AlmaConfigError             the harness is set up wrong (no key, unknown region, bad URL)
     ├── AlmaWriteRefused            a write on a client not cleared to write (not a sandbox)
-    ├── AlmaTransportError          no HTTP answer at all (refused, DNS, timeout)
+    ├── AlmaTransportError          no HTTP answer at all (refused, reset, DNS, timeout)
+    ├── AlmaUnreachable             not sent: Alma was unreachable at this run's preflight
     ├── NotAnAlmaGateway            an answer came, but not from an Alma API gateway (HTML page)
     ├── AlmaContractError           Alma answered 2xx, but not in the shape the harness relies on
     └── AlmaAPIError                Alma answered non-2xx; carries status, method, path, details
@@ -16,7 +17,10 @@ request chokepoint with ``raise ... from exc``::
         ├── AlmaNotFound            404
         ├── AlmaRateLimited         429 (PER_SECOND_THRESHOLD): retried after a pause
         │   └── AlmaDailyLimitReached   429, the day's call allowance used up: not retried
-        └── AlmaServerError         5xx
+        └── AlmaServerError         5xx, Alma's own or a proxy's HTML page in front of Alma
+
+AlmaTransportError, AlmaUnreachable, AlmaServerError and AlmaRateLimited (not the daily
+one) are transient: the harness's verdict for them is *error (Alma unreachable)*.
 
 Messages never contain the API key: the key travels only in a header, and paths are
 recorded without their query string's ``apikey``.
@@ -67,6 +71,18 @@ class AlmaTransportError(AlmaError):
         self.path = path
         self.reason = reason
         super().__init__(f"{method} {path} → no answer: {reason}")
+
+
+class AlmaUnreachable(AlmaError):
+    """Not sent: the run's preflight could not reach this institution's Alma."""
+
+    def __init__(self, institution: str, cause: str) -> None:
+        self.institution = institution
+        self.cause = cause
+        super().__init__(
+            f"Alma unreachable: not asked, as Alma did not answer {institution}'s preflight "
+            f"({cause}); run again when Alma is reachable"
+        )
 
 
 class NotAnAlmaGateway(AlmaError):

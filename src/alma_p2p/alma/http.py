@@ -1,9 +1,18 @@
 """The one place that calls httpx: throttle, retry what is safe, turn failures into types.
 
-``Chokepoint.send`` throttles to a per-second rate, retries what is safe (GET/HEAD/DELETE on
-429 and 5xx, with jittered exponential backoff that honours ``Retry-After``; a POST is never
-retried blind; a used-up daily allowance never), and turns every non-2xx answer or transport
-failure into a typed error from ``alma_p2p.alma.errors``. It counts what it spent.
+``Chokepoint.send`` throttles to a per-second rate, retries what is safe, and turns every
+non-2xx answer or transport failure into a typed error from ``alma_p2p.alma.errors``. It
+counts what it spent.
+
+Retry rules (jittered exponential backoff of about 1 s, 2 s, 4 s … capped at 30 s, or the
+server's ``Retry-After``; at most ``max_attempts`` tries and ``MAX_TOTAL_WAIT`` seconds of
+waiting per call, both times the ``backoff`` scale):
+
+- reads (GET, HEAD) and DELETE (idempotent): on a connection failure or reset, a timeout,
+  any 5xx (Alma's own or a proxy's HTML page) and a 429;
+- writes (POST, PUT): only on Alma's per-second 429 (``PER_SECOND_THRESHOLD``), which proves
+  the call was not processed; a 5xx, a reset or a timeout may hide a processed write;
+- never on a used-up daily allowance (``AlmaDailyLimitReached``): waiting cannot help.
 """
 
 from __future__ import annotations
@@ -32,8 +41,13 @@ from alma_p2p.alma.errors import (
 from alma_p2p.alma.gateway import SAFE_METHODS, api_area
 from alma_p2p.alma.parsing import excerpt, looks_like_html, parse_error_details
 
-# Methods retried on 429/5xx: the safe ones, and DELETE (idempotent). Never POST.
+# Methods retried on any transient failure: the safe ones, and DELETE (idempotent).
 RETRIED_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+# The only answer that proves a write was not processed (captures/error_per_second_threshold.json).
+PER_SECOND_CODE = "PER_SECOND_THRESHOLD"
+# Tries per call, and seconds a call may spend waiting between them (before the backoff scale).
+MAX_ATTEMPTS = 6
+MAX_TOTAL_WAIT = 30.0
 
 
 class ApiKeyAuth(httpx.Auth):
@@ -135,12 +149,11 @@ class Chokepoint:
         body: Any = None,
         accept: str | None = None,
     ) -> httpx.Response:
-        attempts = self._max_attempts if method in RETRIED_METHODS else 1
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(attempts),
-            retry=tenacity.retry_if_exception_type((AlmaRateLimited, AlmaServerError))
-            & tenacity.retry_if_not_exception_type(AlmaDailyLimitReached),
-            wait=_RetryAfterWait(self._backoff),
+            stop=tenacity.stop_after_attempt(self._max_attempts)
+            | _stop_after_waiting(MAX_TOTAL_WAIT * self._backoff),
+            retry=tenacity.retry_if_exception(lambda exc: retryable(method, exc)),
+            wait=_RetryAfterWait(self._backoff, MAX_TOTAL_WAIT),
             reraise=True,
             before_sleep=self._count_retry,
         )
@@ -186,12 +199,21 @@ class Chokepoint:
         calls_left: int | None = None,
     ) -> AlmaError:
         kind = response.headers.get("content-type", "")
-        if looks_like_html(kind, response.content):
-            return NotAnAlmaGateway(method, shown, response.status_code, kind)
-        details = parse_error_details(response.content)
+        status = response.status_code
+        html = looks_like_html(kind, response.content)
+        if html and status != 429 and status < 500:
+            return NotAnAlmaGateway(method, shown, status, kind)
+        # An HTML 429 or 5xx: a proxy or load balancer in front of Alma says Alma is busy or
+        # down; transient, like Alma's own 5xx, never a wrong address.
+        details = () if html else parse_error_details(response.content)
         codes = tuple(d.code for d in details)
-        cls = error_class_for(response.status_code, codes, calls_left)
-        shown_text = "" if details else excerpt(response.text)
+        cls = error_class_for(status, codes, calls_left)
+        if html:
+            shown_text = (
+                f"(an HTML {kind or 'error'} page from a proxy or load balancer in front of Alma)"
+            )
+        else:
+            shown_text = "" if details else excerpt(response.text)
         if cls is AlmaUnauthorized:
             return AlmaUnauthorized(
                 response.status_code,
@@ -209,11 +231,34 @@ class Chokepoint:
         return error
 
 
-class _RetryAfterWait(tenacity.wait.wait_base):
-    """Exponential backoff with jitter (about 1 s, 2 s, 4 s), or the server's Retry-After."""
+def retryable(method: str, exc: BaseException) -> bool:
+    """Whether a failed call may be sent again (the module docstring gives the rules)."""
+    if isinstance(exc, AlmaDailyLimitReached):
+        return False
+    if method in RETRIED_METHODS:
+        return isinstance(exc, AlmaTransportError | AlmaServerError | AlmaRateLimited)
+    # UNVERIFIED(gateway.per_second_429_not_processed)
+    return isinstance(exc, AlmaRateLimited) and PER_SECOND_CODE in exc.codes
 
-    def __init__(self, scale: float) -> None:
+
+class _stop_after_waiting(tenacity.stop.stop_base):  # noqa: N801 - tenacity's naming
+    """Stop once the waits between tries add up to ``limit`` seconds (0: no waits at all,
+    so only the attempt count stops)."""
+
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self._limit > 0 and retry_state.idle_for >= self._limit
+
+
+class _RetryAfterWait(tenacity.wait.wait_base):
+    """Exponential backoff with jitter (about 1 s, 2 s, 4 s), or the server's Retry-After;
+    never past what is left of ``total`` seconds of waiting. ``scale`` multiplies both."""
+
+    def __init__(self, scale: float, total: float = MAX_TOTAL_WAIT) -> None:
         self._scale = scale
+        self._total = total
         self._jitter = tenacity.wait_exponential_jitter(initial=1, max=30, jitter=0.5)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
@@ -223,8 +268,11 @@ class _RetryAfterWait(tenacity.wait.wait_base):
         exc = outcome.exception() if outcome is not None else None
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, float):
-            return min(retry_after, 60.0) * self._scale
-        return float(self._jitter(retry_state)) * self._scale
+            wait = min(retry_after, 60.0)
+        else:
+            wait = float(self._jitter(retry_state))
+        left = self._total * self._scale - retry_state.idle_for
+        return max(0.0, min(wait * self._scale, left))
 
 
 def cache_key(path: str, query: Mapping[str, str]) -> str:

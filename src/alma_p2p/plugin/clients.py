@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.alma.http import MAX_ATTEMPTS
 from alma_p2p.plugin.run import run_of
 from alma_p2p.profile import Profile
 from alma_p2p.recording import REPLAY_BASE_URL
@@ -53,7 +54,7 @@ def live_client(
     profile: Profile,
     *,
     timeout: float | None = None,
-    max_attempts: int = 4,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> AlmaClient:
     """A client for an institution's real (or stand-in) Alma, as the settings say.
 
@@ -69,6 +70,7 @@ def live_client(
         rate_per_second=settings.rate,
         timeout=min(settings.timeout, timeout) if timeout else settings.timeout,
         max_attempts=max_attempts,
+        backoff=settings.retry_backoff,
         transport=transport,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 import httpx
 import pytest
@@ -16,11 +17,12 @@ import pytest
 from alma_p2p import __version__
 from alma_p2p.alma import (
     AlmaClient,
+    AlmaDailyLimitReached,
     AlmaRateLimited,
     AlmaServerError,
     AlmaTransportError,
-    NotAnAlmaGateway,
 )
+from alma_p2p.alma.errors import AlmaUnreachable
 from alma_p2p.guide import TAG_PREFIX
 from alma_p2p.outcomes import Outcome
 from alma_p2p.plugin.applicability import left_out_of
@@ -61,13 +63,28 @@ def alma_evidence(request: pytest.FixtureRequest) -> list[str]:
     return evidence
 
 
-def unreachable(raised: BaseException | None) -> bool:
+# Alma could not be reached (no answer: refused, reset, timeout; or not reachable at
+# preflight), or answered that it is down or busy (5xx, its own or a proxy's HTML page; a
+# per-second 429), after the client's retries.
+UNREACHABLE = (AlmaTransportError, AlmaUnreachable, AlmaServerError, AlmaRateLimited)
+UNREACHABLE_LABEL = "Alma unreachable"
+
+
+def unreachable(raised: BaseException | None) -> TypeGuard[BaseException]:
     """Whether a scenario ended because Alma could not be reached or kept refusing for load
-    (after the client's retries): an *error*, never a configuration *fail*."""
-    if isinstance(raised, AlmaTransportError | AlmaServerError | AlmaRateLimited):
-        return True
-    # An HTML 5xx page: a proxy or load balancer in front of Alma, not Alma's own answer.
-    return isinstance(raised, NotAnAlmaGateway) and raised.status >= 500
+    (after the client's retries): an *error*, never a configuration *fail*. A used-up daily
+    allowance is not: waiting will not bring it back, and its message says what to do.
+    A scenario not asked for want of Alma fails as ``pytest.fail`` does, caused by
+    ``AlmaUnreachable``."""
+    if isinstance(raised, pytest.fail.Exception) and raised.__cause__ is not None:
+        raised = raised.__cause__
+    return isinstance(raised, UNREACHABLE) and not isinstance(raised, AlmaDailyLimitReached)
+
+
+def unreachable_message(raised: BaseException) -> str:
+    """One line: the call and the reason, never a traceback."""
+    line = " ".join(str(raised).split())[:400]
+    return line if line.startswith(UNREACHABLE_LABEL) else f"{UNREACHABLE_LABEL}: {line}"
 
 
 def pytest_alma_scenario_ended(
@@ -81,7 +98,8 @@ def pytest_alma_scenario_ended(
     given = raised.verdict if isinstance(raised, Outcome) else None
     if unreachable(raised):
         given = "error"
-    if report.skipped and isinstance(report.longrepr, tuple):
+        message = unreachable_message(raised)
+    elif report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2]).removeprefix("Skipped: ")
     else:
         message = report.longreprtext if report.failed else ""
@@ -142,12 +160,19 @@ def _attach_to_allure(response: httpx.Response) -> None:
     )
 
 
+# Allure puts a result in every category it matches: the configuration-fault category
+# leaves out, by name, every failure that says Alma could not be reached.
+UNREACHABLE_REGEX = (
+    r"(Alma unreachable|AlmaTransportError|AlmaUnreachable|AlmaServerError|AlmaRateLimited"
+    r"|→ no answer|→ 5\d\d |→ 429 )"
+)
 ALLURE_CATEGORIES = [
     {
         "name": "Institution configuration fault",
         "description": "Alma answered, and what it says is configured differs from the profile",
         "matchedStatuses": ["failed"],
-        "messageRegex": r"(?s).*(Configuration >|Fulfillment >|fix it in Alma|expected ).*",
+        "messageRegex": rf"(?s)(?!.*{UNREACHABLE_REGEX}).*"
+        r"(Configuration >|Fulfillment >|fix it in Alma|expected ).*",
     },
     {
         "name": "Alma contract change",
@@ -157,7 +182,10 @@ ALLURE_CATEGORIES = [
     },
     {
         "name": "Harness or environment error",
-        "description": "The harness could not ask Alma (settings, network, key, a bug)",
+        "description": (
+            "The harness could not ask Alma (settings, network, key, a bug), or Alma was "
+            "unreachable or kept refusing for load after retries: not a configuration fault"
+        ),
         "matchedStatuses": ["broken", "failed"],
     },
 ]

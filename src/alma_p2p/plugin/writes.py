@@ -26,6 +26,9 @@ class Writes:
 
     ledger: Ledger | None
     left_behind: list[str] = field(default_factory=list)
+    # Writes that reached Alma without an answer, by institution: the client's statistics
+    # count only answered calls.
+    lost_answers: dict[str, int] = field(default_factory=dict)
 
 
 WRITES = pytest.StashKey[Writes]()
@@ -62,5 +65,9 @@ def alma_writes(
     )
     yield session
     report = session.close()
+    if session.lost_answers:
+        writes.lost_answers[institution] = (
+            writes.lost_answers.get(institution, 0) + session.lost_answers
+        )
     if writes.ledger is not None:  # on replay nothing real was created
         writes.left_behind.extend(f"{institution}: {line}" for line in report.left)
