@@ -6,6 +6,7 @@
 ``alma-p2p sweep``         remove what interrupted runs left in Alma (from the ledger)
 ``alma-p2p drift B N``     compare a new recording N with the baseline B (exit 1 if breaking)
 ``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
+``alma-p2p calibrate``     ask a sandbox what the register assumes; write it down (1: drift)
 
 Arguments after live-demo and record-demo go to pytest (``alma-p2p record-demo -k routing``);
 the other commands refuse arguments they do not know.
@@ -123,6 +124,20 @@ def sweep(
     return 1 if left else 0
 
 
+def calibrate(institution: str, transport: httpx.BaseTransport | None = None) -> int:
+    """Calibrate one institution's facts; 1 when a calibrated value drifted, 2 if refused."""
+    from alma_p2p.calibrate import calibrate as run_calibration
+    from alma_p2p.settings import load_settings
+
+    settings = load_settings(institutions=(institution,), mode="live")
+    outcome = run_calibration(institution, settings=settings, transport=transport)
+    facts = outcome.calibrated.facts.values()
+    done = sum(1 for f in facts if f.status == "calibrated")
+    left = len(facts) - done
+    print(f"{institution}: {done} facts calibrated, {left} still assumed: {outcome.path}")
+    return 1 if outcome.drift else 0
+
+
 class SweepError(ValueError):
     """The sweep cannot start: the message says what to give it."""
 
@@ -188,7 +203,7 @@ def drift(
 
 
 def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
-    """The command line; ``transport`` replaces the network for the sweep (tests)."""
+    """The command line; ``transport`` replaces the network for sweep and calibrate (tests)."""
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("schema", help="print the profile JSON Schema")
@@ -204,6 +219,12 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     drifter.add_argument("--json", type=Path, help="also write the drift as JSON here")
     drifter.add_argument("--markdown", type=Path, help="also write the drift as Markdown here")
     sub.add_parser("facts", help="print the register of assumed Alma facts as Markdown")
+    calibrator = sub.add_parser(
+        "calibrate", help="ask the institution's sandbox what the register of facts assumes"
+    )
+    calibrator.add_argument(
+        "--institution", required=True, metavar="NAME", help="fixtures/institutions/<NAME>"
+    )
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in PASSES_TO_PYTEST:
         parser.parse_args(argv)  # argparse's usage error for the unknown arguments (exit 2)
@@ -216,6 +237,8 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
 
             sys.stdout.write(render_markdown(load_register()))
             return 0
+        if args.command == "calibrate":
+            return calibrate(args.institution, transport=transport)
         if args.command == "sweep":
             return sweep(args.institution, args.ledger, transport=transport)
         if args.command == "drift":

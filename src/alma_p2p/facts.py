@@ -10,6 +10,10 @@ A fact the stand-in can play gives each of its values a ``switch`` word (the ass
 the fact, the others on its alternatives), which a world file's ``facts:`` names. A fact's
 ``paths`` declare, per kind of the stand-in's answer, the key paths no capture shows that
 the fact assumes (``tests/test_standin_shapes.py`` holds the stand-in to them).
+
+``alma-p2p calibrate`` writes what an institution's sandbox answered to
+``<profiles>/<name>/alma-facts.yaml`` (``CalibratedFacts``, ``render_calibrated``);
+``Facts`` is the view a run uses: the calibrated value of a fact, else the assumed one.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date as date_type
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
@@ -184,6 +190,10 @@ def load_register() -> Register:
     return parse_register(text)
 
 
+# The package's register as read from facts.yaml: what a calibration is measured against,
+# even where a test stands another register in for load_register.
+_package_register = load_register
+
 _KIND_HEADINGS: dict[Kind, str] = {
     "field": "Fields",
     "code": "Codes",
@@ -224,3 +234,135 @@ def render_markdown(register: Register) -> str:
             for f in facts
         ]
     return "\n".join(lines) + "\n"
+
+
+# -- calibrated facts: what a sandbox said, per institution -------------------------------
+
+CALIBRATED_FILE = "alma-facts.yaml"
+UNEXPECTED = "unexpected"
+
+
+class CalibratedFact(_Frozen):
+    """One fact as ``alma-p2p calibrate`` left it: observed (with its evidence) or still
+    assumed (with why)."""
+
+    status: Literal["calibrated", "assumed"]
+    value: str | None = Field(
+        default=None, description="the register's assumed or alternative value, or unexpected"
+    )
+    seen: str | None = Field(default=None, description="what Alma showed, when unexpected")
+    date: date_type | None = Field(default=None, description="when this value was observed")
+    evidence: str | None = Field(default=None, description="the redacted exchange that shows it")
+    why: str | None = Field(default=None, description="why it is still assumed")
+
+    @model_validator(mode="after")
+    def _complete(self) -> CalibratedFact:
+        if self.status == "calibrated" and not (self.value and self.date and self.evidence):
+            raise ValueError("a calibrated fact needs value, date and evidence")
+        if self.status == "assumed" and not self.why:
+            raise ValueError("a fact still assumed needs why")
+        return self
+
+
+class CalibratedFacts(_Frozen):
+    """``fixtures/institutions/<name>/alma-facts.yaml``: an institution's calibrated facts."""
+
+    institution: str = Field(min_length=1, description="the Alma institution code")
+    facts: dict[str, CalibratedFact] = Field(default_factory=dict)
+
+
+def load_calibrated(path: Path) -> CalibratedFacts | None:
+    """The calibrated facts in ``path``; None when the file does not exist. A broken file is
+    a ``FactsError`` that names it and says how to rebuild it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    redo = "; fix it or delete it and run `alma-p2p calibrate` again"
+    try:
+        data = yamlfile.load(text)
+        return CalibratedFacts.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise FactsError(f"{path}: {yamlfile.problem(exc)}{redo}") from exc
+    except ValidationError as exc:
+        lines = [
+            f"  - {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise FactsError("\n".join([f"{path}: not a valid facts file{redo}", *lines])) from exc
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (evidence) as literal blocks, so the file reads like the exchange."""
+
+
+def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_block)
+
+CALIBRATED_HEADER = (
+    "# Alma facts of this institution as its sandbox answered them: written by\n"
+    "# `alma-p2p calibrate`, read by the harness (calibrated value, else the register's).\n"
+    "# A fact listed as assumed says why. Do not edit by hand: calibrate again.\n"
+)
+
+
+def render_calibrated(calibrated: CalibratedFacts) -> str:
+    """The facts file's text: sorted, no timestamp beyond each fact's date, so the same
+    answers give the same bytes."""
+    data = calibrated.model_dump(mode="json", exclude_none=True)
+    data["facts"] = {k: data["facts"][k] for k in sorted(data["facts"])}
+    body = yaml.dump(data, Dumper=_BlockDumper, sort_keys=True, allow_unicode=True, width=100)
+    return CALIBRATED_HEADER + body
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the harness takes as true about one institution's Alma: the calibrated value
+    where ``alma-p2p calibrate`` observed one, else the register's assumed value."""
+
+    register: Register
+    calibrated: CalibratedFacts | None = None
+
+    def value(self, fact_id: str) -> str:
+        """The calibrated value of ``fact_id`` if any, else the register's assumed one."""
+        entry = self.entry(fact_id)
+        if entry is not None and entry.status == "calibrated" and entry.value:
+            return entry.value
+        return self.register.fact(fact_id).assumed
+
+    def entry(self, fact_id: str) -> CalibratedFact | None:
+        """The calibration record of ``fact_id`` (KeyError for an id the register lacks)."""
+        self.register.fact(fact_id)
+        return self.calibrated.facts.get(fact_id) if self.calibrated else None
+
+    def is_calibrated(self, fact_id: str) -> bool:
+        entry = self.entry(fact_id)
+        return entry is not None and entry.status == "calibrated"
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(fact id, calibrated | assumed, value, date or why) for every fact, register order."""
+        out = []
+        for fact in self.register:
+            entry = self.entry(fact.id)
+            if entry is not None and entry.status == "calibrated":
+                shown = entry.value or ""
+                if entry.seen:
+                    shown += f" ({entry.seen})"
+                out.append((fact.id, "calibrated", shown, str(entry.date)))
+            else:
+                why = (
+                    entry.why
+                    if entry is not None and entry.why
+                    else f"not calibrated: no {CALIBRATED_FILE} (run alma-p2p calibrate)"
+                )
+                out.append((fact.id, "assumed", fact.assumed, why))
+        return out
+
+
+def institution_facts(profiles_dir: Path, name: str) -> Facts:
+    """The facts view of the institution whose profile is ``profiles_dir/name``."""
+    return Facts(_package_register(), load_calibrated(profiles_dir / name / CALIBRATED_FILE))

@@ -3,6 +3,8 @@
 Written after every run as ``readiness.md`` and a self-contained ``readiness.html`` (no
 external assets; opens offline). Verdicts: pass, fail, cannot tell, error, manual, attested,
 stale, not run, n/a.
+Each institution also gets an "Alma facts" section: which facts of the register its sandbox
+confirmed through ``alma-p2p calibrate`` (value, date), and which the run still assumes.
 An item's verdict is the worst of its scenarios': one failure fails it, and an item proven
 partly through the API and partly by a person stays ``manual`` until a person checks it.
 """
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alma_p2p.facts import Facts
 from alma_p2p.files import write_atomic
 from alma_p2p.guide import GUIDE
 
@@ -70,6 +73,7 @@ class Readiness:
     institutions: list[str]
     results: list[ScenarioResult]
     not_applicable: set[tuple[str, str]] = field(default_factory=set)  # (institution, item)
+    facts: dict[str, Facts] = field(default_factory=dict)  # institution → its Alma facts
 
     def item_verdict(self, institution: str, item: str) -> tuple[str, list[ScenarioResult]]:
         mine = [r for r in self.results if r.institution == institution and item in r.guide_items]
@@ -116,7 +120,46 @@ def render_markdown(readiness: Readiness, mode: str) -> str:
             out.append(
                 f"| {_md(result.scenario)} | **{result.verdict}** | {_md(_detail(result))} |"
             )
+        if institution in readiness.facts:
+            out += ["", *_facts_markdown(institution, readiness.facts[institution])]
     return "\n".join(out) + "\n"
+
+
+FACTS_HOWTO = (
+    "calibrated: what this institution's sandbox answered to `alma-p2p calibrate "
+    "--institution {name}` (value, and the date it was first seen; the exchange is in "
+    "fixtures/institutions/{name}/alma-facts.yaml). assumed: the register's guess "
+    "(src/alma_p2p/facts.yaml), used until a calibration settles it."
+)
+
+
+def _facts_summary(facts: Facts) -> str:
+    rows = facts.rows()
+    done = sum(1 for r in rows if r[1] == "calibrated")
+    return f"{done} of {len(rows)} calibrated, {len(rows) - done} still assumed"
+
+
+def _facts_markdown(institution: str, facts: Facts) -> list[str]:
+    out = [f"### Alma facts ({_facts_summary(facts)})", "", FACTS_HOWTO.format(name=institution)]
+    out += ["", "| fact | status | value | date, or why still assumed |", "|---|---|---|---|"]
+    for fact_id, status, value, note in facts.rows():
+        out.append(f"| `{fact_id}` | {status} | {_md(_short(value, 200))} | {_md(note)} |")
+    return out
+
+
+def _facts_html(institution: str, facts: Facts) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><th scope='row'><code>{e(fact_id)}</code></th><td>{e(status)}</td>"
+        f"<td>{e(_short(value, 200))}</td><td>{e(note)}</td></tr>"
+        for fact_id, status, value, note in facts.rows()
+    )
+    return (
+        f"<h3>Alma facts ({e(_facts_summary(facts))})</h3>"
+        f"<p>{e(FACTS_HOWTO.format(name=institution))}</p>"
+        "<table class='facts'><thead><tr><th>Fact</th><th>Status</th><th>Value</th>"
+        f"<th>Date, or why still assumed</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _detail(result: ScenarioResult) -> str:
@@ -169,7 +212,13 @@ def render_html(readiness: Readiness, mode: str) -> str:
             "<table><thead><tr><th>Guide item</th><th>Verdict</th><th>Evidence and what to do"
             f"</th></tr></thead><tbody>{''.join(item_rows)}</tbody></table>"
             "<table><thead><tr><th>Behaviour</th><th>Verdict</th><th>Evidence and what to do"
-            f"</th></tr></thead><tbody>{behaviour_rows}</tbody></table></section>"
+            f"</th></tr></thead><tbody>{behaviour_rows}</tbody></table>"
+            + (
+                _facts_html(institution, readiness.facts[institution])
+                if institution in readiness.facts
+                else ""
+            )
+            + "</section>"
         )
     legend = "".join(_badge(v, tag="span") for v in reversed(ORDER))
     return f"""<!DOCTYPE html>

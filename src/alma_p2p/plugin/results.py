@@ -132,6 +132,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         sorted({r.institution for r in results.scenarios}),
         results.scenarios,
         left_out_of(config).items,
+        facts=run.facts,
     )
     results.reports = write_reports(readiness, run.settings.report_dir, run.settings.mode)
 

@@ -16,6 +16,7 @@ import pytest
 from pytest_bdd.scenario import make_python_name
 
 from alma_p2p.attestations import ATTESTATIONS_FILE, Attestations, load_attestations
+from alma_p2p.facts import Facts, FactsError, institution_facts
 from alma_p2p.guide import GUIDE, TAG_PREFIX
 from alma_p2p.payloads import TestData
 from alma_p2p.plugin.scenario import scenario_of
@@ -49,6 +50,8 @@ class Run:
     run_token: str
     profiles: dict[str, Profile] | None = None  # None: no profiles folder (harness tests)
     attestations: dict[str, Attestations] = field(default_factory=dict)
+    # What each institution's Alma is taken to do: calibrated facts, else the register's.
+    facts: dict[str, Facts] = field(default_factory=dict)
 
 
 RUN = pytest.StashKey[Run]()
@@ -186,7 +189,8 @@ def _load_profiles(run: Run) -> dict[str, Profile]:
             name: load_attestations(settings.profiles_dir / name / ATTESTATIONS_FILE)
             for name in run.profiles
         }
-    except ProfileError as exc:
+        run.facts = {name: institution_facts(settings.profiles_dir, name) for name in run.profiles}
+    except (ProfileError, FactsError) as exc:
         raise pytest.UsageError(str(exc)) from None
     return run.profiles
 
@@ -243,6 +247,13 @@ def alma_institution(request: pytest.FixtureRequest) -> Profile:
 def alma_attestations(pytestconfig: pytest.Config, alma_institution: Profile) -> Attestations:
     """Who checked the institution's manual items, and when."""
     return run_of(pytestconfig).attestations.get(alma_institution.name, Attestations([]))
+
+
+@pytest.fixture(scope="session")
+def alma_facts(pytestconfig: pytest.Config, alma_institution: Profile) -> Facts:
+    """The institution's Alma facts: ``alma_facts.value("lending.reject_status_code")`` is
+    the value ``alma-p2p calibrate`` observed in its sandbox, else the register's assumption."""
+    return run_of(pytestconfig).facts[alma_institution.name]
 
 
 @pytest.fixture

@@ -1,0 +1,476 @@
+"""``alma-p2p calibrate`` against the stand-in, in process: the facts it writes, their
+evidence, byte-identical reruns, drift, the sandbox guard, and no secret in the file."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from alma_p2p import cli
+from alma_p2p.calibrate import PROBES, CalibrationRefused, calibrate
+from alma_p2p.facts import (
+    CALIBRATED_FILE,
+    UNEXPECTED,
+    FactsError,
+    institution_facts,
+    load_calibrated,
+    load_register,
+)
+from alma_p2p.report import Readiness, render_html, render_markdown
+from alma_p2p.settings import Settings, load_settings
+from alma_p2p.standin import StandinApp, World
+from tests.suite_runner import REPO, demo_world, institution
+from tests.test_canary import CANARIES, canary_world
+
+BASE = "http://standin.invalid/almaws/v1"
+UNIVERSITY = "01DEMO_STMARYS"
+LENDER = "01DEMO_LENDER"
+
+
+@pytest.fixture
+def profiles(tmp_path: Path) -> Path:
+    folder = tmp_path / "institutions"
+    shutil.copytree(REPO / "fixtures" / "institutions", folder)
+    return folder
+
+
+def settings_for(tmp_path: Path, profiles: Path, name: str) -> Settings:
+    return load_settings(
+        mode="live",
+        institutions=(name,),
+        base_url=BASE,
+        rate=100,
+        profiles_dir=profiles,
+        ledger=tmp_path / "ledger.jsonl",
+    )
+
+
+def key_of(world: dict[str, Any], code: str) -> str:
+    return str(institution(world, code)["api_keys"][0]["key"])
+
+
+def run(
+    world: dict[str, Any],
+    tmp_path: Path,
+    profiles: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str = "demo-university",
+    code: str = UNIVERSITY,
+    today: date = date(2026, 11, 26),
+) -> tuple[StandinApp, Any, list[str]]:
+    monkeypatch.setenv(f"ALMA_API_KEY_{name.upper().replace('-', '_')}", key_of(world, code))
+    app = StandinApp(World.model_validate(world))
+    said: list[str] = []
+    outcome = calibrate(
+        name,
+        settings=settings_for(tmp_path, profiles, name),
+        transport=httpx.WSGITransport(app=app),
+        today=today,
+        say=said.append,
+    )
+    return app, outcome, said
+
+
+def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    app, outcome, said = run(world, tmp_path, profiles, monkeypatch)
+    assert outcome.path == profiles / "demo-university" / CALIBRATED_FILE
+    facts = load_calibrated(outcome.path)
+    assert facts is not None
+    assert facts.institution == UNIVERSITY
+    register = load_register()
+    assert set(facts.facts) == {f.id for f in register}
+    got = facts.facts
+
+    env = got["gateway.environment_type_form"]
+    assert env.status == "calibrated"
+    assert env.value == register.fact("gateway.environment_type_form").assumed
+    assert env.date == date(2026, 11, 26)
+    assert env.evidence is not None
+    assert env.evidence.startswith("GET https://alma.invalid/almaws/v1/conf/general → 200")
+    assert '"environment_type": "sandbox"' in env.evidence
+    # The stand-in answers a wrong key as it answers a key without the area: the
+    # register's first alternative, not the assumed 403.
+    invalid = got["gateway.invalid_key_status"]
+    assert invalid.value == register.fact("gateway.invalid_key_status").alternatives[0].value
+    assert invalid.evidence is not None
+    assert "UNAUTHORIZED" in invalid.evidence
+    # A write probe, with the profile's patron without an RS library; nothing left behind.
+    no_rs = got["borrowing.no_rs_library_error"]
+    assert no_rs.value == register.fact("borrowing.no_rs_library_error").assumed
+    assert no_rs.evidence is not None
+    assert "→ 400" in no_rs.evidence
+    assert "401768" in no_rs.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]
+    posts = [r for r in app.request_log if r.method == "POST"]
+    assert [r.path for r in posts] == [
+        "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+    ]
+    # The one request Alma created (owner left to Alma) was cancelled and removed.
+    deleted = [r.path for r in app.request_log if r.method == "DELETE"]
+    assert len(deleted) == 1
+    assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    ledger = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
+    assert '"event": "created"' in ledger
+    assert '"event": "removed"' in ledger
+    for fact_id in (
+        "location.circ_desk_fields",
+        "jobs.status_field",
+        "jobs.schedule_desc_time",
+        "partner.expiry_time_field",
+        "partner.institution_code_field",
+        "item.bib_suppress_field",
+        "gateway.probe_body_format",
+        "lists.empty_page_shape",
+        "lending.reject_status_code",
+        "borrowing.request_sent_code",
+        "library.unknown_library_code",
+        "location.unknown_location_code",
+        "gateway.unknown_path_answer",
+        "borrowing.owner_when_omitted",
+        "lists.invalid_paging_code",
+        "code_table.unknown_table_code",
+        "analytics.unknown_report_code",
+        "jobs.instances_newest_first",
+        "library.circ_desk_fields",
+    ):
+        entry = got[fact_id]
+        assert entry.status == "calibrated", (fact_id, entry)
+        assert entry.value == register.fact(fact_id).assumed, (fact_id, entry)
+    # What cannot be asked stays visibly assumed, with why.
+    daily = got["gateway.daily_threshold_code"]
+    assert daily.status == "assumed"
+    assert daily.why is not None
+    assert daily.why.startswith("cannot be probed")
+    unauthorized = got["gateway.unauthorized_as_xml"]
+    assert unauthorized.status == "assumed"
+    assert unauthorized.why is not None
+    assert "every API area" in unauthorized.why
+    not_yet = [i for i, f in got.items() if f.why and f.why.startswith("not yet probed")]
+    assert not_yet
+    assert not set(not_yet) & set(PROBES)
+
+
+def test_a_second_calibration_of_an_unchanged_alma_changes_nothing(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    _, first, _ = run(world, tmp_path, profiles, monkeypatch)
+    before = first.path.read_bytes()
+    # Another day, a fresh stand-in (new tracking ids, a new run token): same bytes.
+    _, second, said = run(world, tmp_path, profiles, monkeypatch, today=date(2026, 12, 3))
+    assert second.path.read_bytes() == before
+    assert second.drift == ()
+    assert not [line for line in said if "DRIFT" in line]
+
+
+def test_a_calibrated_value_that_changes_is_drift_and_the_file_follows_alma(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    run(world, tmp_path, profiles, monkeypatch)
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch, today=date(2026, 12, 3))
+    register = load_register()
+    alternative = register.fact("borrowing.no_rs_library_error").alternatives[0].value
+    entry = load_calibrated(outcome.path).facts["borrowing.no_rs_library_error"]  # type: ignore[union-attr]
+    assert entry.value == alternative
+    assert entry.date == date(2026, 12, 3)
+    assert len(outcome.drift) == 1
+    assert said == [
+        "demo-university: DRIFT borrowing.no_rs_library_error: was "
+        "'401768 \"Patron is not affiliated with a resource sharing library\"' on 2026-11-26, "
+        f"Alma now shows {alternative!r}"
+    ]
+
+
+def test_the_command_exits_1_on_drift_and_0_when_alma_agrees(
+    tmp_path, profiles, monkeypatch, capsys
+):
+    world = demo_world()
+    monkeypatch.setenv("ALMA_PROFILES_DIR", str(profiles))
+    monkeypatch.setenv("ALMA_BASE_URL", BASE)
+    monkeypatch.setenv("ALMA_LEDGER", str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
+
+    def command() -> int:
+        app = StandinApp(World.model_validate(world))
+        return cli.calibrate("demo-university", transport=httpx.WSGITransport(app=app))
+
+    assert command() == 0
+    assert command() == 0
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    assert command() == 1
+    out = capsys.readouterr().out
+    assert "DRIFT borrowing.no_rs_library_error" in out
+    assert "facts calibrated" in out
+    assert "still assumed" in out
+
+
+def test_production_is_refused_before_anything_but_conf_general(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["environment_type"] = "production"
+    with pytest.raises(CalibrationRefused) as refused:
+        run(world, tmp_path, profiles, monkeypatch)
+    message = str(refused.value)
+    assert "environment_type='production'" in message
+    assert "sandbox API key" in message
+    assert not (profiles / "demo-university" / CALIBRATED_FILE).exists()
+    assert not (tmp_path / "ledger.jsonl").exists()
+
+
+def test_production_sends_only_conf_general(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["environment_type"] = "production"
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
+    app = StandinApp(World.model_validate(world))
+    with pytest.raises(CalibrationRefused):
+        calibrate(
+            "demo-university",
+            settings=settings_for(tmp_path, profiles, "demo-university"),
+            transport=httpx.WSGITransport(app=app),
+        )
+    assert [(r.method, r.path) for r in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+
+
+def test_a_key_of_another_institution_is_refused(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, LENDER))
+    app = StandinApp(World.model_validate(world))
+    with pytest.raises(CalibrationRefused) as refused:
+        calibrate(
+            "demo-university",
+            settings=settings_for(tmp_path, profiles, "demo-university"),
+            transport=httpx.WSGITransport(app=app),
+        )
+    assert f"reaches institution {LENDER!r}" in str(refused.value)
+    assert f"profile says {UNIVERSITY!r}" in str(refused.value)
+    assert [(r.method, r.path) for r in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+
+
+def test_no_key_and_no_patron_value_reaches_the_facts_file(tmp_path, profiles, monkeypatch):
+    world = canary_world()
+    for name, code in (("demo-university", UNIVERSITY), ("demo-lender", LENDER)):
+        _, outcome, _ = run(world, tmp_path, profiles, monkeypatch, name=name, code=code)
+        text = outcome.path.read_text(encoding="utf-8")
+        assert [c for c in CANARIES if c in text] == []
+        # The key did travel with every call the evidence shows.
+        assert "calibrated" in text
+        assert key_of(world, code) not in text
+
+
+def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, monkeypatch):
+    app, outcome, said = run(demo_world(), tmp_path, profiles, monkeypatch, "demo-lender", LENDER)
+    entry = load_calibrated(outcome.path).facts["lending.not_held_outcome"]  # type: ignore[union-attr]
+    # The stand-in plays the AlmaAPITK capture: no match is LOCATE_FAILED at once.
+    assert entry.value == load_register().fact("lending.not_held_outcome").assumed
+    assert entry.evidence is not None
+    assert entry.evidence.startswith("POST https://alma.invalid/almaws/v1/partners/DEMO_STMARYS/")
+    assert '"value": "LOCATE_FAILED"' in entry.evidence
+    timing = load_calibrated(outcome.path).facts["lending.auto_reject_timing"]  # type: ignore[union-attr]
+    assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
+    assert timing.evidence is not None
+    assert '"value": "REJECTED"' in timing.evidence
+    assert [r.method for r in app.request_log].count("POST") == 2
+    # Alma cannot cancel a lending request; a LOCATE_FAILED one is ended, nothing is left.
+    assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+def test_the_facts_view_prefers_the_calibrated_value(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    run(world, tmp_path, profiles, monkeypatch)
+    facts = institution_facts(profiles, "demo-university")
+    register = load_register()
+    assert facts.value("borrowing.no_rs_library_error") == (
+        register.fact("borrowing.no_rs_library_error").alternatives[0].value
+    )
+    assert facts.is_calibrated("borrowing.no_rs_library_error")
+    # Not calibrated: the register's assumption.
+    assert facts.value("gateway.daily_threshold_code") == (
+        register.fact("gateway.daily_threshold_code").assumed
+    )
+    assert not facts.is_calibrated("gateway.daily_threshold_code")
+    # Without a facts file, everything is the register's.
+    bare = institution_facts(profiles, "demo-college")
+    assert bare.calibrated is None
+    assert bare.value("lending.reject_status_code") == "REJECTED"
+    with pytest.raises(KeyError, match=r"no fact 'lending\.nope'"):
+        bare.value("lending.nope")
+
+
+def test_a_broken_facts_file_names_itself_and_the_way_out(tmp_path):
+    path = tmp_path / CALIBRATED_FILE
+    path.write_text(
+        yaml.safe_dump({"institution": "X", "facts": {"a.b": {"status": "calibrated"}}}),
+        encoding="utf-8",
+    )
+    with pytest.raises(FactsError) as broken:
+        load_calibrated(path)
+    assert str(path) in str(broken.value)
+    assert "alma-p2p calibrate" in str(broken.value)
+    assert "needs value, date and evidence" in str(broken.value)
+
+
+def test_unexpected_answers_are_recorded_with_what_was_seen(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    # A partner whose institution_code is not a string: none of the register's values.
+    world["release_quirks"] = {"wrap_in_value": ["institution_code"]}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["partner.institution_code_field"]  # type: ignore[union-attr]
+    assert entry.value == UNEXPECTED
+    assert entry.seen is not None
+    assert entry.seen.startswith("institution_code is {")
+
+
+def test_the_readiness_report_lists_calibrated_and_assumed_facts(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    run(world, tmp_path, profiles, monkeypatch)
+    readiness = Readiness(
+        ["demo-college", "demo-university"],
+        [],
+        facts={n: institution_facts(profiles, n) for n in ("demo-college", "demo-university")},
+    )
+    md = render_markdown(readiness, "live")
+    total = len(load_register())
+    done = sum(
+        1 for r in institution_facts(profiles, "demo-university").rows() if r[1] == "calibrated"
+    )
+    assert f"### Alma facts ({done} of {total} calibrated, {total - done} still assumed)" in md
+    assert f"### Alma facts (0 of {total} calibrated, {total} still assumed)" in md
+    assert (
+        '| `borrowing.no_rs_library_error` | calibrated | 401607 "Resource sharing library '
+        '(owner) is missing" | 2026-11-26 |' in md
+    )
+    assert "| `gateway.daily_threshold_code` | assumed |" in md
+    assert "not calibrated: no alma-facts.yaml (run alma-p2p calibrate)" in md
+    page = render_html(readiness, "live")
+    assert "<h3>Alma facts (" in page
+    assert "<code>borrowing.no_rs_library_error</code>" in page
+
+
+FACTS_STEPS = """\
+def test_facts(alma_facts, alma_institution):
+    print("FACT", alma_institution.name, alma_facts.value("borrowing.no_rs_library_error"))
+    print("FACT", alma_institution.name, alma_facts.is_calibrated("jobs.status_field"))
+"""
+
+
+def test_the_plugin_gives_each_institution_its_facts(pytester, tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    institution(world, UNIVERSITY)["no_rs_library_error"] = "401607"
+    run(world, tmp_path, profiles, monkeypatch)
+    for name in ("ALMA_MODE", "ALMA_API_KEY", "ALMA_BASE_URL", "ALMA_INSTITUTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(test_alma_facts_fixture=FACTS_STEPS)
+    result = pytester.runpytest("-s", f"--profiles-dir={profiles}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    register = load_register()
+    no_rs = register.fact("borrowing.no_rs_library_error")
+    result.stdout.fnmatch_lines(
+        [
+            f"*FACT demo-college {no_rs.assumed}",
+            "*FACT demo-college False",
+            f"*FACT demo-university {no_rs.alternatives[0].value}",
+            "*FACT demo-university True",
+        ]
+    )
+
+
+def test_a_broken_facts_file_stops_the_run_on_one_screen(pytester, profiles, monkeypatch):
+    for name in ("ALMA_MODE", "ALMA_API_KEY", "ALMA_BASE_URL", "ALMA_INSTITUTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    (profiles / "demo-college" / CALIBRATED_FILE).write_text("facts: [1\n", encoding="utf-8")
+    pytester.makepyfile(test_alma_facts_fixture=FACTS_STEPS)
+    result = pytester.runpytest(f"--profiles-dir={profiles}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*demo-college/alma-facts.yaml*alma-p2p calibrate*"])
+
+
+def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    table = institution(world, UNIVERSITY)["code_tables"]["MandatoryLendingWorkflowSteps"]
+    for row in table["rows"]:
+        if row["code"] == "REJECTED":
+            row["code"] = "REJECT"
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
+    assert entry.value == "REJECT"
+    assert entry.evidence is not None
+    assert '"code": "REJECT"' in entry.evidence
+
+
+def test_the_command_without_a_key_says_which_variable_to_set(profiles, monkeypatch, capsys):
+    for name in ("ALMA_API_KEY", "ALMA_API_KEY_DEMO_UNIVERSITY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALMA_PROFILES_DIR", str(profiles))
+    assert cli.main(["calibrate", "--institution", "demo-university"]) == 2
+    err = capsys.readouterr().err
+    assert "demo-university: no API key; set ALMA_API_KEY_DEMO_UNIVERSITY" in err
+    assert not (profiles / "demo-university" / CALIBRATED_FILE).exists()
+
+
+def test_an_area_the_key_lacks_shows_the_unauthorized_form(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    key = institution(world, UNIVERSITY)["api_keys"][0]
+    key["areas"] = {k: v for k, v in key["areas"].items() if k != "Analytics"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["gateway.unauthorized_as_xml"]  # type: ignore[union-attr]
+    assert entry.value == load_register().fact("gateway.unauthorized_as_xml").assumed
+    assert entry.evidence is not None
+    assert entry.evidence.startswith("GET https://alma.invalid/almaws/v1/analytics/test → 400")
+    assert "<errorCode>UNAUTHORIZED</errorCode>" in entry.evidence
+
+
+class Failing(httpx.BaseTransport):
+    """The stand-in, except that one path answers 503 (Alma failing, not Alma's answer)."""
+
+    def __init__(self, app: StandinApp, path: str) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.path = path
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(self.path):
+            return httpx.Response(
+                503, text="Service Unavailable", headers={"Retry-After": "0"}, request=request
+            )
+        return self.inner.handle_request(request)
+
+
+def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    _, first, _ = run(world, tmp_path, profiles, monkeypatch)
+    before = first.path.read_bytes()
+    settings = settings_for(tmp_path, profiles, "demo-university")
+    app = StandinApp(World.model_validate(world))
+    again = calibrate(
+        "demo-university",
+        settings=settings,
+        transport=Failing(app, "/conf/jobs"),
+        today=date(2026, 12, 3),
+        say=lambda _: None,
+    )
+    assert again.drift == ()
+    assert again.path.read_bytes() == before  # the earlier observation stands
+    # Without an earlier observation, the fact stays assumed and says why.
+    again.path.unlink()
+    third = calibrate(
+        "demo-university",
+        settings=settings,
+        transport=Failing(StandinApp(World.model_validate(world)), "/conf/jobs"),
+        say=lambda _: None,
+    )
+    entry = third.calibrated.facts["jobs.status_field"]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "answered HTTP 503; calibrate again later" in entry.why
