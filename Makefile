@@ -39,8 +39,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The harness's own tests on two workers (pytest-xdist): most run the suite in process.
 unit: $(STAMP)
-	$(BIN)/pytest tests $(ARGS)
+	$(BIN)/pytest tests -n 2 --dist worksteal $(ARGS)
 
 test: lint typecheck unit acceptance
 

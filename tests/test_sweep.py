@@ -37,6 +37,7 @@ def env(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("ALMA_BASE_URL", STANDIN_BASE_URL)
     monkeypatch.setenv("ALMA_RATE", "100")
+    monkeypatch.setenv("ALMA_RETRY_BACKOFF", "0")  # retries of an unreachable Alma wait no time
     for name, key in KEYS.items():
         monkeypatch.setenv(f"ALMA_API_KEY_{name.upper().replace('-', '_')}", key)
     return monkeypatch

@@ -721,6 +721,7 @@ def calibrate(
         api_key=key,
         rate_per_second=settings.rate,
         timeout=settings.timeout,
+        backoff=settings.retry_backoff,
         transport=transport,
     ) as client:
         gate = guarded(client)

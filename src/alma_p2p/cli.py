@@ -164,6 +164,7 @@ def _sweep_one(
         api_key=key,
         rate_per_second=settings.rate,
         timeout=settings.timeout,
+        backoff=settings.retry_backoff,
         transport=transport,
     ) as client:
         general = client.general()

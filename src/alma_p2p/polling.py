@@ -9,6 +9,20 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+class Clock:
+    """Where polling reads the time and waits: the real clock, unless a test swaps in its own
+    (``CLOCK``), so a harness test can run a live suite without waiting out real deadlines."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+CLOCK = Clock()
+
+
 class DeadlineExceeded(AssertionError):
     """The awaited state did not come in time; carries the last value seen."""
 
@@ -24,13 +38,15 @@ def poll(
     what: str,
     deadline: float = 30.0,
     interval: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> T:
     """Call ``fetch`` until ``done`` holds or ``deadline`` seconds pass.
 
     ``interval=0`` (replay) asks again at once: recorded answers come back in order.
     """
+    sleep = sleep or CLOCK.sleep
+    clock = clock or CLOCK.monotonic
     start = clock()
     while True:
         value = fetch()
