@@ -31,7 +31,9 @@ from alma_p2p.standin import StandinApp, World
 from alma_p2p.standin.routes import ROUTES
 
 REPO = Path(__file__).resolve().parent.parent
-CAPTURES = REPO.parent / "shared" / "reference" / "captures"
+# A copy of shared/reference/captures (real Alma answers, SOURCES.md says whence), kept in
+# the repository so the tests never depend on a folder beside it (test_captures.py compares).
+CAPTURES = REPO / "tests" / "captures"
 DEMO = REPO / "fixtures" / "standin" / "demo-world.yaml"
 BASE = "http://standin.test/almaws/v1"
 UNIVERSITY, LENDER = "demo-university-key", "demo-lender-key"
