@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,12 @@ def test_an_unreachable_alma_is_an_error_never_a_configuration_fault(clean, tmp_
             run.output,
             re.MULTILINE,
         ), run.output[-3000:]
+    # JUnit (and the terminal) say error, with the call, never a configuration failure.
+    messages = [
+        f.get("message", "") for f in ET.parse(tmp_path / "junit.xml").getroot().iter("failure")
+    ]
+    assert messages
+    assert all(m.startswith("error — Alma unreachable: ") for m in messages), messages[:3]
     # Preflight retried like any read; then nothing more was sent.
     assert mix.sent == 3 * faults_attempts()
     _assert_no_configuration_category(allure)

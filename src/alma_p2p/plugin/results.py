@@ -99,6 +99,9 @@ def pytest_alma_scenario_ended(
     if unreachable(raised):
         given = "error"
         message = unreachable_message(raised)
+        # The terminal and JUnit show the verdict and the call, not a traceback: an error
+        # of the environment, never read as a configuration failure.
+        report.longrepr = f"error — {message}"
     elif report.skipped and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2]).removeprefix("Skipped: ")
     else:
