@@ -251,7 +251,7 @@ def test_the_sweep_honours_alma_timeout_and_alma_rate(app, env, tmp_path, monkey
             timeouts.append(request.extensions["timeout"]["read"])
             return httpx.WSGITransport(app=app).handle_request(request)
 
-    monkeypatch.setattr("alma_p2p.alma.AlmaClient", Spy)
+    monkeypatch.setattr("alma_p2p.connect.AlmaClient", Spy)  # the one client factory
     ledger = Ledger(tmp_path / "ledger.jsonl")
     ledger.creating(Entry("demo-university", "borrowing", "P2P-TEST-WIN-01", "P2PH-S-b-1", "S"))
     assert sweep(app, ledger, "demo-university", transport=Timed()) == 0

@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 
 from alma_p2p import payloads
-from alma_p2p.alma import AlmaClient, AlmaError, build_base_url
+from alma_p2p.alma import AlmaClient, AlmaError
 from alma_p2p.alma.errors import AlmaAPIError
 from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES
 from alma_p2p.alma.parsing import parse_error_details
+from alma_p2p.connect import base_url_for, client_for
 from alma_p2p.facts import (
     CALIBRATED_FILE,
     UNEXPECTED,
@@ -711,19 +712,12 @@ def calibrate(
             f"{institution}: no API key; set {api_key_variable(institution)} (or "
             "ALMA_API_KEY) to a sandbox key of the institution"
         )
-    base = settings.base_url or build_base_url(region=profile.institution.region)
+    base = base_url_for(settings, profile)
     day = today or datetime.now(UTC).date()
     path = settings.profiles_dir / institution / CALIBRATED_FILE
     before = load_calibrated(path)
     register = load_register()
-    with AlmaClient(
-        base_url=base,
-        api_key=key,
-        rate_per_second=settings.rate,
-        timeout=settings.timeout,
-        backoff=settings.retry_backoff,
-        transport=transport,
-    ) as client:
+    with client_for(settings, profile, transport=transport) as client:
         gate = guarded(client)
         p = Probing(client, profile, base, transport, settings, _run_token())
         client.on_response(p.heard)

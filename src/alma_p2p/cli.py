@@ -151,22 +151,14 @@ def _sweep_one(
     transport: httpx.BaseTransport | None,
 ) -> int:
     """Settle one institution's open entries; the number left in Alma."""
-    from alma_p2p.alma import AlmaClient, build_base_url
     from alma_p2p.cleanup import Created, Outcome, remove_created
+    from alma_p2p.connect import client_for
 
     key = settings.api_key_for(name)
     if not key:
         print(f"{name}: {len(entries)} left behind, but no key: set {api_key_variable(name)}")
         return len(entries)
-    base = settings.base_url or build_base_url(region=profile.institution.region)
-    with AlmaClient(
-        base_url=base,
-        api_key=key,
-        rate_per_second=settings.rate,
-        timeout=settings.timeout,
-        backoff=settings.retry_backoff,
-        transport=transport,
-    ) as client:
+    with client_for(settings, profile, transport=transport) as client:
         general = client.general()
         if not general.is_sandbox:
             print(f"{name}: refused, Alma reports {general.environment_type!r}, not sandbox")

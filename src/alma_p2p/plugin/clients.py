@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from alma_p2p.alma import AlmaClient, AlmaConfigError, build_base_url
+from alma_p2p.alma import AlmaClient, AlmaConfigError
 from alma_p2p.alma.http import MAX_ATTEMPTS
+from alma_p2p.connect import client_for
 from alma_p2p.plugin.run import run_of
 from alma_p2p.profile import Profile
 from alma_p2p.recording import REPLAY_BASE_URL
@@ -60,18 +61,15 @@ def live_client(
 
     The transport comes from the ``pytest_alma_transport`` hook (None: the network).
     """
-    settings = run_of(config).settings
     transport: httpx.BaseTransport | None = config.hook.pytest_alma_transport(
         config=config, institution=profile.name
     )
-    return AlmaClient(
-        base_url=settings.base_url or build_base_url(region=profile.institution.region),
-        api_key=settings.api_key_for(profile.name) or "",
-        rate_per_second=settings.rate,
-        timeout=min(settings.timeout, timeout) if timeout else settings.timeout,
-        max_attempts=max_attempts,
-        backoff=settings.retry_backoff,
+    return client_for(
+        run_of(config).settings,
+        profile,
         transport=transport,
+        timeout=timeout,
+        max_attempts=max_attempts,
     )
 
 
