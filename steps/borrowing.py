@@ -11,13 +11,14 @@ from pytest_bdd import given, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import Item, RsRequest
+from alma_p2p.facts import Facts
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
 from alma_p2p.writes import WriteSession
-from steps.common import Attempt, assert_refused, calibrated, fail_with
+from steps.common import Attempt, assert_refused, fail_with
 
 RS_LIBRARY = BY_ID["rs_library"]
 FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")
@@ -168,16 +169,24 @@ def _(
     alma_writes: WriteSession,
     alma_institution: Profile,
     alma_test_data: TestData,
+    alma_facts: Facts,
     title: Title,
 ) -> dict[str, Attempt]:
     attempts = {}
+    # Only when this institution's sandbox showed (alma-p2p calibrate) that a request without
+    # owner goes to the patron's one RS library, as the register assumes.
+    owner_less = (
+        alma_facts.is_calibrated(OWNER_WHEN_OMITTED)
+        and alma_facts.value(OWNER_WHEN_OMITTED)
+        == alma_facts.register.fact(OWNER_WHEN_OMITTED).assumed
+    )
     for patron in alma_institution.test_patrons:
         who = patron.label or patron.primary_id
         home = _home_library(alma, alma_institution, patron.primary_id)
         attempts[home + ":" + patron.primary_id] = _own_library_request(
             alma, alma_writes, alma_institution, alma_test_data, (who, patron.primary_id), title
         )
-        if calibrated(OWNER_WHEN_OMITTED):
+        if owner_less:
             # UNVERIFIED(borrowing.owner_when_omitted): used only once a sandbox run has
             # calibrated it; Primo's requests name no owner.
             pickup = _pickup_elsewhere(alma_institution, home)

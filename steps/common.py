@@ -10,7 +10,6 @@ from pytest_bdd import parsers, then
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import RsRequest
-from alma_p2p.facts import load_register
 from alma_p2p.outcomes import cannot_tell
 
 
@@ -20,17 +19,6 @@ def fail_with(problems: Iterable[str], heading: str) -> None:
     if found:
         lines = "\n".join(f"  - {p}" for p in found)
         pytest.fail(f"{heading}\n{lines}", pytrace=False)
-
-
-def calibrated(fact_id: str) -> bool:
-    """Whether the register holds ``fact_id`` as settled for this run rather than assumed.
-
-    The register has no calibrated facts yet (``alma-p2p calibrate`` will add them), so every
-    fact in it is an assumption and this is False; an unknown id is a KeyError naming the
-    register, so a check cannot silently depend on a fact nobody declared.
-    """
-    fact = load_register().fact(fact_id)
-    return bool(getattr(fact, "calibrated", False))
 
 
 @dataclass

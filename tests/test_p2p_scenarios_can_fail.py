@@ -16,7 +16,11 @@ import pytest
 import yaml
 
 from alma_p2p.alma import AlmaClient
+from alma_p2p.calibrate import calibrate
+from alma_p2p.facts import CALIBRATED_FILE, load_calibrated
 from alma_p2p.outcomes import CannotTell
+from alma_p2p.settings import load_settings
+from alma_p2p.standin import StandinApp, World
 from steps.common import Attempt, assert_nothing_created
 from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
 
@@ -338,35 +342,37 @@ def test_production_gets_no_write_and_read_only_scenarios_still_run(tmp_path):
     assert "refused to write: Alma reports environment_type='production'" in run.output
 
 
-class _Calibrated:
-    """A register in which borrowing.owner_when_omitted is settled, as a calibration will."""
-
-    def __init__(self, register: Any) -> None:
-        self._register = register
-
-    def fact(self, fact_id: str) -> Any:
-        fact = self._register.fact(fact_id)
-        if fact_id != "borrowing.owner_when_omitted":
-            return fact
-        return type("CalibratedFact", (), {"id": fact.id, "calibrated": True})()
-
-
 def test_once_calibrated_the_campus_scenario_also_proves_the_owner_less_request(
     tmp_path, monkeypatch
 ):
-    from alma_p2p import facts
-    from steps import common
-
-    calibrated = _Calibrated(facts.load_register())
-    # Whether the run imports steps.common afresh or reuses this session's copy.
-    monkeypatch.setattr(facts, "load_register", lambda: calibrated)
-    monkeypatch.setattr(common, "load_register", lambda: calibrated)
+    # The first live run as a librarian makes it: calibrate against the sandbox, then run.
+    profiles = tmp_path / "institutions"
+    shutil.copytree(REPO / "fixtures" / "institutions", profiles)
     world = demo_world()
-    users = institution(world, "01DEMO_STMARYS")["users"]
+    university = institution(world, "01DEMO_STMARYS")
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", university["api_keys"][0]["key"])
+    calibrate(
+        "demo-university",
+        settings=load_settings(
+            mode="live",
+            institutions=("demo-university",),
+            base_url="http://standin.invalid/almaws/v1",
+            rate=100,
+            profiles_dir=profiles,
+            ledger=tmp_path / "calibration-ledger.jsonl",
+        ),
+        transport=httpx.WSGITransport(app=StandinApp(World.model_validate(world))),
+        say=lambda _line: None,
+    )
+    facts = load_calibrated(profiles / "demo-university" / CALIBRATED_FILE)
+    assert facts is not None
+    assert facts.facts["borrowing.owner_when_omitted"].status == "calibrated"
     # Both campuses on the record: a named owner is accepted, a request without one is not.
-    record_of(users, "primary_id", "P2P-TEST-WIN-01")["rs_libraries"] = ["WIN", "TC"]
+    record_of(university["users"], "primary_id", "P2P-TEST-WIN-01")["rs_libraries"] = ["WIN", "TC"]
 
-    run = run_live(world, tmp_path, "--institution", "demo-university")
+    run = run_live(
+        world, tmp_path, "--institution", "demo-university", f"--profiles-dir={profiles}"
+    )
 
     assert run.outcome_of(f"{OWNED_BY_CAMPUS}[demo-university]") == "failed"
     assert "Winona test patron (P2P-TEST-WIN-01): Alma refused it:" in run.output

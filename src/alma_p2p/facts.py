@@ -190,10 +190,6 @@ def load_register() -> Register:
     return parse_register(text)
 
 
-# The package's register as read from facts.yaml: what a calibration is measured against,
-# even where a test stands another register in for load_register.
-_package_register = load_register
-
 _KIND_HEADINGS: dict[Kind, str] = {
     "field": "Fields",
     "code": "Codes",
@@ -365,4 +361,4 @@ class Facts:
 
 def institution_facts(profiles_dir: Path, name: str) -> Facts:
     """The facts view of the institution whose profile is ``profiles_dir/name``."""
-    return Facts(_package_register(), load_calibrated(profiles_dir / name / CALIBRATED_FILE))
+    return Facts(load_register(), load_calibrated(profiles_dir / name / CALIBRATED_FILE))
