@@ -54,7 +54,7 @@ def _home_library(alma: AlmaClient, profile: Profile, user_id: str) -> str:
     try:
         user = alma.user(user_id)
     except AlmaAPIError as exc:
-        if "401861" not in exc.codes:  # "User with identifier X was not found"
+        if not exc.refusal or "401861" not in exc.codes:  # "User with identifier X was not found"
             raise
         broken_premise(
             f"test patron {user_id} does not exist in Alma: create the patron in the sandbox, "
@@ -92,6 +92,8 @@ def _request(
     try:
         attempt.request = writes.create_borrowing_request(user_id, body)
     except AlmaAPIError as exc:
+        if not exc.refusal:
+            raise  # Alma busy or failing: the harness's error verdict, not a refusal
         attempt.error = exc
     return attempt
 

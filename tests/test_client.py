@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from alma_p2p.alma import (
+    AlmaAPIError,
     AlmaBadRequest,
     AlmaClient,
     AlmaConfigError,
@@ -592,3 +593,13 @@ def test_write_permission_self_test_is_a_post_only_to_an_areas_test_path():
     with pytest.raises(ValueError, match="not an Alma API self-test"):
         alma.check_write_permission("/users/x/resource-sharing-requests")
     assert len(rec.requests) == 1
+
+
+def test_only_a_4xx_other_than_429_is_alma_refusing_the_request():
+    def error(status: int) -> AlmaAPIError:
+        return AlmaAPIError(status, "POST", "/almaws/v1/users/x/resource-sharing-requests")
+
+    assert error(400).refusal
+    assert error(404).refusal
+    assert not error(429).refusal  # busy: never the request's outcome
+    assert not error(503).refusal

@@ -137,6 +137,12 @@ class AlmaAPIError(AlmaError):
         super().__init__(self._render())
 
     @property
+    def refusal(self) -> bool:
+        """Alma answered and said no (a 4xx other than 429): the request's own outcome.
+        A 429 or 5xx is Alma busy or failing: never read as its answer to the request."""
+        return 400 <= self.status < 500 and self.status != 429
+
+    @property
     def codes(self) -> tuple[str, ...]:
         """The ``errorCode`` of every detail, in order; tests compare these, never prose."""
         return tuple(d.code for d in self.details)
