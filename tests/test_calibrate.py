@@ -24,8 +24,8 @@ from alma_p2p.facts import (
 )
 from alma_p2p.report import Readiness, render_html, render_markdown
 from alma_p2p.settings import Settings, load_settings
-from alma_p2p.standin import StandinApp, World
-from tests.suite_runner import REPO, demo_world, institution
+from alma_p2p.standin import StandinApp
+from tests.suite_runner import REPO, demo_world, institution, standin_app
 from tests.test_canary import CANARIES, canary_world
 
 BASE = "http://standin.invalid/almaws/v1"
@@ -45,7 +45,7 @@ def settings_for(tmp_path: Path, profiles: Path, name: str) -> Settings:
         mode="live",
         institutions=(name,),
         base_url=BASE,
-        rate=100,
+        rate=100,  # with the stand-in's per-second threshold lifted (unlimited_rate)
         profiles_dir=profiles,
         ledger=tmp_path / "ledger.jsonl",
     )
@@ -65,7 +65,7 @@ def run(
     today: date = date(2026, 11, 26),
 ) -> tuple[StandinApp, Any, list[str]]:
     monkeypatch.setenv(f"ALMA_API_KEY_{name.upper().replace('-', '_')}", key_of(world, code))
-    app = StandinApp(World.model_validate(world))
+    app = standin_app(world)
     said: list[str] = []
     outcome = calibrate(
         name,
@@ -196,11 +196,12 @@ def test_the_command_exits_1_on_drift_and_0_when_alma_agrees(
     world = demo_world()
     monkeypatch.setenv("ALMA_PROFILES_DIR", str(profiles))
     monkeypatch.setenv("ALMA_BASE_URL", BASE)
+    monkeypatch.setenv("ALMA_RATE", "100")  # the stand-in's threshold is lifted; no need to wait
     monkeypatch.setenv("ALMA_LEDGER", str(tmp_path / "ledger.jsonl"))
     monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
 
     def command() -> int:
-        app = StandinApp(World.model_validate(world))
+        app = standin_app(world)
         return cli.calibrate("demo-university", transport=httpx.WSGITransport(app=app))
 
     assert command() == 0
@@ -229,7 +230,7 @@ def test_production_sends_only_conf_general(tmp_path, profiles, monkeypatch):
     world = demo_world()
     institution(world, UNIVERSITY)["environment_type"] = "production"
     monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
-    app = StandinApp(World.model_validate(world))
+    app = standin_app(world)
     with pytest.raises(CalibrationRefused):
         calibrate(
             "demo-university",
@@ -242,7 +243,7 @@ def test_production_sends_only_conf_general(tmp_path, profiles, monkeypatch):
 def test_a_key_of_another_institution_is_refused(tmp_path, profiles, monkeypatch):
     world = demo_world()
     monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, LENDER))
-    app = StandinApp(World.model_validate(world))
+    app = standin_app(world)
     with pytest.raises(CalibrationRefused) as refused:
         calibrate(
             "demo-university",
@@ -452,7 +453,7 @@ def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, prof
     _, first, _ = run(world, tmp_path, profiles, monkeypatch)
     before = first.path.read_bytes()
     settings = settings_for(tmp_path, profiles, "demo-university")
-    app = StandinApp(World.model_validate(world))
+    app = standin_app(world)
     again = calibrate(
         "demo-university",
         settings=settings,
@@ -467,7 +468,7 @@ def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, prof
     third = calibrate(
         "demo-university",
         settings=settings,
-        transport=Failing(StandinApp(World.model_validate(world)), "/conf/jobs"),
+        transport=Failing(standin_app(world), "/conf/jobs"),
         say=lambda _: None,
     )
     entry = third.calibrated.facts["jobs.status_field"]

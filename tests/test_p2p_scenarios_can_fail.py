@@ -20,9 +20,8 @@ from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, load_calibrated
 from alma_p2p.outcomes import CannotTell
 from alma_p2p.settings import load_settings
-from alma_p2p.standin import StandinApp, World
 from steps.common import Attempt, assert_nothing_created
-from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
+from tests.suite_runner import REPO, demo_world, institution, record_of, run_live, standin_app
 
 pytestmark = pytest.mark.standin
 
@@ -361,7 +360,7 @@ def test_once_calibrated_the_campus_scenario_also_proves_the_owner_less_request(
             profiles_dir=profiles,
             ledger=tmp_path / "calibration-ledger.jsonl",
         ),
-        transport=httpx.WSGITransport(app=StandinApp(World.model_validate(world))),
+        transport=httpx.WSGITransport(app=standin_app(world)),
         say=lambda _line: None,
     )
     facts = load_calibrated(profiles / "demo-university" / CALIBRATED_FILE)

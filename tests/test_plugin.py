@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -151,3 +152,24 @@ def test_replay_miss_names_the_cassette_and_the_command(suite):
             "*--alma-mode=record --institution acme -k test_the_library_list_is_read",
         ]
     )
+
+
+def test_faker_is_imported_without_pytests_assertion_rewriting():
+    """faker's own pytest plugin makes pytest mark all of faker for rewriting; the harness
+    imports it with the rewriting hook set aside, and puts the hook back where it was."""
+    from alma_p2p import payloads
+
+    class AssertionRewritingHook:  # stands for pytest's, found by its class name
+        def find_spec(self, *_args: object) -> None:
+            return None
+
+    marker = AssertionRewritingHook()
+    before = list(sys.meta_path)
+    sys.meta_path.insert(1, marker)
+    try:
+        with payloads._assert_rewriting_paused():
+            assert marker not in sys.meta_path
+        assert sys.meta_path.index(marker) == 1
+    finally:
+        sys.meta_path.remove(marker)
+    assert sys.meta_path == before

@@ -8,7 +8,10 @@ lending ones ``BOOK``/``JOURNAL``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -112,6 +115,26 @@ class TestData:
 
 @cache
 def _faker() -> Faker:
-    from faker import Faker  # imported on first use: it is slow to import
+    with _assert_rewriting_paused():
+        from faker import Faker  # imported on first use: it is slow to import
 
     return Faker("en_US")
+
+
+@contextlib.contextmanager
+def _assert_rewriting_paused() -> Iterator[None]:
+    """Import without pytest's assertion rewriting. faker ships a pytest plugin, so pytest
+    marks the whole faker package for rewriting, even with that plugin disabled: each of the
+    ~70 modules a ``Faker`` loads would be parsed, rewritten and compiled afresh (its bytecode
+    is not cached where PYTHONDONTWRITEBYTECODE is set): about 1.5 s of every run, for
+    asserts that are not ours and never fail in a scenario."""
+    hooks = [
+        (i, f) for i, f in enumerate(sys.meta_path) if type(f).__name__ == "AssertionRewritingHook"
+    ]
+    for _, hook in reversed(hooks):
+        sys.meta_path.remove(hook)
+    try:
+        yield
+    finally:
+        for index, hook in hooks:
+            sys.meta_path.insert(index, hook)

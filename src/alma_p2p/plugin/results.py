@@ -87,6 +87,32 @@ def unreachable_message(raised: BaseException) -> str:
     return line if line.startswith(UNREACHABLE_LABEL) else f"{UNREACHABLE_LABEL}: {line}"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.TestReport | None:
+    """A scenario that ended because Alma could not be reached is reported with its one line
+    at once: pytest's own report would first render (and then we would drop) a traceback
+    through the client and httpx, about half a second per scenario when Alma goes down."""
+    raised = call.excinfo.value if call.excinfo is not None else None
+    if scenario_of(item) is None or not unreachable(raised):
+        return None
+    return pytest.TestReport(
+        item.nodeid,
+        item.location,
+        dict.fromkeys(item.keywords, 1),
+        "failed",
+        f"error — {unreachable_message(raised)}",
+        call.when,  # type: ignore[arg-type]  # "collect" never reaches an item's hook
+        # As pytest's own report has them: what the scenario printed or logged so far.
+        [(f"Captured {key} {when}", text) for when, key, text in item._report_sections],
+        call.duration,
+        call.start,
+        call.stop,
+        item.user_properties,
+    )
+
+
 def pytest_alma_scenario_ended(
     item: pytest.Item, report: pytest.TestReport, raised: BaseException | None
 ) -> None:
