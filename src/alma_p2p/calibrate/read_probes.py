@@ -1,0 +1,388 @@
+"""The read-only probes: the gateway's answers, list shapes, a location's and a library's
+desks, the expiry job, a partner, an item, error codes and workflow-step code tables.
+Each registers itself in :data:`~alma_p2p.calibrate.probing.PROBES` on import."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from alma_p2p.alma import AlmaClient
+from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES
+from alma_p2p.calibrate.probing import (
+    PROBES,
+    Answer,
+    NotAsked,
+    Probe,
+    ProbeFailed,
+    Probing,
+    Seen,
+    alternative,
+    error_codes,
+    evidence,
+    is_xml,
+    json_or_none,
+    probe,
+    status_and_codes,
+    unexpected,
+)
+from alma_p2p.facts import Fact
+
+# A key no Alma gives out: the invalid-key probe sends it (it is not a secret).
+WRONG_KEY = "l7xx00000000calibrateDeliberatelyWrongKey"
+# The job is found by its English name: UNVERIFIED(jobs.name_not_localized), which a
+# calibration that finds it confirms.
+EXPIRED_JOB = "Expired Resource Sharing Requests"
+
+
+@probe("gateway.environment_type_form")
+def _environment_type_form(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/general")
+    data = json_or_none(response) or {}
+    value = data.get("environment_type")
+    shown = {"environment_type": value}
+    if isinstance(value, str) and value in ("sandbox", "production"):
+        return Seen(fact.assumed, evidence(response, shown))
+    if isinstance(value, str) and value.lower() in ("sandbox", "production"):
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    if isinstance(value, dict) and "value" in value:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"environment_type is {json.dumps(value)}", shown)
+
+
+@probe("gateway.probe_body_format")
+def _probe_body_format(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/users/operation/test")
+    if not response.is_success:
+        raise ProbeFailed(f"the Users self-test answered {status_and_codes(response)}")
+    data = json_or_none(response)
+    if isinstance(data, dict) and "institutionCode" in str(data.get("test", "")):
+        return Seen(fact.assumed, evidence(response))
+    if is_xml(response) and b"<test>" in response.content:
+        return Seen(alternative(fact, 0), evidence(response))
+    if b"institutionCode" in response.content and data is None:
+        return Seen(alternative(fact, 1), evidence(response))
+    return unexpected(response, f"a body of {len(response.content)} bytes (see evidence)")
+
+
+@probe("gateway.invalid_key_status")
+def _invalid_key_status(p: Probing, fact: Fact) -> Answer:
+    with AlmaClient(
+        base_url=p.base_url,
+        api_key=WRONG_KEY,
+        rate_per_second=p.settings.rate,
+        timeout=p.settings.timeout,
+        max_attempts=1,
+        transport=p.transport,
+    ) as wrong:
+        wrong.on_response(p.heard)
+        response = p.answer_of(lambda: wrong.get_json("/conf/test"))
+    if response is None:
+        raise ProbeFailed("GET /conf/test with a wrong key got no answer")
+    codes = error_codes(response)
+    if response.status_code == 403:
+        return Seen(fact.assumed, evidence(response))
+    if response.status_code == 400 and "UNAUTHORIZED" in codes:
+        return Seen(alternative(fact, 0), evidence(response))
+    if response.status_code == 401:
+        return Seen(alternative(fact, 1), evidence(response))
+    return unexpected(response, status_and_codes(response))
+
+
+@probe("gateway.unauthorized_as_xml")
+def _unauthorized_form(p: Probing, fact: Fact) -> Answer:
+    for area in (*READ_PROBES, ANALYTICS_PROBE):
+        response = p.ask(area.path)
+        if "UNAUTHORIZED" not in error_codes(response):
+            continue
+        if is_xml(response):
+            return Seen(fact.assumed, evidence(response))
+        if json_or_none(response) is not None:
+            return Seen(alternative(fact, 0), evidence(response))
+        return unexpected(response, status_and_codes(response))
+    return NotAsked("the key has every API area the harness reads, so none could be asked")
+
+
+@probe("lists.empty_page_shape")
+def _empty_page_shape(p: Probing, fact: Fact) -> Answer:
+    library = p.profile.resource_sharing_libraries[0].code
+    # No request ever has this status: the list is empty by construction.
+    params: dict[str, str | int] = {"library": library, "status": "EXPIRED", "limit": 10}
+    response = p.ask("/task-lists/rs/lending-requests", params)
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the lending task list answered {status_and_codes(response)}")
+    if data.get("total_record_count") not in (0, "0"):
+        raise ProbeFailed(f"lending requests in status EXPIRED at {library} are not an empty list")
+    others = {k: v for k, v in data.items() if k != "total_record_count"}
+    if not others:
+        return Seen(fact.assumed, evidence(response))
+    if any(v == [] for v in others.values()):
+        return Seen(alternative(fact, 0), evidence(response))
+    if any(v is None for v in others.values()):
+        return Seen(alternative(fact, 1), evidence(response))
+    return unexpected(response, f"keys {sorted(data)}")
+
+
+def _rs_location(p: Probing) -> tuple[str, str]:
+    lib = p.profile.resource_sharing_libraries[0]
+    return lib.code, lib.borrowing_location
+
+
+@probe("location.circ_desk_fields")
+def _location_circ_desks(p: Probing, fact: Fact) -> Answer:
+    library, location = _rs_location(p)
+    response = p.ask(f"/conf/libraries/{library}/locations/{location}")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"location {location} of {library}: {status_and_codes(response)}")
+    desks = data.get("circ_desk")
+    shown = {"circ_desk": desks}
+    if not desks:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    first = desks[0] if isinstance(desks, list) else desks
+    wanted = {"circ_desk_code", "circ_desk_name", "check_in", "check_out", "reshelve"}
+    if isinstance(first, dict) and wanted <= set(first):
+        flags = [first[k] for k in ("check_in", "check_out", "reshelve")]
+        if all(isinstance(f, bool) for f in flags):
+            return Seen(fact.assumed, evidence(response, shown))
+    if isinstance(first, dict):
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"circ_desk is {type(desks).__name__}", shown)
+
+
+def _expiry_job(p: Probing) -> tuple[httpx.Response, dict[str, Any] | None]:
+    response = p.ask("/conf/jobs", {"type": "SCHEDULED", "limit": 100})
+    data = json_or_none(response) or {}
+    jobs = data.get("job") or []
+    job = next((j for j in jobs if isinstance(j, dict) and j.get("name") == EXPIRED_JOB), None)
+    return response, job
+
+
+@probe("jobs.status_field")
+def _job_status(p: Probing, fact: Fact) -> Answer:
+    response, job = _expiry_job(p)
+    if job is None:
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    shown = {k: job.get(k) for k in ("name", "status", "schedule", "next_run")}
+    status = job.get("status")
+    if isinstance(status, dict) and status.get("value") in ("ACTIVE", "INACTIVE"):
+        return Seen(fact.assumed, evidence(response, shown))
+    if status is None:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"status is {json.dumps(status)}", shown)
+
+
+@probe("jobs.schedule_desc_time")
+def _job_schedule(p: Probing, fact: Fact) -> Answer:
+    response, job = _expiry_job(p)
+    if job is None:
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    shown = {k: job.get(k) for k in ("name", "schedule", "next_run")}
+    desc = str((job.get("schedule") or {}).get("desc") or "")
+    daily = "every day" in desc.lower() and re.search(r"\b[0-2]\d:[0-5]\d\b", desc)
+    if daily and not re.search(r"\b(am|pm)\b", desc.lower()):
+        return Seen(fact.assumed, evidence(response, shown))
+    if re.search(r"\d:\d\d", desc):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return Seen(alternative(fact, 1), evidence(response, shown))
+
+
+@probe("jobs.name_not_localized")
+def _job_name(p: Probing, fact: Fact) -> Answer:
+    response, job = _expiry_job(p)
+    if job is not None:
+        return Seen(fact.assumed, evidence(response, {"name": job.get("name")}))
+    raise ProbeFailed(
+        f"no scheduled job named {EXPIRED_JOB!r}: it may be named in another language, or "
+        "not scheduled; check Admin > Manage Jobs and Sets > Monitor Jobs"
+    )
+
+
+@probe("jobs.instances_newest_first")
+def _job_instances_order(p: Probing, fact: Fact) -> Answer:
+    _, job = _expiry_job(p)
+    if job is None or not job.get("id"):
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    response = p.ask(f"/conf/jobs/{job['id']}/instances", {"limit": 10, "offset": 0})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the job's runs: {status_and_codes(response)}")
+    runs = [r for r in data.get("job_instance") or [] if isinstance(r, dict)]
+    dates = [str(r.get("submit_date") or "") for r in runs]
+    shown = {"job_instance": [{k: r.get(k) for k in ("id", "submit_date")} for r in runs]}
+    if len(set(dates)) < 2 or "" in dates:
+        return NotAsked("the job has fewer than two runs with a submit_date to compare")
+    if dates == sorted(dates, reverse=True):
+        return Seen(fact.assumed, evidence(response, shown))
+    if dates == sorted(dates):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, "runs in neither date order", shown)
+
+
+@probe("library.circ_desk_fields")
+def _library_circ_desks(p: Probing, fact: Fact) -> Answer:
+    library = p.profile.resource_sharing_libraries[0].code
+    response = p.ask(f"/conf/libraries/{library}/circ-desks")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"circulation desks of {library}: {status_and_codes(response)}")
+    desks = [d for d in data.get("circ_desk") or [] if isinstance(d, dict)]
+    if not desks:
+        raise ProbeFailed(f"library {library} lists no circulation desk")
+    shown = {"circ_desk": desks[:1]}
+    first = set(desks[0])
+    if {"code", "name", "has_hold_shelf"} <= first:
+        return Seen(fact.assumed, evidence(response, shown))
+    if {"code", "name"} <= first:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"desk fields {sorted(first)}", shown)
+
+
+def _partner(p: Probing) -> tuple[httpx.Response, dict[str, Any]]:
+    if not p.profile.partners:
+        raise ProbeFailed("the profile lists no partners")
+    code = p.profile.partners[0].code
+    response = p.ask(f"/partners/{code}")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"partner {code}: {status_and_codes(response)}")
+    return response, data.get("partner_details") or {}
+
+
+@probe("partner.expiry_time_field")
+def _partner_expiry(p: Probing, fact: Fact) -> Answer:
+    response, details = _partner(p)
+    profile_details = details.get("profile_details") or {}
+    shown = {"partner_details": {"profile_details": profile_details}}
+    for key, sub in profile_details.items():
+        if isinstance(sub, dict) and "expiry_time" in sub:
+            if key == "iso_details" and isinstance(sub["expiry_time"], int):
+                return Seen(fact.assumed, evidence(response, shown))
+            return unexpected(
+                response, f"expiry_time in {key} as {json.dumps(sub['expiry_time'])}", shown
+            )
+    if "iso_details" in profile_details:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return Seen(alternative(fact, 1), evidence(response, shown))
+
+
+@probe("partner.institution_code_field")
+def _partner_institution(p: Probing, fact: Fact) -> Answer:
+    response, details = _partner(p)
+    code = details.get("institution_code")
+    shown = {"partner_details": {"institution_code": code}}
+    if isinstance(code, str) and code:
+        return Seen(fact.assumed, evidence(response, shown))
+    if code is None:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"institution_code is {json.dumps(code)}", shown)
+
+
+@probe("item.bib_suppress_field")
+def _item_bib_suppress(p: Probing, fact: Fact) -> Answer:
+    received = p.profile.borrowing.received_requests if p.profile.borrowing else []
+    if not received:
+        return NotAsked("the profile names no item (borrowing.received_requests)")
+    response = p.ask("/items", {"item_barcode": received[0].item_barcode})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"item {received[0].item_barcode}: {status_and_codes(response)}")
+    bib = data.get("bib_data") or {}
+    value = bib.get("suppress_from_publishing")
+    shown = {"bib_data": {"suppress_from_publishing": value}}
+    if value in ("true", "false"):
+        return Seen(fact.assumed, evidence(response, shown))
+    if "suppress_from_publishing" not in bib:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    if isinstance(value, bool):
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
+
+
+def _error_code_probe(
+    path: Callable[[Probing], str],
+    alternatives: Mapping[str, int],
+    params: Mapping[str, str | int] | None = None,
+) -> Probe:
+    """A probe of an error answer: the assumed status and code, or one of the
+    alternatives (keyed ``"<status> <code>"`` or ``"<status>"``)."""
+
+    def run(p: Probing, fact: Fact) -> Answer:
+        response = p.ask(path(p), params)
+        codes = error_codes(response)
+        if "UNAUTHORIZED" in codes:
+            raise ProbeFailed(f"the key lacks the API area of {response.request.url.path}")
+        status = str(response.status_code)
+        if f"HTTP {status}" in fact.assumed and any(c in fact.assumed for c in codes):
+            return Seen(fact.assumed, evidence(response))
+        for key, index in alternatives.items():
+            want_status, _, want_code = key.partition(" ")
+            if status == want_status and (not want_code or want_code in codes):
+                return Seen(alternative(fact, index), evidence(response))
+        return unexpected(response, status_and_codes(response))
+
+    return run
+
+
+PROBES["gateway.unknown_path_answer"] = _error_code_probe(
+    lambda p: "/conf/no-such-resource", {"404": 0, "400": 1}
+)
+PROBES["library.unknown_library_code"] = _error_code_probe(
+    lambda p: "/conf/libraries/NO_SUCH_LIBRARY", {"400 40166411": 0, "404": 1}
+)
+PROBES["lists.invalid_paging_code"] = _error_code_probe(
+    lambda p: "/partners", {"200": 0, "400 401666": 1}, {"limit": 101}
+)
+PROBES["code_table.unknown_table_code"] = _error_code_probe(
+    lambda p: "/conf/code-tables/NoSuchTable", {"400 402119": 0, "200": 1}
+)
+PROBES["analytics.unknown_report_code"] = _error_code_probe(
+    lambda p: "/analytics/reports",
+    {"400": 0, "404": 0},
+    {"path": "/shared/no/such/report", "limit": 25},
+)
+PROBES["location.unknown_location_code"] = _error_code_probe(
+    lambda p: f"/conf/libraries/{_rs_location(p)[0]}/locations/NO_SUCH_LOCATION",
+    {"400 40166411": 0, "404": 1},
+)
+
+
+def _code_table_probe(tables: tuple[str, ...], code: str, alternative_code: str | None) -> Probe:
+    """A probe of a status code: ``code`` among the rows of ``tables`` (else the first
+    alternative if its code is there, else the last: another code)."""
+
+    def run(p: Probing, fact: Fact) -> Answer:
+        answers = []
+        for table in tables:  # the next table is asked only when this one lacks the code
+            response = p.ask(f"/conf/code-tables/{table}", {"lang": "en"})
+            data = json_or_none(response)
+            if not response.is_success or not isinstance(data, dict):
+                continue
+            rows = data.get("row") or []
+            codes = sorted(str(r.get("code")) for r in rows if isinstance(r, dict))
+            shown = {"row": [{"code": c} for c in codes]}
+            if code in codes:
+                return Seen(fact.assumed, evidence(response, shown))
+            answers.append((response, codes, shown))
+        if not answers:
+            raise ProbeFailed(f"no code table of {', '.join(tables)} could be read")
+        for response, codes, shown in answers:
+            if alternative_code is not None and alternative_code in codes:
+                return Seen(alternative(fact, 0), evidence(response, shown))
+        response, _, shown = answers[0]
+        return Seen(alternative(fact, -1), evidence(response, shown))
+
+    return run
+
+
+PROBES["lending.reject_status_code"] = _code_table_probe(
+    ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"), "REJECTED", "REJECT"
+)
+PROBES["borrowing.request_sent_code"] = _code_table_probe(
+    ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None
+)

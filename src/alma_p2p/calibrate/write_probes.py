@@ -1,0 +1,195 @@
+"""The probes that write: test requests made with the profile's test data through a
+ledgered :class:`~alma_p2p.writes.WriteSession` (no-RS-library error, owner when omitted,
+not held, auto-reject timing). Each registers itself in ``PROBES`` on import."""
+
+from __future__ import annotations
+
+import json
+
+from alma_p2p import payloads
+from alma_p2p.alma import AlmaError
+from alma_p2p.calibrate.probing import (
+    Answer,
+    NotAsked,
+    ProbeFailed,
+    Probing,
+    Seen,
+    alternative,
+    error_codes,
+    evidence,
+    json_or_none,
+    probe,
+    status_and_codes,
+    unexpected,
+)
+from alma_p2p.facts import Fact
+from alma_p2p.payloads import TestData
+from alma_p2p.polling import DeadlineExceeded, poll
+from alma_p2p.writes import WriteSession
+
+WRITE_FACTS = (
+    "borrowing.no_rs_library_error",
+    "borrowing.owner_when_omitted",
+    "lending.not_held_outcome",
+    "lending.auto_reject_timing",
+)
+REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
+POLL_INTERVAL = 2.0
+
+
+def _session(p: Probing) -> WriteSession:
+    if p.writes is None:
+        raise ProbeFailed("no write session (writes were not cleared)")
+    return p.writes
+
+
+def _test_data(p: Probing, what: str) -> TestData:
+    return TestData(p.run_token, f"{p.profile.name}::calibrate::{what}")
+
+
+@probe("borrowing.no_rs_library_error")
+def _no_rs_library_error(p: Probing, fact: Fact) -> Answer:
+    borrowing = p.profile.borrowing
+    user_id = borrowing.patron_without_rs_library if borrowing else None
+    if not p.profile.multi_library or user_id is None:
+        return NotAsked("needs a multi-library profile with borrowing.patron_without_rs_library")
+    session = _session(p)
+    data = _test_data(p, "no_rs_library")
+    title, author = data.unheld_title()
+    body = payloads.borrowing_request(
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+        pickup_library=p.profile.rs_library_codes[0],
+    )
+    response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))
+    if response is None:
+        raise ProbeFailed("the borrowing request got no answer")
+    codes = error_codes(response)
+    if response.is_success:
+        payload = json_or_none(response) or {}
+        shown = {"owner": payload.get("owner"), "status": payload.get("status")}
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    if "401768" in codes:
+        return Seen(fact.assumed, evidence(response))
+    if "401607" in codes:
+        return Seen(alternative(fact, 0), evidence(response))
+    return unexpected(response, status_and_codes(response))
+
+
+@probe("borrowing.owner_when_omitted")
+def _owner_when_omitted(p: Probing, fact: Fact) -> Answer:
+    if not p.profile.test_patrons:
+        return NotAsked("the profile names no test patron (test_patrons)")
+    user_id = p.profile.test_patrons[0].primary_id
+    try:
+        libraries = p.client.user(user_id).rs_library_codes
+    except AlmaError as exc:
+        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
+    if len(libraries) != 1:
+        return NotAsked(
+            f"needs a test patron with exactly one RS library; the first of test_patrons "
+            f"has {len(libraries)}"
+        )
+    home = libraries[0]
+    session = _session(p)
+    data = _test_data(p, "owner_when_omitted")
+    title, author = data.unheld_title()
+    body = payloads.borrowing_request(
+        title=title, author=author, external_id=data.external_id(), pickup_library=home
+    )
+    response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))
+    if response is None:
+        raise ProbeFailed("the borrowing request got no answer")
+    if not response.is_success:
+        if "401607" in error_codes(response):
+            return Seen(alternative(fact, 0), evidence(response))
+        return unexpected(response, status_and_codes(response))
+    payload = json_or_none(response) or {}
+    owner = payload.get("owner") if isinstance(payload, dict) else None
+    code = owner.get("value") if isinstance(owner, dict) else owner
+    shown = {"owner": owner}
+    if code == home:
+        return Seen(fact.assumed, evidence(response, shown))
+    if code:
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"owner is {json.dumps(owner)}", shown)
+
+
+@probe("lending.not_held_outcome")
+def _not_held(p: Probing, fact: Fact) -> Answer:
+    lending = p.profile.lending
+    if lending is None:
+        return NotAsked("the profile has no lending section (no test partner to request from)")
+    session = _session(p)
+    data = _test_data(p, "not_held")
+    title, author = (
+        (lending.not_held.title, None) if lending.not_held.title else data.unheld_title()
+    )
+    body = payloads.lending_request(
+        partner=lending.borrower_partner,
+        owner=lending.rs_library,
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+    )
+    response = p.answer_of(lambda: session.create_lending_request(lending.borrower_partner, body))
+    if response is None:
+        raise ProbeFailed("the lending request got no answer")
+    payload = json_or_none(response)
+    if not response.is_success or not isinstance(payload, dict):
+        raise ProbeFailed(f"the lending request was refused: {status_and_codes(response)}")
+    status = (payload.get("status") or {}).get("value")
+    shown = {"status": payload.get("status")}
+    if status == "LOCATE_FAILED":
+        return Seen(fact.assumed, evidence(response, shown))
+    if status == "REJECTED":
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    if status == "LOCATE_IN_PROCESS":
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"status {status}", shown)
+
+
+@probe("lending.auto_reject_timing")
+def _auto_reject_timing(p: Probing, fact: Fact) -> Answer:
+    lending = p.profile.lending
+    if lending is None or lending.all_on_loan.title is None:
+        return NotAsked("needs the profile's lending.all_on_loan title (all its items on loan)")
+    if "REJECTED" not in lending.all_on_loan.expect:
+        return NotAsked("the profile does not expect its all-on-loan title to be rejected")
+    session = _session(p)
+    data = _test_data(p, "all_on_loan")
+    body = payloads.lending_request(
+        partner=lending.borrower_partner,
+        owner=lending.rs_library,
+        title=lending.all_on_loan.title,
+        external_id=data.external_id(),
+    )
+    partner = lending.borrower_partner
+    response = p.answer_of(lambda: session.create_lending_request(partner, body))
+    if response is None:
+        raise ProbeFailed("the lending request got no answer")
+    payload = json_or_none(response)
+    if not response.is_success or not isinstance(payload, dict):
+        raise ProbeFailed(f"the lending request was refused: {status_and_codes(response)}")
+    shown = {"status": payload.get("status")}
+    if (payload.get("status") or {}).get("value") == "REJECTED":
+        return Seen(fact.assumed, evidence(response, shown))
+    request_id = str(payload.get("request_id") or "")
+    try:
+        poll(
+            lambda: session.lending_request(partner, request_id),
+            lambda r: r.status.value == "REJECTED",
+            what="auto-reject",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded as exc:
+        return NotAsked(
+            f"not rejected within {REJECT_WINDOW:g} s (last {exc.last}): later, by a job, or "
+            "not at all; this probe cannot tell which"
+        )
+    except AlmaError as exc:
+        raise ProbeFailed(f"the lending request could not be read back: {exc}") from exc
+    last = p._last[-1] if p._last else response
+    return Seen(fact.assumed, evidence(last, {"status": (json_or_none(last) or {}).get("status")}))
