@@ -46,7 +46,7 @@ unit: $(STAMP)
 test: lint typecheck unit acceptance
 
 standin: $(STAMP)
-	$(BIN)/alma-standin --world fixtures/standin/demo-world.yaml --port 8765
+	$(BIN)/alma-standin --world src/alma_p2p/standin/worlds/demo-world.yaml --port 8765
 
 live-demo: $(STAMP)
 	$(BIN)/alma-p2p live-demo $(REPORTING) $(ARGS)

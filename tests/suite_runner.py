@@ -27,9 +27,10 @@ import yaml
 from alma_p2p import polling
 from alma_p2p.cli import demo_environment
 from alma_p2p.standin import StandinApp, World, serve
+from alma_p2p.standin.worlds import DEMO_WORLD as PACKAGED_DEMO_WORLD
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_WORLD = REPO / "fixtures" / "standin" / "demo-world.yaml"
+DEMO_WORLD = PACKAGED_DEMO_WORLD
 # Never resolved: every request goes through the WSGI transport, none to the network.
 STANDIN_BASE_URL = "http://standin.invalid/almaws/v1"
 # A real sandbox wants the default 10 calls a second; in process the stand-in takes the

@@ -284,7 +284,7 @@ def test_a_job_that_stopped_running_fails_and_its_runs_cannot_be_judged(tmp_path
 )
 def test_aborted_runs_count_as_failures_and_unknown_ones_as_neither(code, failed, succeeded):
     from alma_p2p.alma.models import JobInstance
-    from steps.jobs import run_failed, run_succeeded
+    from alma_p2p.suite.steps.jobs import run_failed, run_succeeded
 
     run_ = JobInstance.model_validate({"id": "I1", "status": {"value": code}})
     assert (run_failed(run_), run_succeeded(run_)) == (failed, succeeded)

@@ -27,6 +27,7 @@ from alma_p2p.facts import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+FEATURES = REPO / "src" / "alma_p2p" / "suite" / "features"
 # A copy of shared/reference/captures (real Alma answers, SOURCES.md says whence), kept in
 # the repository so the tests never depend on a folder beside it (test_captures.py compares).
 CAPTURES = REPO / "tests" / "captures"
@@ -268,7 +269,8 @@ def test_the_checks_name_existing_scenarios_and_modules(register: Register) -> N
 
 def _missing_scenario(fact_id: str, check: str) -> list[str]:
     feature, _, name = check.partition(": ")
-    path = REPO / feature
+    # ``features/…`` names a standard feature, shipped in the package.
+    path = FEATURES / feature.removeprefix("features/")
     if not path.is_file():
         return [f"{fact_id}: no feature file {feature}"]
     name = name.split(" (", 1)[0]
@@ -281,6 +283,9 @@ def _missing_scenario(fact_id: str, check: str) -> list[str]:
 
 
 def _missing_module(fact_id: str, dotted: str) -> list[str]:
+    # ``steps.…`` names a standard step module, shipped in the package.
+    if dotted.startswith("steps."):
+        dotted = "alma_p2p.suite." + dotted
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         try:

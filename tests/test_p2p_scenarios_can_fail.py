@@ -20,7 +20,7 @@ from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, load_calibrated
 from alma_p2p.outcomes import CannotTell
 from alma_p2p.settings import load_settings
-from steps.common import Attempt, assert_nothing_created
+from alma_p2p.suite.steps.common import Attempt, assert_nothing_created
 from tests.suite_runner import REPO, demo_world, institution, record_of, run_live, standin_app
 
 pytestmark = pytest.mark.standin

@@ -261,7 +261,7 @@ def test_live_run_against_the_alma_standin_command_passes(tmp_path):
     """The README's two-terminal recipe: alma-standin, then pytest --alma-mode=live."""
     with subprocess.Popen(
         [str(Path(sys.executable).parent / "alma-standin"), "--world",
-         "fixtures/standin/demo-world.yaml", "--port", "0"],
+         "src/alma_p2p/standin/worlds/demo-world.yaml", "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     ) as server:  # fmt: skip
         try:
@@ -339,7 +339,7 @@ def test_an_interrupted_run_leaves_nothing_the_sweep_does_not_settle(
     mark = tmp_path / "paused"
     with subprocess.Popen(
         [str(Path(sys.executable).parent / "alma-standin"), "--world",
-         "fixtures/standin/demo-world.yaml", "--port", "0"],
+         "src/alma_p2p/standin/worlds/demo-world.yaml", "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     ) as server:  # fmt: skip
         try:

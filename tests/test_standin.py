@@ -6,7 +6,6 @@ import copy
 import itertools
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +21,9 @@ from alma_p2p.alma import (
     AlmaUnauthorized,
 )
 from alma_p2p.standin import StandinApp, World, WorldError, load_world, serve
+from alma_p2p.standin.worlds import DEMO_WORLD as PACKAGED_DEMO_WORLD
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "standin" / "demo-world.yaml"
+DEMO = PACKAGED_DEMO_WORLD
 RAW = yaml.safe_load(DEMO.read_text())
 
 

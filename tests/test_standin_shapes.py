@@ -29,12 +29,13 @@ from alma_p2p import payloads
 from alma_p2p.facts import load_register
 from alma_p2p.standin import StandinApp, World
 from alma_p2p.standin.routes import ROUTES
+from alma_p2p.standin.worlds import DEMO_WORLD as PACKAGED_DEMO_WORLD
 
 REPO = Path(__file__).resolve().parent.parent
 # A copy of shared/reference/captures (real Alma answers, SOURCES.md says whence), kept in
 # the repository so the tests never depend on a folder beside it (test_captures.py compares).
 CAPTURES = REPO / "tests" / "captures"
-DEMO = REPO / "fixtures" / "standin" / "demo-world.yaml"
+DEMO = PACKAGED_DEMO_WORLD
 BASE = "http://standin.test/almaws/v1"
 UNIVERSITY, LENDER = "demo-university-key", "demo-lender-key"
 DOCUMENTATION = frozenset({"job_doc_sample.json"})

@@ -20,8 +20,9 @@ from alma_p2p.alma import AlmaBadRequest, AlmaClient, AlmaForbidden, AlmaUnautho
 from alma_p2p.alma.errors import AlmaAPIError, NotAnAlmaGateway
 from alma_p2p.facts import FactsError, load_register, parse_register
 from alma_p2p.standin import StandinApp, World, WorldError, load_world
+from alma_p2p.standin.worlds import DEMO_WORLD as PACKAGED_DEMO_WORLD
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "standin" / "demo-world.yaml"
+DEMO = PACKAGED_DEMO_WORLD
 RAW = yaml.safe_load(DEMO.read_text())
 UNIVERSITY, COLLEGE, LENDER = "01DEMO_STMARYS", "01DEMO_COLLEGE", "01DEMO_LENDER"
 KEYS = {UNIVERSITY: "demo-university-key", COLLEGE: "demo-college-key", LENDER: "demo-lender-key"}

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from alma_p2p.profile import Profile
     from alma_p2p.settings import Settings
 
-DEMO_WORLD = Path("fixtures/standin/demo-world.yaml")
+DEMO_WORLD = Path(__file__).resolve().parent / "standin" / "worlds" / "demo-world.yaml"
 PROFILES = Path("fixtures/institutions")
 # Only these hand what they do not know to pytest; every other command refuses it.
 PASSES_TO_PYTEST = frozenset({"live-demo", "record-demo"})

@@ -17,8 +17,8 @@ from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Borrowing, Profile, ReceivedRequest
+from alma_p2p.suite.steps.common import Attempt, assert_refused, fail_with
 from alma_p2p.writes import WriteSession
-from steps.common import Attempt, assert_refused, fail_with
 
 RS_LIBRARY = BY_ID["rs_library"]
 FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")

@@ -7,7 +7,7 @@ from pytest_bdd import then, when
 from alma_p2p.alma import AlmaClient
 from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 ITEM_POLICY = BY_ID["item_policy"]
 

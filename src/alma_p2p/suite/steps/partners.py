@@ -13,7 +13,7 @@ from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.profile import Partner as ProfilePartner
 from alma_p2p.profile import Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 PARTNERS = BY_ID["partners"]
 EDIT_PARTNER = PARTNERS.fix("partner")

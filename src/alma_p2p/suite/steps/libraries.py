@@ -9,7 +9,7 @@ from alma_p2p.alma.models import Library
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.profile import Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 RS_LIBRARY = BY_ID["rs_library"]
 

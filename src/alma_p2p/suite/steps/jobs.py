@@ -19,7 +19,7 @@ from alma_p2p.alma.models import Job, JobInstance
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.profile import Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 EXPIRED_JOB = "Expired Resource Sharing Requests"  # UNVERIFIED(jobs.name_not_localized)
 JOBS = BY_ID["jobs"]

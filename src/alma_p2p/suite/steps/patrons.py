@@ -8,7 +8,7 @@ from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import User
 from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 FIX_PATRON = BY_ID["patron_rs_library"].fix("patron")
 

@@ -11,7 +11,7 @@ from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Location
 from alma_p2p.guide import BY_ID
 from alma_p2p.profile import Profile, RsLibrary
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 LOCATIONS = BY_ID["temporary_locations"]
 

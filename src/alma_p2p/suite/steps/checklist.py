@@ -11,7 +11,7 @@ from alma_p2p.attestations import Attestations
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import checked_by_person
 from alma_p2p.profile import AnalyticsCheck, Profile
-from steps.common import fail_with
+from alma_p2p.suite.steps.common import fail_with
 
 
 @then(parsers.parse('a person has checked "{item}"'))
