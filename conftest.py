@@ -15,4 +15,5 @@ pytest_plugins = [
     "steps.checklist",
     "steps.borrowing",
     "steps.lending",
+    "steps.sandbox",
 ]
