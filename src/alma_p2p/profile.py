@@ -193,8 +193,15 @@ class LendingCase(_Strict):
     expect: list[LendingStatus] = Field(min_length=1)
     items: list[str] = Field(
         default_factory=list,
-        description="barcodes of the title's items at the lender, to confirm the test data "
-        "still holds (all on loan) when the request is not rejected",
+        description="barcodes of the title's items at the lender, to confirm before the "
+        "request is sent that the test data still holds (all on loan; available but not "
+        "requestable)",
+    )
+    policy: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="the item policy that keeps the items from resource sharing "
+        "(not_requestable: confirmed on each item before the request is sent)",
     )
 
 
