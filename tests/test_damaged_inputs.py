@@ -220,10 +220,10 @@ def test_a_duplicate_key_in_a_world_names_both_lines_and_merge_keys_still_work(t
         (lambda t: t[: t.index(b"response:")], "interactions[0] has no response (cut short?)"),
         (lambda t: t[: len(t) // 2] + b"\n  - {request: [", "not valid YAML: line"),
         (lambda t: bytes(range(256)) * 4, "not UTF-8 text: byte 128 (line 2) is 0x80"),
-        (lambda t: t[: t.rindex(b"message:")], "interactions[3].response is cut short"),
+        (lambda t: t[: t.rindex(b"message:")], "interactions[4].response is cut short"),
         (
             lambda t: t[: t.rindex(b"\n- request:") + 1],
-            "cut short after line 64: the closing 'version: 1' is missing",
+            "cut short after line 104: the closing 'version: 1' is missing",
         ),
     ],
     ids=["cut-after-a-request", "cut-mid-structure", "binary", "cut-in-a-status", "cut-between"],

@@ -54,6 +54,15 @@ class Institution(_Strict):
     attestation_max_age_days: int = Field(
         default=180, ge=1, description="A manual check older than this is shown as stale"
     )
+    # UNVERIFIED(partner.sandbox_host_pattern): a sandbox host is told by its name alone.
+    partner_targets: list[str] = Field(
+        default_factory=lambda: ["*-psb.*"],
+        min_length=1,
+        description=(
+            "Hosts (shell-style patterns) a partner's server may name in this sandbox; a "
+            "partner whose requests go anywhere else refuses every write of the run"
+        ),
+    )
     expiry_job_recent_days: int = Field(
         default=2,
         ge=1,
@@ -184,8 +193,15 @@ class LendingCase(_Strict):
     expect: list[LendingStatus] = Field(min_length=1)
     items: list[str] = Field(
         default_factory=list,
-        description="barcodes of the title's items at the lender, to confirm the test data "
-        "still holds (all on loan) when the request is not rejected",
+        description="barcodes of the title's items at the lender, to confirm before the "
+        "request is sent that the test data still holds (all on loan; available but not "
+        "requestable)",
+    )
+    policy: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="the item policy that keeps the items from resource sharing "
+        "(not_requestable: confirmed on each item before the request is sent)",
     )
 
 

@@ -172,6 +172,7 @@ class ProfileTypeDetails(AlmaModel):
     request_expiry_type: Code = CodeValue()
     expiry_time: int | None = None  # UNVERIFIED(partner.expiry_time_field)
     iso_symbol: Text = None
+    ill_server: Text = None  # where the partner's requests go (alma_p2p.targets)
 
 
 class ProfileDetails(AlmaModel):

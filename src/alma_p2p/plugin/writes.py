@@ -1,7 +1,8 @@
 """@writes scenarios: only against a sandbox, every create ledgered, everything undone.
 
 A scenario tagged @writes gets a write session (``alma_writes``) after ``/conf/general``
-reports a sandbox; elsewhere it is refused (skipped, with the reason). When it ends, even
+reports a sandbox and every partner of the profile sends to an allowed target
+(``alma_p2p.targets``); elsewhere it is refused, with the reason. When it ends, even
 by failing, the session removes what it created; what Alma keeps is listed as LEFT IN ALMA.
 """
 
@@ -14,10 +15,21 @@ import pytest
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.ledger import Ledger
+from alma_p2p.outcomes import cannot_tell
 from alma_p2p.plugin.clients import clients_of
 from alma_p2p.plugin.run import run_of
 from alma_p2p.profile import Profile
+from alma_p2p.targets import refusals, targets
 from alma_p2p.writes import WriteSession
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why no write of the run is sent to an institution; ``unknown``: only because a
+    partner's server could not be read (*cannot tell*), not because it is production."""
+
+    text: str
+    unknown: bool
 
 
 @dataclass
@@ -29,6 +41,8 @@ class Writes:
     # Writes that reached Alma without an answer, by institution: the client's statistics
     # count only answered calls.
     lost_answers: dict[str, int] = field(default_factory=dict)
+    # Institutions whose partners may reach production: every write of the run is refused.
+    refused: dict[str, Refusal] = field(default_factory=dict)
 
 
 WRITES = pytest.StashKey[Writes]()
@@ -56,6 +70,7 @@ def alma_writes(
         )
     config = request.config
     writes = config.stash[WRITES]
+    _refuse_production_targets(alma_client, alma_institution, writes)
     session = WriteSession(
         alma_client,
         clients_of(config).gates[institution],
@@ -71,3 +86,23 @@ def alma_writes(
         )
     if writes.ledger is not None:  # on replay nothing real was created
         writes.left_behind.extend(f"{institution}: {line}" for line in report.left)
+
+
+def _refuse_production_targets(alma: AlmaClient, profile: Profile, writes: Writes) -> None:
+    """Before a write: every partner's server is one the profile allows, or no write of the
+    run is sent. Asked in each scenario (from the GET cache when live), so each cassette
+    holds the partners it was checked against."""
+    name = profile.name
+    if name not in writes.refused:
+        found = targets(profile, {p.code: p for p in alma.partners()})
+        lines = refusals(profile, found)
+        if lines:
+            unknown = all(t.host is None for t in found if not t.allowed)
+            writes.refused[name] = Refusal("; ".join(lines), unknown)
+    refused = writes.refused.get(name)
+    if refused is None:
+        return
+    text = f"refused every write of the run at {name}: {refused.text}"
+    if refused.unknown:
+        cannot_tell(text)
+    pytest.fail(text, pytrace=False)

@@ -336,6 +336,7 @@ def partner(partner: Partner, base: str) -> Json:
             "profile_type": partner.profile_type,
             "iso_details": {
                 "iso_symbol": partner.iso_symbol,
+                "ill_server": partner.ill_server,
                 "request_expiry_type": code(
                     partner.request_expiry_type,
                     partner.request_expiry_type.replace("_", " ").capitalize(),

@@ -145,6 +145,7 @@ class Partner(_Data):
     status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
     profile_type: str = "ISO"
     iso_symbol: str | None = None
+    ill_server: str | None = Field(default=None, description="where its requests go")
     system_type: str = "ALMA"
     borrowing_supported: bool = True
     borrowing_workflow: str = "DEFAULT_BOR_WF"

@@ -23,4 +23,5 @@ STEP_MODULES = (
     "alma_p2p.suite.steps.checklist",
     "alma_p2p.suite.steps.borrowing",
     "alma_p2p.suite.steps.lending",
+    "alma_p2p.suite.steps.sandbox",
 )

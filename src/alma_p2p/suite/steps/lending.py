@@ -9,7 +9,7 @@ import pytest
 from pytest_bdd import parsers, then, when
 
 from alma_p2p import payloads
-from alma_p2p.alma import AlmaClient
+from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import broken_premise, cannot_tell
@@ -28,6 +28,8 @@ FINAL = frozenset({"LOCATE_FAILED", "REJECTED", "CANCELLED", "EXPIRED"})
 WAITING = "REQUEST_CREATED_LEND"
 KNOWN = FINAL | {WAITING, "LOCATE_IN_PROCESS"}
 CONTROL = "available"
+# The cases whose premise is read from the items' state before the request is sent.
+PREMISES = frozenset({"all_on_loan", "not_requestable"})
 LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
 
 # The titles of the feature's Examples, and the profile's lending case for each.
@@ -77,7 +79,11 @@ def _flag_path(library: str, flag: str) -> str:
 
 @when(parsers.parse("the borrowing partner requests {what}"), target_fixture="sent")
 def _(
-    alma_writes: WriteSession, alma_institution: Profile, alma_test_data: TestData, what: str
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    what: str,
 ) -> Sent:
     lending = _lending(alma_institution)
     case_name = CASES[what]
@@ -101,6 +107,7 @@ def _(
             f"'{LENDING_FLAGS[case_name]}' would pass; list only the statuses that prove it",
             pytrace=False,
         )
+    _premise_holds(case_name, case, title, lending.rs_library, alma)
     request = alma_writes.create_lending_request(lending.borrower_partner, body)
     return Sent(
         case_name,
@@ -121,18 +128,48 @@ def _settled(sent: Sent, request: RsRequest) -> bool:
     return sent.case == CONTROL and status == WAITING and bool(request.mms_id)
 
 
-def _premise_holds(sent: Sent, alma: AlmaClient) -> None:
-    """Before blaming a flag: the title's items at the lender are still all on loan."""
-    if sent.case != "all_on_loan":
+def _premise_holds(
+    case_name: str, case: LendingCase, title: str, library: str, alma: AlmaClient
+) -> None:
+    """Before a request is sent to prove a reject flag: the title's items at the lender are
+    still in the state the flag is about (all on loan; on the shelf with a policy resource
+    sharing may not lend), or the scenario would blame, or credit, the wrong flag."""
+    if case_name not in PREMISES or not case.items:
         return
-    for barcode in sent.items:
-        data = alma.item_by_barcode(barcode).item_data
-        if data.base_status.value == "1" and not data.process_type.value:
+    where = f"profile.yaml (lending.{case_name})"
+    for barcode in case.items:
+        try:
+            data = alma.item_by_barcode(barcode).item_data
+        except AlmaAPIError as exc:
+            if not exc.refusal:
+                raise  # Alma busy or failing: the harness's error verdict
             broken_premise(
-                f"item {barcode} of '{sent.title}' is back on the shelf at {sent.library}, so "
+                f"item {barcode} of '{title}' is not in Alma at {library} "
+                f"({', '.join(exc.codes) or exc.status}): correct the barcode in {where}"
+            )
+        on_shelf = data.base_status.value == "1" and not data.process_type.value
+        if case_name == "all_on_loan" and on_shelf:
+            broken_premise(
+                f"item {barcode} of '{title}' is back on the shelf at {library}, so "
                 "the request proves nothing about 'Reject Request When No Available Items': "
-                "loan every item of the title to a test patron again, or name another title "
-                "in profile.yaml (lending.all_on_loan)"
+                f"loan every item of the title to a test patron again, or name another title "
+                f"in {where}"
+            )
+        if case_name != "not_requestable":
+            continue
+        if not on_shelf:
+            state = data.process_type.value or "not in place"
+            broken_premise(
+                f"item {barcode} of '{title}' is {state} at {library}, so a reject would "
+                "prove 'Reject Request When No Available Items', not 'No Requestable Items': "
+                f"return it to the shelf, or name another title in {where}"
+            )
+        if case.policy is not None and data.policy.value != case.policy:
+            broken_premise(
+                f"item {barcode} of '{title}' has item policy {data.policy.value or 'none'}, "
+                f"not {case.policy}, so it may be requestable after all: give it policy "
+                f"{case.policy} again (Resources > Physical Items > Edit item), or correct "
+                f"{where}"
             )
 
 
@@ -190,7 +227,6 @@ def _(
         locate = _flag_path(sent.library, LENDING_FLAGS[CONTROL])
         hint = f"{sent.library} never located it, so no reject rule could apply; {locate}"
     elif status == WAITING:
-        _premise_holds(sent, alma)
         hint = f"{sent.library} located it and left it waiting for staff; {path}"
     elif status == "LOCATE_FAILED" and sent.case != "not_held":
         broken_premise(
