@@ -7,6 +7,7 @@
 ``alma-p2p drift B N``     compare a new recording N with the baseline B (exit 1 if breaking)
 ``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
 ``alma-p2p calibrate``     ask a sandbox what the register assumes; write it down (1: drift)
+``alma-p2p audit-patrons`` every patron's RS library against the profile (alma_p2p.audit)
 
 Arguments after live-demo and record-demo go to pytest (``alma-p2p record-demo -k routing``);
 the other commands refuse arguments they do not know.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alma_p2p.alma import AlmaError
+from alma_p2p.audit import cli as audit_cli
 from alma_p2p.files import write_atomic
 from alma_p2p.ledger import DEFAULT_LEDGER
 from alma_p2p.profile import ProfileError, load_profiles, schema_text
@@ -218,10 +220,13 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     calibrator.add_argument(
         "--institution", required=True, metavar="NAME", help="fixtures/institutions/<NAME>"
     )
+    audit_cli.register(sub)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in PASSES_TO_PYTEST:
         parser.parse_args(argv)  # argparse's usage error for the unknown arguments (exit 2)
     try:
+        if args.command == "audit-patrons":
+            return audit_cli.run(args)
         if args.command == "schema":
             sys.stdout.write(schema_text())
             return 0

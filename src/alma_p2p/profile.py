@@ -99,6 +99,23 @@ class PatronMapping(_Strict):
 
     by: Literal["campus_code", "user_group"]
     map: dict[str, str] = Field(min_length=1, description="campus code or user group → RS library")
+    out_of_scope_groups: list[str] = Field(
+        default_factory=list,
+        description="user groups whose patrons need no RS library (the patron audit skips them)",
+    )
+
+    @model_validator(mode="after")
+    def _groups_apart(self) -> PatronMapping:
+        both = (
+            sorted(set(self.out_of_scope_groups) & set(self.map)) if self.by == "user_group" else []
+        )
+        if both:
+            raise ValueError(
+                f"user group(s) {', '.join(both)} are both mapped to an RS library and listed in "
+                "out_of_scope_groups: keep each group in one of the two"
+            )
+        _unique(self.out_of_scope_groups, "patron_rs_library.out_of_scope_groups", "group")
+        return self
 
     def key(self, campus_code: str | None, user_group: str | None) -> str | None:
         """The patron's value this mapping goes by: their campus code or their user group."""

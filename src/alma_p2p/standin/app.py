@@ -56,6 +56,9 @@ class StandinApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
+        if self.world.latency_ms:
+            # Outside the lock: calls in flight overlap, as they do on the way to Alma.
+            time.sleep(self.world.latency_ms / 1000)
         with self._lock:
             response, institution = self._dispatch(request)
         query = {k: v for k, v in request.args.items() if k != "apikey"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -328,8 +329,15 @@ class Institution(_Data):
         return next((lib for lib in self.libraries if lib.code == code), None)
 
     def user(self, primary_id: str) -> User | None:
-        wanted = primary_id.lower()
-        return next((u for u in self.users if u.primary_id.lower() == wanted), None)
+        return self._users_by_id.get(primary_id.lower())
+
+    @cached_property
+    def _users_by_id(self) -> dict[str, User]:
+        # primary_id is case-insensitive (alma-api.md §2.1); the first of a repeated id wins.
+        index: dict[str, User] = {}
+        for user in self.users:
+            index.setdefault(user.primary_id.lower(), user)
+        return index
 
     def partner(self, code: str) -> Partner | None:
         return next((p for p in self.partners if p.code == code), None)
@@ -353,6 +361,9 @@ class ReleaseQuirks(_Data):
 
 class World(_Data):
     institutions: list[Institution] = Field(min_length=1)
+    latency_ms: int = Field(
+        default=0, ge=0, le=10_000, description="time every answer takes, like Alma's round trip"
+    )
     release_quirks: ReleaseQuirks = ReleaseQuirks()
     facts: Switches = Field(
         default_factory=dict,
