@@ -23,6 +23,7 @@ from alma_p2p.recording import read_metadata
 from alma_p2p.standin import cli as standin_cli
 from alma_p2p.standin.app import StandinApp
 from alma_p2p.standin.world import World, WorldError, load_world
+from alma_p2p.suite import FEATURES
 from tests.suite_runner import DEMO_WORLD, REPO, TransportPlugin, demo_world, run_live, run_pytest
 
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
@@ -42,7 +43,7 @@ def acceptance(project: Path, *args: str) -> tuple[int, str]:
     """The acceptance suite in replay against the project's copies: exit code and output."""
     run = run_pytest(
         [
-            str(REPO / "steps"),
+            str(FEATURES),
             "-p",
             "no:cacheprovider",
             f"--profiles-dir={project / 'institutions'}",
@@ -292,7 +293,7 @@ def test_an_unwritable_ledger_folder_stops_a_live_run_before_anything_runs(proje
     keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
     run = run_pytest(
         [
-            str(REPO / "steps"),
+            str(FEATURES),
             "-p",
             "no:cacheprovider",
             "--alma-mode=live",

@@ -62,7 +62,7 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
         env = demo_environment(standin.base_url, keys)
         # The stand-in forgets everything when it stops: keep its ledger out of yours.
         env["ALMA_LEDGER"] = str(Path(scratch) / "ledger.jsonl")
-        command = [sys.executable, "-m", "pytest", "steps", f"--alma-mode={mode}", *pytest_args]
+        command = [sys.executable, "-m", "pytest", f"--alma-mode={mode}", *pytest_args]
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
 
 
