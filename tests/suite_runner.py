@@ -219,7 +219,7 @@ def run_live(
     over: Literal["wsgi", "http", "network"] = "wsgi",
     transport: TransportWrapper | None = None,
 ) -> SuiteRun:
-    """``pytest steps --alma-mode=<mode>`` against ``world``, in process.
+    """``pytest --alma-mode=<mode>`` against ``world``, in process.
 
     ``over`` is how the harness reaches the stand-in: ``wsgi`` in process, with no socket;
     ``http`` served on 127.0.0.1, for a test that compares with cassettes recorded over

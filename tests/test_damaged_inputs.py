@@ -242,7 +242,7 @@ def test_a_damaged_cassette_fails_its_scenario_naming_the_file_and_the_record_co
     assert "Damaged cassette for this scenario at demo-college." in output
     assert f"{cassette}: {expected}" in output
     assert (
-        "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record --institution demo-college "
+        "ALMA_API_KEY=… pytest --alma-mode=record --institution demo-college "
         "-k test_a_title_the_institution_holds_cannot_be_requested_from_a_partner" in output
     )
     assert " 1 failed, 1 passed" in output  # the other scenario still replays
@@ -253,7 +253,7 @@ def test_a_missing_cassettes_folder_is_one_usage_error_before_anything_runs(proj
     output = refused(project, "--institution", "demo-college")
     assert (
         f"no cassettes at {project / 'cassettes'}: record them with ALMA_API_KEY=… "
-        ".venv/bin/pytest steps --alma-mode=record, or point --cassettes-dir / "
+        "pytest --alma-mode=record, or point --cassettes-dir / "
         "ALMA_CASSETTES_DIR at them" in output
     )
     assert output.count("no cassettes at") == 1
