@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alma_p2p import __version__, cli, scaffold
 from alma_p2p.profile import load_profile, schema_text
@@ -41,6 +42,11 @@ def test_init_makes_a_project_whose_profile_loads_and_whose_schema_is_wired(tmp_
     assert load_profile(profile).institution.code == "CHANGE-ME_INST"
     assert "alma_standard_features = true" in (tmp_path / "pytest.ini").read_text()
     assert "Next: fill in" in capsys.readouterr().out
+    workflow = yaml.safe_load((tmp_path / ".github/workflows/alma-acceptance.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["replay"]["steps"]]
+    assert "python -m pip install -r requirements.txt" in runs
+    assert any(r.startswith("python -m pytest --alma-mode=replay") for r in runs)
+    assert f"alma-p2p-harness=={__version__}" in (tmp_path / "requirements.txt").read_text()
 
 
 def test_init_writes_nothing_when_a_file_exists(tmp_path, capsys):

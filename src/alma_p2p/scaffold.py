@@ -84,6 +84,13 @@ ALMA_API_KEY=
 ALMA_RATE=10
 """
 
+REQUIREMENTS = """\
+# Where your project gets the harness: this version from your package index, or a wheel
+# path, or a git URL. Upgrading: change the version here (pip install -U alma-p2p-harness
+# locally); your profiles, attestations, cassettes and features stay as they are.
+alma-p2p-harness=={version}
+"""
+
 GITIGNORE = """\
 .env
 reports/
@@ -112,7 +119,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: python -m pip install "alma-p2p-harness=={version}"
+      - run: python -m pip install -r requirements.txt
       - run: python -m pytest --alma-mode=replay --junitxml=reports/junit.xml
       - if: always()
         uses: actions/upload-artifact@v4
@@ -138,6 +145,7 @@ fixtures/institutions/{name}/profile.yaml    your sandbox as the harness expects
 fixtures/institutions/{name}/attestations.yaml  manual checks a person has done
 fixtures/institutions/profile.schema.json    the profile's schema (your editor checks with it)
 .env.example                                 settings; copy to .env (never commit a key)
+requirements.txt                             the harness version this project runs (CI installs it)
 .github/workflows/alma-acceptance.yml        CI: replays the cassettes
 features/                                    your own feature files (optional)
 cassettes/                                   recorded Alma answers (made by a record run)
@@ -167,6 +175,7 @@ def project_files(name: str) -> dict[str, str]:
         "README.md": README.format(name=name, version=__version__),
         ".env.example": ENV_EXAMPLE,
         ".gitignore": GITIGNORE,
+        "requirements.txt": REQUIREMENTS.format(version=__version__),
         ".github/workflows/alma-acceptance.yml": WORKFLOW.format(version=__version__),
         "features/README.md": FEATURES_README,
         "fixtures/institutions/profile.schema.json": schema_text(),
