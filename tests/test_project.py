@@ -160,3 +160,20 @@ def test_a_project_that_does_not_ask_for_the_suite_runs_no_feature(pytester):
         pytester.runpytest_inprocess("-p", "no:cacheprovider").ret
         == pytest.ExitCode.NO_TESTS_COLLECTED
     )
+
+
+def test_a_project_without_profiles_stops_on_one_line(pytester):
+    pytester.makeini("[pytest]\nalma_standard_features = true\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: no institution profiles under *alma-p2p init*"])
+
+
+def test_a_broken_feature_of_the_project_names_its_line(project):
+    broken = project.path / "features" / "broken.feature"
+    broken.write_text("Feature: x\n  Scenario: y\n    Given a\nxx: b\n")
+    result = _run(project, "features/broken.feature")
+    result.stdout.fnmatch_lines(
+        ["*broken.feature: not a feature file pytest-bdd can read*", "  line 4: 'xx: b'"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")

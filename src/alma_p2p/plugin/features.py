@@ -21,6 +21,7 @@ import types
 from pathlib import Path
 
 import pytest
+from pytest_bdd.exceptions import GherkinParseError
 
 from alma_p2p.suite import FEATURES, STEP_MODULES
 
@@ -54,10 +55,13 @@ def own_feature_dirs(config: pytest.Config) -> list[Path]:
     return [d.resolve() for d in dirs]
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     if not runs_suite(config):
         return
+    from alma_p2p.plugin.run import profiles_of  # run → scenario → this module
+
+    # A project without profiles stops here on one line, not once per feature file.
+    profiles_of(config)
     for module in STEP_MODULES:
         config.pluginmanager.import_plugin(module)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -100,7 +104,14 @@ class FeatureFile(pytest.Module):
         namespace["_feature"] = str(self.path)
         namespace["_base"] = str(self.path.parent)
         code = "from pytest_bdd import scenarios\nscenarios(_feature, features_base_dir=_base)\n"
-        exec(compile(code, str(self.path), "exec"), namespace)  # noqa: S102 - our fixed code
+        try:
+            exec(compile(code, str(self.path), "exec"), namespace)  # noqa: S102 - fixed code
+        except GherkinParseError as exc:
+            line = f"line {exc.line}: {exc.line_content.strip()!r}" if exc.line else ""
+            raise self.CollectError(
+                f"{self.path}: not a feature file pytest-bdd can read: {exc.message}\n"
+                f"  {line}\n  Fix the Gherkin there (Feature:, Scenario:, Given/When/Then)."
+            ) from None
         return module
 
     def _allow_tags(self, text: str) -> None:
