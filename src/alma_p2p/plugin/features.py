@@ -61,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from alma_p2p.plugin.run import profiles_of  # run → scenario → this module
 
     # A project without profiles stops here on one line, not once per feature file.
-    profiles_of(config)
+    if not config.getoption("help", False):
+        profiles_of(config)
     for module in STEP_MODULES:
         config.pluginmanager.import_plugin(module)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
