@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd.exceptions import GherkinParseError
 
-from alma_p2p.suite import FEATURES, STEP_MODULES
+from alma_p2p.suite import FEATURES, step_modules
 
 STANDARD = "alma_standard_features"
 OWN = "alma_features"
@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # A project without profiles stops here on one line, not once per feature file.
     if not config.getoption("help", False):
         profiles_of(config)
-    for module in STEP_MODULES:
+    for module in step_modules():
         config.pluginmanager.import_plugin(module)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         # No path given: the standard features, then the project's own.
