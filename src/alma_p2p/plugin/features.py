@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         # No path given: the standard features, then the project's own.
         wanted = [str(FEATURES)] + [str(d) for d in own_feature_dirs(config) if d.is_dir()]
-        config.args[:] = [a for a in wanted if a not in config.args] or config.args
+        config.args[:] = wanted
         config.args_source = pytest.Config.ArgsSource.ARGS
 
 
