@@ -35,7 +35,7 @@ Feature: Partners agreed in the Riverbend consortium
 def test_init_makes_a_project_whose_profile_loads_and_whose_schema_is_wired(tmp_path, capsys):
     assert cli.main(["init", str(tmp_path), "--institution", "our-university"]) == 0
     written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
-    assert written == set(scaffold.project_files("our-university"))
+    assert written == set(scaffold.project_files(["our-university"]))
     profile = tmp_path / "fixtures/institutions/our-university/profile.yaml"
     assert profile.read_text().startswith("# yaml-language-server: $schema=../profile.schema.json")
     assert (tmp_path / "fixtures/institutions/profile.schema.json").read_text() == schema_text()
@@ -47,6 +47,14 @@ def test_init_makes_a_project_whose_profile_loads_and_whose_schema_is_wired(tmp_
     assert "python -m pip install -r requirements.txt" in runs
     assert any(r.startswith("python -m pytest --alma-mode=replay") for r in runs)
     assert f"alma-p2p-harness=={__version__}" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_init_makes_one_profile_per_institution_of_a_consortium(tmp_path):
+    argv = ["init", str(tmp_path), "--institution", "north", "--institution", "south"]
+    assert cli.main(argv) == 0
+    profiles = sorted(p.parent.name for p in tmp_path.glob("fixtures/institutions/*/profile.yaml"))
+    assert profiles == ["north", "south"]
+    assert (tmp_path / "fixtures/institutions/south/attestations.yaml").is_file()
 
 
 def test_init_writes_nothing_when_a_file_exists(tmp_path, capsys):

@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     sub = parser.add_subparsers(dest="command", required=True)
     initer = sub.add_parser("init", help="make an institution's project in DIR (default: here)")
     initer.add_argument("dir", nargs="?", type=Path, default=Path())
-    initer.add_argument("--institution", default="my-institution", metavar="NAME")
+    initer.add_argument(
+        "--institution", action="append", default=[], metavar="NAME", help="repeatable"
+    )
     sub.add_parser("schema", help="print the profile JSON Schema")
     sub.add_parser("live-demo", help="run the suite live against the demo stand-in")
     sub.add_parser("record-demo", help="re-record the demo cassettes against the stand-in")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from alma_p2p import __version__
@@ -134,15 +135,15 @@ with its steps; your own tags need no declaration. `pytest features/<file>.featu
 """
 
 README = """\
-# Alma peer-to-peer acceptance: {name}
+# Alma peer-to-peer acceptance: {title}
 
 Made by `alma-p2p init` (alma-p2p-harness {version}). The standard features and steps come
 from the installed package; this folder holds only your own files:
 
 ```
 pytest.ini                                   runs the standard features + your own (features/)
-fixtures/institutions/{name}/profile.yaml    your sandbox as the harness expects it: fill it in
-fixtures/institutions/{name}/attestations.yaml  manual checks a person has done
+fixtures/institutions/<name>/profile.yaml    your sandbox as the harness expects it: fill it in
+fixtures/institutions/<name>/attestations.yaml  manual checks a person has done
 fixtures/institutions/profile.schema.json    the profile's schema (your editor checks with it)
 .env.example                                 settings; copy to .env (never commit a key)
 requirements.txt                             the harness version this project runs (CI installs it)
@@ -151,7 +152,7 @@ features/                                    your own feature files (optional)
 cassettes/                                   recorded Alma answers (made by a record run)
 ```
 
-1. Fill in `fixtures/institutions/{name}/profile.yaml`.
+1. Fill in `fixtures/institutions/<name>/profile.yaml` ({listed}); one folder per institution.
 2. Record against your sandbox: `ALMA_API_KEY=… pytest --alma-mode=record`
 3. Replay (CI does this, no network): `pytest`
 4. Upgrade the harness: `pip install -U alma-p2p-harness`; these files stay as they are.
@@ -162,31 +163,36 @@ class InitError(Exception):
     """The project cannot be made as asked: nothing was written."""
 
 
-def project_files(name: str) -> dict[str, str]:
-    """Path inside the project → text, for the institution folder ``name``."""
-    if not _NAME.fullmatch(name):
-        raise InitError(
-            f"{name!r} cannot name an institution folder: use lower-case letters, digits, - "
-            "and _ (e.g. my-university)"
-        )
-    institution = f"fixtures/institutions/{name}"
-    return {
+def project_files(names: Sequence[str]) -> dict[str, str]:
+    """Path inside the project → text, for the institution folders ``names``."""
+    for name in names:
+        if not _NAME.fullmatch(name):
+            raise InitError(
+                f"alma-p2p init: {name!r} cannot name an institution folder: use lower-case "
+                "letters, digits, - and _ (e.g. my-university)"
+            )
+    if len(set(names)) != len(names):
+        raise InitError(f"alma-p2p init: an institution is named twice: {', '.join(names)}")
+    listed = ", ".join(f"`{n}`" for n in names)
+    files = {
         "pytest.ini": PYTEST_INI,
-        "README.md": README.format(name=name, version=__version__),
+        "README.md": README.format(title=", ".join(names), listed=listed, version=__version__),
         ".env.example": ENV_EXAMPLE,
         ".gitignore": GITIGNORE,
         "requirements.txt": REQUIREMENTS.format(version=__version__),
         ".github/workflows/alma-acceptance.yml": WORKFLOW.format(version=__version__),
         "features/README.md": FEATURES_README,
         "fixtures/institutions/profile.schema.json": schema_text(),
-        f"{institution}/profile.yaml": PROFILE,
-        f"{institution}/attestations.yaml": ATTESTATIONS,
     }
+    for name in names:
+        files[f"fixtures/institutions/{name}/profile.yaml"] = PROFILE
+        files[f"fixtures/institutions/{name}/attestations.yaml"] = ATTESTATIONS
+    return files
 
 
-def init(directory: Path, name: str = DEFAULT_INSTITUTION) -> list[Path]:
+def init(directory: Path, names: Sequence[str] = (DEFAULT_INSTITUTION,)) -> list[Path]:
     """Write the project into ``directory``; refuse, writing nothing, if any file exists."""
-    files = project_files(name)
+    files = project_files(names)
     if directory.exists() and not directory.is_dir():
         raise InitError(f"{directory} is a file, not a folder: name a folder for the project")
     existing = [p for p in files if (directory / p).exists()]
@@ -210,9 +216,10 @@ def init(directory: Path, name: str = DEFAULT_INSTITUTION) -> list[Path]:
     return written
 
 
-def main(directory: Path, name: str) -> int:
+def main(directory: Path, names: Sequence[str]) -> int:
+    names = list(names) or [DEFAULT_INSTITUTION]
     try:
-        written = init(directory, name)
+        written = init(directory, names)
     except InitError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -222,7 +229,8 @@ def main(directory: Path, name: str) -> int:
     for path in written:
         print(f"wrote {path}")
     print(
-        f"Next: fill in {directory / 'fixtures/institutions' / name / 'profile.yaml'}, then "
+        f"Next: fill in {directory / 'fixtures/institutions' / names[0] / 'profile.yaml'}"
+        f"{' (and the others)' if len(names) > 1 else ''}, then "
         "record against your sandbox: ALMA_API_KEY=… pytest --alma-mode=record"
     )
     return 0
