@@ -115,7 +115,7 @@ def test_the_wheel_in_an_empty_folder_inits_records_and_replays_offline(tmp_path
     profile.write_text((REPO / "fixtures/institutions/demo-college/profile.yaml").read_text())
 
     with subprocess.Popen(
-        [str(bin_ / "alma-standin"), "--world", str(world), "--port", "0"],
+        [str(bin_ / "alma-standin"), "--port", "0"],  # the packaged demo world
         cwd=project, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     ) as standin:  # fmt: skip
         try:
