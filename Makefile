@@ -30,7 +30,7 @@ REPORTING := --junitxml=reports/junit.xml --alluredir=reports/allure-results --c
 ALLURE    := tools/allure/node_modules/.bin/allure
 
 acceptance: $(STAMP)
-	$(BIN)/pytest steps $(REPORTING) $(ARGS)
+	$(BIN)/pytest $(REPORTING) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ from alma_p2p import polling
 from alma_p2p.cli import demo_environment
 from alma_p2p.standin import StandinApp, World, serve
 from alma_p2p.standin.worlds import DEMO_WORLD as PACKAGED_DEMO_WORLD
+from alma_p2p.suite import FEATURES
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WORLD = PACKAGED_DEMO_WORLD
@@ -218,7 +219,7 @@ def run_live(
     over: Literal["wsgi", "http", "network"] = "wsgi",
     transport: TransportWrapper | None = None,
 ) -> SuiteRun:
-    """``pytest steps --alma-mode=<mode>`` against ``world``, in process.
+    """``pytest --alma-mode=<mode>`` against ``world``, in process.
 
     ``over`` is how the harness reaches the stand-in: ``wsgi`` in process, with no socket;
     ``http`` served on 127.0.0.1, for a test that compares with cassettes recorded over
@@ -246,7 +247,7 @@ def run_live(
             stack.enter_context(_virtual_time())
         run = run_pytest(
             [
-                str(REPO / "steps"),
+                str(FEATURES),
                 f"--alma-mode={mode}",
                 f"--alma-rate={RATE}",
                 "-p",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from alma_p2p.suite import FEATURES
 from tests.suite_runner import run_pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def results(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("allure") / "results"
     proc = run_pytest(
-        [str(REPO / "steps"), "-q", "-p", "no:cacheprovider",
+        [str(FEATURES), "-q", "-p", "no:cacheprovider",
          "--institution", "demo-college", f"--alluredir={folder}",
          f"--alma-report-dir={folder.parent / 'reports'}"],
         cwd=folder.parent,

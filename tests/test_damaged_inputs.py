@@ -23,6 +23,7 @@ from alma_p2p.recording import read_metadata
 from alma_p2p.standin import cli as standin_cli
 from alma_p2p.standin.app import StandinApp
 from alma_p2p.standin.world import World, WorldError, load_world
+from alma_p2p.suite import FEATURES
 from tests.suite_runner import DEMO_WORLD, REPO, TransportPlugin, demo_world, run_live, run_pytest
 
 USAGE_ERROR = int(pytest.ExitCode.USAGE_ERROR)
@@ -42,7 +43,7 @@ def acceptance(project: Path, *args: str) -> tuple[int, str]:
     """The acceptance suite in replay against the project's copies: exit code and output."""
     run = run_pytest(
         [
-            str(REPO / "steps"),
+            str(FEATURES),
             "-p",
             "no:cacheprovider",
             f"--profiles-dir={project / 'institutions'}",
@@ -241,7 +242,7 @@ def test_a_damaged_cassette_fails_its_scenario_naming_the_file_and_the_record_co
     assert "Damaged cassette for this scenario at demo-college." in output
     assert f"{cassette}: {expected}" in output
     assert (
-        "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record --institution demo-college "
+        "ALMA_API_KEY=… pytest --alma-mode=record --institution demo-college "
         "-k test_a_title_the_institution_holds_cannot_be_requested_from_a_partner" in output
     )
     assert " 1 failed, 1 passed" in output  # the other scenario still replays
@@ -252,7 +253,7 @@ def test_a_missing_cassettes_folder_is_one_usage_error_before_anything_runs(proj
     output = refused(project, "--institution", "demo-college")
     assert (
         f"no cassettes at {project / 'cassettes'}: record them with ALMA_API_KEY=… "
-        ".venv/bin/pytest steps --alma-mode=record, or point --cassettes-dir / "
+        "pytest --alma-mode=record, or point --cassettes-dir / "
         "ALMA_CASSETTES_DIR at them" in output
     )
     assert output.count("no cassettes at") == 1
@@ -292,7 +293,7 @@ def test_an_unwritable_ledger_folder_stops_a_live_run_before_anything_runs(proje
     keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
     run = run_pytest(
         [
-            str(REPO / "steps"),
+            str(FEATURES),
             "-p",
             "no:cacheprovider",
             "--alma-mode=live",

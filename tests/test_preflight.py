@@ -10,9 +10,9 @@ import pytest
 from alma_p2p.cli import demo_environment
 from alma_p2p.settings import api_key_variable
 from alma_p2p.standin import StandinApp, World
+from alma_p2p.suite import FEATURES
 from tests import faults
 from tests.suite_runner import (
-    REPO,
     STANDIN_BASE_URL,
     STANDIN_PER_SECOND,
     TransportPlugin,
@@ -78,7 +78,7 @@ def _run_with_keys(tmp_path, swap: dict[str, str], *args: str):
     scratch = tmp_path / "cwd"
     scratch.mkdir()
     run = run_pytest(
-        [str(REPO / "steps"), "--alma-mode=live", "-p", "no:cacheprovider",
+        [str(FEATURES), "--alma-mode=live", "-p", "no:cacheprovider",
          f"--alma-report-dir={tmp_path / 'reports'}", f"--alma-ledger={tmp_path / 'ledger'}",
          *args],
         cwd=scratch, env=env, plugins=[TransportPlugin(app)],

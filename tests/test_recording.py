@@ -18,6 +18,7 @@ from alma_p2p.recording import (
     pseudonym,
     scrub_json,
 )
+from alma_p2p.suite import FEATURES
 from tests.suite_runner import run_pytest
 
 
@@ -94,7 +95,7 @@ def test_replay_miss_shows_the_nearest_request_and_the_field_that_differs(repo, 
     post["request"]["body"] = json.dumps({**body, "title": "Yearbook 2000"})
     path.write_text(yaml.safe_dump(data))
     proc = run_pytest(
-        [str(repo / "steps"), "--institution", "demo-college",
+        [str(FEATURES), "--institution", "demo-college",
          "-k", "holds_cannot", f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
          f"--alma-report-dir={tmp_path / 'reports'}"],
         cwd=tmp_path,
@@ -120,7 +121,7 @@ def test_replay_warns_when_cassettes_predate_the_sandbox_refresh(repo, tmp_path)
     data["cassettes"][first] = "2026-07-01"
     meta.write_text(yaml.safe_dump(data))
     proc = run_pytest(
-        [str(repo / "steps"), "--institution", "demo-university", "-q",
+        [str(FEATURES), "--institution", "demo-university", "-q",
          f"--cassettes-dir={cassettes}", "-p", "no:cacheprovider",
          f"--alma-report-dir={tmp_path / 'reports'}"],
         cwd=tmp_path,

@@ -21,6 +21,7 @@ from alma_p2p.cleanup import Outcome
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.standin import StandinApp, World, serve
+from alma_p2p.suite import FEATURES
 from alma_p2p.writes import WriteSession, guarded
 from tests.suite_runner import (
     REPO,
@@ -206,7 +207,7 @@ def test_the_summary_counts_every_write_that_reached_alma(
     keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
     (tmp_path / "cwd").mkdir()
     run = run_pytest(
-        [str(REPO / "steps"), "--alma-mode=live", "--alma-rate=100", "-p", "no:cacheprovider",
+        [str(FEATURES), "--alma-mode=live", "--alma-rate=100", "-p", "no:cacheprovider",
          "--institution", name, "-k", select,
          f"--alma-report-dir={tmp_path / 'reports'}",
          f"--alma-ledger={tmp_path / 'ledger.jsonl'}"],
@@ -273,7 +274,7 @@ def test_live_run_against_the_alma_standin_command_passes(tmp_path):
             # The second terminal: the suite, in this process (the same command, minus an
             # interpreter start), at the default call rate, over the socket.
             proc = run_pytest(
-                [str(REPO / "steps"), "--alma-mode=live",
+                [str(FEATURES), "--alma-mode=live",
                  "--institution", "demo-university", "-p", "no:cacheprovider", "-q",
                  f"--alma-report-dir={tmp_path / 'reports'}",
                  f"--alma-ledger={tmp_path / 'l.jsonl'}"],
@@ -353,7 +354,7 @@ def test_an_interrupted_run_leaves_nothing_the_sweep_does_not_settle(
                 PYTHONPATH=str(tmp_path), PYTEST_ADDOPTS="",
             )  # fmt: skip
             with subprocess.Popen(
-                [sys.executable, "-m", "pytest", str(REPO / "steps"), f"--rootdir={REPO}",
+                [sys.executable, "-m", "pytest", str(FEATURES), f"--rootdir={REPO}",
                  "--alma-mode=live", "--institution", "demo-university",
                  "-k", "each_campus_is_owned", "-p", "interrupt_plugin",
                  "-p", "no:cacheprovider", f"--alma-ledger={ledger}",

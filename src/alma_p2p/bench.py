@@ -89,10 +89,9 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory() as scratch:
         reports = f"--alma-report-dir={Path(scratch) / 'reports'}"
-        replay = [_pytest(["steps", "-q", "-p", "no:cacheprovider", reports], ROOT, env)]
+        replay = [_pytest(["-q", "-p", "no:cacheprovider", reports], ROOT, env)]
         replay += [
-            _pytest(["steps", "-q", "-p", "no:cacheprovider", reports], ROOT, env)
-            for _ in range(RUNS - 1)
+            _pytest(["-q", "-p", "no:cacheprovider", reports], ROOT, env) for _ in range(RUNS - 1)
         ]
         total = _scenario_count(replay[0][1]) + int(
             (re.search(r"(\d+) skipped", replay[0][1]) or [0, 0])[1]

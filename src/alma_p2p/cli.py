@@ -1,5 +1,6 @@
 """``alma-p2p``: the harness's own commands.
 
+``alma-p2p init [DIR]``    make an institution's project: profile, attestations, CI, config
 ``alma-p2p schema``        print the institution profile's JSON Schema
 ``alma-p2p live-demo``     start the demo stand-in, run the suite live against it, stop it
 ``alma-p2p record-demo``   the same in record mode: rewrites the demo cassettes
@@ -23,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alma_p2p import __version__
 from alma_p2p.alma import AlmaError
 from alma_p2p.audit import cli as audit_cli
 from alma_p2p.files import write_atomic
@@ -64,7 +66,7 @@ def _run_against_standin(mode: str, pytest_args: list[str]) -> int:
         env = demo_environment(standin.base_url, keys)
         # The stand-in forgets everything when it stops: keep its ledger out of yours.
         env["ALMA_LEDGER"] = str(Path(scratch) / "ledger.jsonl")
-        command = [sys.executable, "-m", "pytest", "steps", f"--alma-mode={mode}", *pytest_args]
+        command = [sys.executable, "-m", "pytest", f"--alma-mode={mode}", *pytest_args]
         return subprocess.call(command, env=env)  # noqa: S603 - our own interpreter
 
 
@@ -200,7 +202,13 @@ def drift(
 def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
     """The command line; ``transport`` replaces the network for sweep and calibrate (tests)."""
     parser = argparse.ArgumentParser(prog="alma-p2p", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"alma-p2p {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    initer = sub.add_parser("init", help="make an institution's project in DIR (default: here)")
+    initer.add_argument("dir", nargs="?", type=Path, default=Path())
+    initer.add_argument(
+        "--institution", action="append", default=[], metavar="NAME", help="repeatable"
+    )
     sub.add_parser("schema", help="print the profile JSON Schema")
     sub.add_parser("live-demo", help="run the suite live against the demo stand-in")
     sub.add_parser("record-demo", help="re-record the demo cassettes against the stand-in")
@@ -227,6 +235,10 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     try:
         if args.command == "audit-patrons":
             return audit_cli.run(args)
+        if args.command == "init":
+            from alma_p2p import scaffold
+
+            return scaffold.main(args.dir, args.institution)
         if args.command == "schema":
             sys.stdout.write(schema_text())
             return 0

@@ -389,7 +389,7 @@ def load_profiles(directory: Path, names: Iterable[str] = ()) -> dict[str, Profi
     if not wanted:
         raise ProfileError(
             f"no institution profiles under {directory}: add <name>/{PROFILE_FILE} "
-            "(see fixtures/institutions/demo-university for an example)"
+            "(alma-p2p init --institution <name> makes one to fill in)"
         )
     return {name: load_profile(directory / name / PROFILE_FILE) for name in wanted}
 

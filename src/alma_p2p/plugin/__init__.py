@@ -3,6 +3,7 @@
 Each module does one job and owns the run state it writes (typed, in ``config.stash``):
 
 ``run``            options, settings, profiles, attestations; one test per institution
+``features``       feature files as tests: the packaged standard suite and a project's own
 ``preflight``      before any scenario of a live run: gateway, key, API areas, call budget
 ``applicability``  scenario/institution pairs that do not apply are left out, with reasons
 ``clients``        the Alma client of each institution, and the call counts it spent
@@ -19,6 +20,7 @@ import pytest
 
 pytest_plugins = [
     "alma_p2p.plugin.run",
+    "alma_p2p.plugin.features",
     "alma_p2p.plugin.preflight",
     "alma_p2p.plugin.applicability",
     "alma_p2p.plugin.clients",

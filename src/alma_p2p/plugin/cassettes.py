@@ -255,7 +255,7 @@ def _staleness(settings: Settings, profile: Profile, today: date) -> tuple[date,
 def _record_command(node: pytest.Item, institution: str) -> str:
     name = getattr(node, "originalname", node.name)
     return (
-        "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record "
+        "ALMA_API_KEY=… pytest --alma-mode=record "
         f"--institution {shlex.quote(institution)} -k {shlex.quote(name)}"
     )
 

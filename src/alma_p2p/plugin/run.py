@@ -151,7 +151,7 @@ def _check_places(run: Run) -> None:
         if not folder.is_dir():
             raise pytest.UsageError(
                 f"no cassettes at {folder}: record them with "
-                "ALMA_API_KEY=… .venv/bin/pytest steps --alma-mode=record, "
+                "ALMA_API_KEY=… pytest --alma-mode=record, "
                 "or point --cassettes-dir / ALMA_CASSETTES_DIR at them"
             )
         for name in run.profiles or {}:

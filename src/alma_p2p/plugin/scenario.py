@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alma_p2p.guide import TAG_PREFIX
+from alma_p2p.plugin.features import feature_base
 from alma_p2p.profile import Profile
 
 
@@ -56,7 +58,7 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
     if "alma_institution" not in request.fixturenames:
         return
     profile: Profile = request.getfixturevalue("alma_institution")
-    base = request.config.rootpath / str(request.config.getini("bdd_features_base_dir"))
+    base = feature_base(request.config, Path(feature.filename))
     tags = frozenset(scenario.tags) | frozenset(feature.tags)
     items = {t.removeprefix(TAG_PREFIX) for t in tags if t.startswith(TAG_PREFIX)}
     found = Scenario(

@@ -1,4 +1,6 @@
-"""``alma-standin --world FILE --port N``: serve a world on 127.0.0.1 until Ctrl-C."""
+"""``alma-standin --world FILE --port N``: serve a world on 127.0.0.1 until Ctrl-C.
+
+Without ``--world`` it serves the demo world shipped in the package (``worlds/``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from alma_p2p.standin.app import StandinApp
 from alma_p2p.standin.server import HOST, serve
 from alma_p2p.standin.world import WorldError, load_world
+from alma_p2p.standin.worlds import DEMO_WORLD
 
 MAX_PORT = 65535
 
@@ -20,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="alma-standin", description="Serve an Alma stand-in world on 127.0.0.1."
     )
-    parser.add_argument("--world", type=Path, required=True, help="world file (YAML)")
+    parser.add_argument(
+        "--world",
+        type=Path,
+        default=DEMO_WORLD,
+        help="world file (YAML); default: the packaged demo world, which fits the demo profiles",
+    )
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= MAX_PORT:

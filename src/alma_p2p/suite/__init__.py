@@ -11,17 +11,12 @@ from pathlib import Path
 
 FEATURES = Path(__file__).resolve().parent / "features"
 
-# Every step module, registered as a pytest plugin so that every feature sees every step.
-STEP_MODULES = (
-    "alma_p2p.suite.steps.common",
-    "alma_p2p.suite.steps.patrons",
-    "alma_p2p.suite.steps.libraries",
-    "alma_p2p.suite.steps.locations",
-    "alma_p2p.suite.steps.jobs",
-    "alma_p2p.suite.steps.partners",
-    "alma_p2p.suite.steps.policies",
-    "alma_p2p.suite.steps.checklist",
-    "alma_p2p.suite.steps.borrowing",
-    "alma_p2p.suite.steps.lending",
-    "alma_p2p.suite.steps.sandbox",
-)
+STEPS = Path(__file__).resolve().parent / "steps"
+
+
+def step_modules() -> list[str]:
+    """Every module of ``steps/`` (``common`` first): each is registered as a pytest plugin,
+    so every feature sees every step. A new module is found without being listed."""
+    names = sorted(p.stem for p in STEPS.glob("*.py") if p.stem != "__init__")
+    names.sort(key=lambda name: name != "common")
+    return [f"alma_p2p.suite.steps.{name}" for name in names]
