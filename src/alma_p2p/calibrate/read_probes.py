@@ -352,9 +352,12 @@ PROBES["location.unknown_location_code"] = _error_code_probe(
 )
 
 
-def _code_table_probe(tables: tuple[str, ...], code: str, alternative_code: str | None) -> Probe:
+def _code_table_probe(
+    tables: tuple[str, ...], code: str, alternative_code: str | None, described: str | None = None
+) -> Probe:
     """A probe of a status code: ``code`` among the rows of ``tables`` (else the first
-    alternative if its code is there, else the last: another code)."""
+    alternative if its code is there, else the last: another code, recorded as seen when a
+    row's description has the word ``described``)."""
 
     def run(p: Probing, fact: Fact) -> Answer:
         answers = []
@@ -363,26 +366,53 @@ def _code_table_probe(tables: tuple[str, ...], code: str, alternative_code: str 
             data = json_or_none(response)
             if not response.is_success or not isinstance(data, dict):
                 continue
-            rows = data.get("row") or []
-            codes = sorted(str(r.get("code")) for r in rows if isinstance(r, dict))
+            # UNVERIFIED(code_table.row_key): a code table's rows are under "row".
+            rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+            codes = sorted(str(r.get("code")) for r in rows)
             shown = {"row": [{"code": c} for c in codes]}
             if code in codes:
                 return Seen(fact.assumed, evidence(response, shown))
-            answers.append((response, codes, shown))
+            answers.append((response, rows, codes, shown))
         if not answers:
             raise ProbeFailed(f"no code table of {', '.join(tables)} could be read")
-        for response, codes, shown in answers:
+        for response, _, codes, shown in answers:
             if alternative_code is not None and alternative_code in codes:
                 return Seen(alternative(fact, 0), evidence(response, shown))
-        response, _, shown = answers[0]
+        if described is not None:
+            for response, rows, _, _ in answers:
+                match = [r for r in rows if described in str(r.get("description", "")).lower()]
+                if len(match) == 1:
+                    row = {"code": match[0].get("code"), "description": match[0].get("description")}
+                    seen = str(row["code"])
+                    return Seen(alternative(fact, -1), evidence(response, {"row": [row]}), seen)
+        response, _, _, shown = answers[0]
         return Seen(alternative(fact, -1), evidence(response, shown))
 
     return run
 
 
 PROBES["lending.reject_status_code"] = _code_table_probe(
-    ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"), "REJECTED", "REJECT"
+    ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"),
+    "REJECTED",
+    "REJECT",
+    described="reject",
 )
 PROBES["borrowing.request_sent_code"] = _code_table_probe(
     ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None
 )
+
+
+@probe("code_table.row_key")
+def _code_table_rows(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/code-tables/MandatoryLendingWorkflowSteps", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
+    keys = {"keys": sorted(data)}
+    if isinstance(data.get("row"), list):
+        return Seen(fact.assumed, evidence(response, keys))
+    if isinstance(data.get("rows"), dict):
+        return Seen(alternative(fact, 0), evidence(response, keys))
+    if isinstance(data.get("row"), dict):
+        return Seen(alternative(fact, 1), evidence(response, keys))
+    return unexpected(response, f"keys {', '.join(sorted(data))}", keys)

@@ -8,6 +8,7 @@ import json
 
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaError
+from alma_p2p.alma.models import RsRequest
 from alma_p2p.calibrate.probing import (
     Answer,
     NotAsked,
@@ -173,23 +174,35 @@ def _auto_reject_timing(p: Probing, fact: Fact) -> Answer:
     if not response.is_success or not isinstance(payload, dict):
         raise ProbeFailed(f"the lending request was refused: {status_and_codes(response)}")
     shown = {"status": payload.get("status")}
-    if (payload.get("status") or {}).get("value") == "REJECTED":
+    if _rejected((payload.get("status") or {}).get("value")):
         return Seen(fact.assumed, evidence(response, shown))
     request_id = str(payload.get("request_id") or "")
     try:
         poll(
             lambda: session.lending_request(partner, request_id),
-            lambda r: r.status.value == "REJECTED",
+            lambda r: _rejected(r.status.value),
             what="auto-reject",
             deadline=REJECT_WINDOW,
             interval=POLL_INTERVAL,
         )
     except DeadlineExceeded as exc:
+        last = exc.last.status.value if isinstance(exc.last, RsRequest) else None
         return NotAsked(
-            f"not rejected within {REJECT_WINDOW:g} s (last {exc.last}): later, by a job, or "
-            "not at all; this probe cannot tell which"
+            f"not rejected within {REJECT_WINDOW:g} s (still {last or 'without status'}): "
+            "later, by a job, or not at all; this probe cannot tell which"
         )
     except AlmaError as exc:
         raise ProbeFailed(f"the lending request could not be read back: {exc}") from exc
     last = p._last[-1] if p._last else response
-    return Seen(fact.assumed, evidence(last, {"status": (json_or_none(last) or {}).get("status")}))
+    shown = {"status": (json_or_none(last) or {}).get("status")}
+    return Seen(alternative(fact, 0), evidence(last, shown))
+
+
+def _rejected(status: str | None) -> bool:
+    """A status that ends the request other than by locate failing: the reject, whatever
+    its code (lending.reject_status_code is probed apart)."""
+    return status not in (None, "LOCATE_IN_PROCESS", "REQUEST_CREATED_LEND") and status not in (
+        "LOCATE_FAILED",
+        "CANCELLED",
+        "EXPIRED",
+    )

@@ -149,6 +149,8 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         if scope not in table.scopes:
             raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
         rows = table.scopes[scope]
+    if name in rules.LENDING_STEP_TABLES:
+        rows = rules.played_lending_steps(live.institution, rows)
     return render.code_table(name, table, rows)
 
 
