@@ -399,16 +399,27 @@ def test_a_broken_facts_file_stops_the_run_on_one_screen(pytester, profiles, mon
 def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
     tmp_path, profiles, monkeypatch
 ):
+    # The stand-in's workflow-step tables list the reject code it plays.
     world = demo_world()
-    table = institution(world, UNIVERSITY)["code_tables"]["MandatoryLendingWorkflowSteps"]
-    for row in table["rows"]:
-        if row["code"] == "REJECTED":
-            row["code"] = "REJECT"
+    world["facts"] = {"lending.reject_status_code": "REJECT"}
     _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
     entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
     assert entry.value == "REJECT"
     assert entry.evidence is not None
     assert '"code": "REJECT"' in entry.evidence
+
+
+def test_another_reject_code_is_recorded_with_the_code_its_row_describes(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.reject_status_code": "other"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
+    assert entry.value == load_register().fact("lending.reject_status_code").alternatives[-1].value
+    assert entry.seen == "LENDER_REJECTED"
+    assert entry.evidence is not None
+    assert '"description": "Rejected the borrower request"' in entry.evidence
 
 
 def test_the_command_without_a_key_says_which_variable_to_set(profiles, monkeypatch, capsys):
