@@ -192,9 +192,11 @@ def _(
         if owner_less:
             # UNVERIFIED(borrowing.owner_when_omitted): used only once a sandbox run has
             # calibrated it; Primo's requests name no owner.
+            # Another made-up title: the same one again would be the patron's duplicate.
+            other = Title(*alma_test_data.unheld_title())
             pickup = _pickup_elsewhere(alma_institution, home)
             attempts[home + ":" + patron.primary_id + ":no owner"] = _request(
-                alma_writes, alma_test_data, who, patron.primary_id, title, pickup=pickup
+                alma_writes, alma_test_data, who, patron.primary_id, other, pickup=pickup
             )
     return attempts
 
