@@ -199,6 +199,8 @@ def _(
     except DeadlineExceeded as exc:
         final = cast(RsRequest, exc.last)  # what the poll last read
     status, located = final.status.value, bool(final.mms_id)
+    if _final(status, rejected):
+        alma_writes.ended(request_id)  # cleanup need not take another code for "active"
     alma_evidence.append(f"request {request_id}: status={status} mms_id={final.mms_id or 'none'}")
     look = f"look at request {request_id} in Alma ({LENDING_REQUESTS}, {sent.library})"
     if status in IN_PROGRESS:

@@ -379,3 +379,22 @@ def test_a_patron_without_library_who_has_one_is_a_broken_premise(tmp_path: Path
     assert verdicts(tmp_path / "junit.xml")[no_rs] == "cannot tell", run.output[-3000:]
     assert "the scenario's premise does not hold" in run.output
     assert "has resource sharing library TC in Alma" in run.output
+
+
+@pytest.mark.parametrize("word", ["REJECT", "other"])
+def test_a_request_rejected_with_the_calibrated_code_is_not_reported_left_in_alma(
+    word: str, tmp_path: Path
+) -> None:
+    world = demo_world()
+    world["facts"] = {"lending.reject_status_code": word}
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    assert all(verdicts(tmp_path / "junit.xml")[t] == "pass" for t in REJECTS), run.output
+    code = {"REJECT": "REJECT", "other": "LENDER_REJECTED"}[word]
+    assert f"still active ({code})" not in run.output
+    # Only the control, which a lender leaves waiting for staff, is left for staff.
+    assert run.output.count("LEFT IN ALMA") == 1
+    assert "still active (REQUEST_CREATED_LEND)" in run.output
