@@ -3,6 +3,7 @@ evidence, byte-identical reruns, drift, the sandbox guard, and no secret in the 
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from alma_p2p.calibrate import PROBES, CalibrationRefused, calibrate
 from alma_p2p.facts import (
     CALIBRATED_FILE,
     UNEXPECTED,
+    CalibratedFacts,
     FactsError,
     institution_facts,
     load_calibrated,
@@ -144,6 +146,14 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "analytics.unknown_report_code",
         "jobs.instances_newest_first",
         "library.circ_desk_fields",
+        "gateway.general_institution_code",
+        "gateway.general_shape",
+        "code_table.shape",
+        "code_table.row_key",
+        "jobs.documented_shape",
+        "jobs.instance_shape",
+        "patron.no_rs_library_shape",
+        "borrowing.received_status_code",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -489,3 +499,118 @@ def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, prof
     assert entry.status == "assumed"
     assert entry.why is not None
     assert "answered HTTP 503; calibrate again later" in entry.why
+
+
+class Rewriting(httpx.BaseTransport):
+    """The stand-in, with the JSON answer of a GET whose path ends with a key rewritten:
+    Alma answering in a form the stand-in has no switch for."""
+
+    def __init__(self, app: StandinApp, edits: dict[str, Any]) -> None:
+        self._inner = httpx.WSGITransport(app=app)
+        self._edits = edits
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        edit = next((e for end, e in self._edits.items() if request.url.path.endswith(end)), None)
+        if request.method != "GET" or edit is None:
+            return response
+        response.read()
+        data = json.loads(response.content)
+        edit(data)
+        return httpx.Response(response.status_code, json=data, request=request)
+
+
+def calibrated_with(
+    edits: dict[str, Any], tmp_path: Path, profiles: Path, monkeypatch: pytest.MonkeyPatch
+) -> CalibratedFacts:
+    world = demo_world()
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
+    outcome = calibrate(
+        "demo-university",
+        settings=settings_for(tmp_path, profiles, "demo-university"),
+        transport=Rewriting(standin_app(world), edits),
+        today=date(2026, 11, 26),
+        say=lambda _line: None,
+    )
+    return outcome.calibrated
+
+
+def _alternative(fact_id: str, index: int) -> str:
+    return load_register().fact(fact_id).alternatives[index].value
+
+
+def _rows_nested(data: dict[str, Any]) -> None:
+    data["rows"] = {"row": data.pop("row")}
+
+
+def _rows_without_flags(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        row.pop("enabled", None)
+        row.pop("default", None)
+
+
+def _institution_as_string(data: dict[str, Any]) -> None:
+    data["institution"] = data["institution"]["value"]
+
+
+def _no_alma_url(data: dict[str, Any]) -> None:
+    data.pop("alma_url", None)
+
+
+def _no_next_run(data: dict[str, Any]) -> None:
+    for job in data["job"]:
+        job.pop("next_run", None)
+
+
+def _runs_without_submit_date(data: dict[str, Any]) -> None:
+    for instance in data["job_instance"]:
+        instance.pop("submit_date", None)
+
+
+def _empty_rs_library(data: dict[str, Any]) -> None:
+    data["rs_library"] = [{"code": {"value": ""}}]
+
+
+def _received_renamed(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        if row["code"] == "RECEIVED_PHYSICALLY":
+            row["code"] = "PHYSICALLY_RECEIVED"
+
+
+@pytest.mark.parametrize(
+    ("path", "edit", "fact_id", "index", "seen"),
+    [
+        ("/MandatoryLendingWorkflowSteps", _rows_nested, "code_table.row_key", 0, None),
+        ("/MandatoryLendingWorkflowSteps", _rows_without_flags, "code_table.shape", 0, None),
+        ("/conf/general", _no_alma_url, "gateway.general_shape", 0, None),
+        ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
+        ("/instances", _runs_without_submit_date, "jobs.instance_shape", 0, None),
+        ("/users/P2P-TEST-NORS-01", _empty_rs_library, "patron.no_rs_library_shape", 1, None),
+        (
+            "/MandatoryBorrowingWorkflowSteps",
+            _received_renamed,
+            "borrowing.received_status_code",
+            0,
+            "PHYSICALLY_RECEIVED",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "." in v else None,
+)
+def test_a_read_probe_records_the_alternative_alma_shows(
+    path, edit, fact_id, index, seen, tmp_path, profiles, monkeypatch
+):
+    calibrated = calibrated_with({path: edit}, tmp_path, profiles, monkeypatch)
+    entry = calibrated.facts[fact_id]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative(fact_id, index)
+    assert entry.seen == seen
+    assert entry.evidence
+
+
+def test_an_institution_alma_gives_as_a_string_refuses_calibration_and_says_why(
+    tmp_path, profiles, monkeypatch
+):
+    # gateway.general_institution_code: the sandbox guard rests on it, so calibration
+    # cannot record the alternative; it stops before anything else and names the field.
+    with pytest.raises(CalibrationRefused, match="General contract: institution"):
+        calibrated_with({"/conf/general": _institution_as_string}, tmp_path, profiles, monkeypatch)
