@@ -64,6 +64,9 @@ REJECTED_EXAMPLES = (
 
 
 REJECTS = at(LEND, "demo-lender", examples=REJECTED_EXAMPLES)
+NOT_HELD_EXAMPLE = (
+    "a title the lender does not hold-is not left waiting-Automatically Locate Resource"
+)
 
 # Uncalibrated runs: no entry is a fail. Each one is a scenario whose evidence is absent
 # until ``alma-p2p calibrate`` records the fact (``CALIBRATED`` shows it then ends right).
@@ -78,6 +81,10 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     ("lending.reject_status_code", "other"): dict.fromkeys(REJECTS, "cannot tell"),
     # A request still waiting at the deadline may be rejected later by a job.
     ("lending.auto_reject_timing", "by_job"): dict.fromkeys(REJECTS, "cannot tell"),
+    # A finished request missing from the task list may be Alma listing only active ones.
+    ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(
+        [*REJECTS, *at(LEND, "demo-lender", examples=(NOT_HELD_EXAMPLE,))], "cannot tell"
+    ),
 }
 
 # Runs after ``alma-p2p calibrate`` against the same world: what differs from the verdict
@@ -398,3 +405,20 @@ def test_a_request_rejected_with_the_calibrated_code_is_not_reported_left_in_alm
     # Only the control, which a lender leaves waiting for staff, is left for staff.
     assert run.output.count("LEFT IN ALMA") == 1
     assert "still active (REQUEST_CREATED_LEND)" in run.output
+
+
+def test_once_calibrated_as_listed_a_request_missing_from_the_task_list_fails(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+    # The task list no longer shows finished requests (a broken list, as far as the
+    # calibration knows).
+    world["facts"] = {"lending.task_list_includes_completed": "active_only"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    found = verdicts(tmp_path / "junit.xml")
+    assert all(found[t] == "fail" for t in REJECTS), run.output[-3000:]
+    assert "is missing from RIVER's lending task list filtered by status REJECTED" in run.output

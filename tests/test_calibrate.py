@@ -291,7 +291,12 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
-    assert [r.method for r in app.request_log].count("POST") == 2
+    # not held, all on loan (auto-reject timing), a made-up title (task list)
+    assert [r.method for r in app.request_log].count("POST") == 3
+    listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
+    assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
+    assert listing.evidence is not None
+    assert '"listed": true' in listing.evidence
     # Alma cannot cancel a lending request; a LOCATE_FAILED one is ended, nothing is left.
     assert not [line for line in said if "LEFT IN ALMA" in line]
 

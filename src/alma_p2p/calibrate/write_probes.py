@@ -33,6 +33,7 @@ WRITE_FACTS = (
     "borrowing.owner_when_omitted",
     "lending.not_held_outcome",
     "lending.auto_reject_timing",
+    "lending.task_list_includes_completed",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -215,3 +216,51 @@ def _rejected(status: str | None) -> bool:
         "CANCELLED",
         "EXPIRED",
     )
+
+
+@probe("lending.task_list_includes_completed")
+def _task_list_completed(p: Probing, fact: Fact) -> Answer:
+    """A request for a made-up title, which the lender finishes with (locate failed, or
+    rejected), then the task list filtered by that status: is it there?"""
+    lending = p.profile.lending
+    if lending is None:
+        return NotAsked("the profile has no lending section (no test partner to request from)")
+    session = _session(p)
+    data = _test_data(p, "task_list")
+    title, author = data.unheld_title()
+    partner = lending.borrower_partner
+    body = payloads.lending_request(
+        partner=partner,
+        owner=lending.rs_library,
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+    )
+    try:
+        created = session.create_lending_request(partner, body)
+        request_id = created.request_id or ""
+        ended = poll(
+            lambda: session.lending_request(partner, request_id),
+            lambda r: r.status.value not in (None, "LOCATE_IN_PROCESS", "REQUEST_CREATED_LEND"),
+            what="locate",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded:
+        return NotAsked(f"still active after {REJECT_WINDOW:g} s: nothing finished to look for")
+    except AlmaError as exc:
+        raise ProbeFailed(f"the lending request: {exc}") from exc
+    status = ended.status.value or ""
+    params = {"library": lending.rs_library, "status": status, "partner": partner}
+    response = p.answer_of(
+        lambda: p.client.get_json("/task-lists/rs/lending-requests", params, cache=False)
+    )
+    if response is None or not response.is_success:
+        raise ProbeFailed("the lending task list could not be read")
+    listed = json_or_none(response) or {}
+    records = listed.get("user_resource_sharing_request") or [] if isinstance(listed, dict) else []
+    ids = [str(r.get("request_id")) for r in records if isinstance(r, dict)]
+    shown = {"status": status, "listed": request_id in ids}
+    if request_id in ids:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))

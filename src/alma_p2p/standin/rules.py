@@ -175,6 +175,8 @@ REJECTED_DESC = "Rejected the borrower request"
 REJECT_CODES = {"REJECTED": "REJECTED", "REJECT": "REJECT", "other": "LENDER_REJECTED"}
 
 
+# The statuses of a lending request Alma has finished with (its activity is Completed).
+ENDED_LENDING = frozenset({"LOCATE_FAILED", "CANCELLED", "EXPIRED", *REJECT_CODES.values()})
 # The code tables of the lending workflow steps: they list the reject code played.
 LENDING_STEP_TABLES = frozenset({"MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"})
 
