@@ -8,13 +8,16 @@ each scenario's verdict (pass, fail, cannot tell, or another skip) and asserts
 
 - every scenario the fact does not name keeps the verdict it has under the assumed facts;
 - every scenario it names has the verdict written in ``TODAY`` for that alternative (its
-  verdict under the assumed facts when ``TODAY`` does not list it).
+  verdict under the assumed facts when ``TODAY`` does not list it);
+- ``TODAY`` holds no fail: where Alma behaving otherwise leaves the evidence absent, the
+  verdict is cannot tell, never a false alarm;
+- once ``alma-p2p calibrate`` has asked the same world (the first live run), every fact the
+  steps read from the institution's facts ends as under the assumed facts, but for what
+  ``CALIBRATED`` lists with its reason; and a broken world fails with its message.
 
-``TODAY`` is what the suite does now, not what it should do: a **fail** there is a false
-alarm a librarian would get if Alma behaved that way, and its comment names what will fix
-it. A run that stops before any scenario (``STOPPED``) is the harness knowing: it says what
-no longer fits and runs nothing. When a fix lands, this test fails until ``TODAY`` is
-updated, so the table cannot go stale silently.
+A run that stops before any scenario (``STOPPED``) is the harness knowing: it says what no
+longer fits and runs nothing. When a fix lands, this test fails until ``TODAY`` is updated,
+so the table cannot go stale silently.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from alma_p2p.facts import load_register
-from tests.suite_runner import demo_world, run_live
+from alma_p2p.facts import CalibratedFacts, load_register
+from tests.calibrated import calibrate_world, demo_profiles, profiles_args
+from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
 
 pytestmark = [pytest.mark.standin]
 
@@ -59,53 +63,52 @@ REJECTED_EXAMPLES = (
 )
 
 
-def _fails(ids: list[str]) -> dict[str, str]:
-    return dict.fromkeys(ids, "fail")
+REJECTS = at(LEND, "demo-lender", examples=REJECTED_EXAMPLES)
+NOT_HELD_EXAMPLE = (
+    "a title the lender does not hold-is not left waiting-Automatically Locate Resource"
+)
 
-
+# Uncalibrated runs: no entry is a fail. Each one is a scenario whose evidence is absent
+# until ``alma-p2p calibrate`` records the fact (``CALIBRATED`` shows it then ends right).
 TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
-    # The harness's General model wants a string; it stops the run and says the contract no
-    # longer fits. Fixed when alma_p2p.alma.models.General reads {value, desc} too.
-    ("gateway.environment_type_form", "code_table"): Stopped(
-        "/conf/general → Alma's answer no longer fits the General contract: environment_type"
+    # Alma creates the request for its default RS library: without calibration it is not
+    # known whether that is Alma's rule or a fault, so the line says what to check by hand.
+    ("borrowing.no_rs_library_error", "default_rs_library"): dict.fromkeys(
+        at(NO_RS, "demo-university"), "cannot tell"
     ),
-    # Preflight reads every self-test as JSON; it stops the run and names each probe.
-    # Fixed when preflight (alma_p2p.plugin.preflight) accepts the XML or text "OK" form.
-    ("gateway.probe_body_format", "xml"): Stopped(
-        "/users/operation/test → Alma's answer no longer fits the JSON contract: answer is "
-        "not JSON (application/xml"
-    ),
-    ("gateway.probe_body_format", "text"): Stopped(
-        "/users/operation/test → Alma's answer no longer fits the JSON contract: answer is "
-        "not JSON (text/plain)"
-    ),
-    # jobs.status_field, borrowing.owner_when_omitted and borrowing.no_partner_holds_outcome
-    # no longer change any verdict: the job is judged from its schedule, next_run and runs;
-    # the routing requests name their owner; "sent on its own" asks for a title a rota
-    # partner holds.
-    # The profile expects 401768. Fixed by calibration: the profile's no_rs_library_error
-    # set from a sandbox probe.
-    ("borrowing.no_rs_library_error", "401607"): _fails(at(NO_RS, "demo-university")),
-    # Alma would create the request: the scenario's refusal never comes. Calibration decides
-    # whether this is Alma's behaviour; until then it is a fail.
-    ("borrowing.no_rs_library_error", "default_rs_library"): _fails(at(NO_RS, "demo-university")),
-    # A status code the harness does not know is not a verdict: cannot tell, with what to
-    # look at by hand. Calibration (alma-p2p calibrate) records the code the sandbox uses.
-    ("lending.reject_status_code", "REJECT"): dict.fromkeys(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES), "cannot tell"
-    ),
-    ("lending.reject_status_code", "other"): dict.fromkeys(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES), "cannot tell"
-    ),
-    # A lender that rejects only when a job runs leaves the request waiting past the poll's
-    # deadline, and the step fails it: a false fail until the lending steps read a request
-    # still waiting at the deadline as cannot tell, or calibration records the timing.
-    ("lending.auto_reject_timing", "by_job"): _fails(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES)
+    # A reject code the harness does not know is not a verdict until calibration records it.
+    ("lending.reject_status_code", "REJECT"): dict.fromkeys(REJECTS, "cannot tell"),
+    ("lending.reject_status_code", "other"): dict.fromkeys(REJECTS, "cannot tell"),
+    # A request still waiting at the deadline may be rejected later by a job.
+    ("lending.auto_reject_timing", "by_job"): dict.fromkeys(REJECTS, "cannot tell"),
+    # A finished request missing from the task list may be Alma listing only active ones.
+    ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(
+        [*REJECTS, *at(LEND, "demo-lender", examples=(NOT_HELD_EXAMPLE,))], "cannot tell"
     ),
 }
 
+# Runs after ``alma-p2p calibrate`` against the same world: what differs from the verdict
+# under the assumed facts. The one entry is the evidence calibration cannot get: a lender
+# that rejects only when a job runs looks, within the probe's minute, like one that never
+# rejects, so the fact stays assumed and a request waiting at the deadline stays
+# cannot tell (with the job to look for), never a fail.
+CALIBRATED: dict[tuple[str, str], dict[str, str]] = {
+    ("lending.auto_reject_timing", "by_job"): dict.fromkeys(REJECTS, "cannot tell"),
+}
+
 ALTERNATIVES = [(f.id, word) for f in load_register() for word in f.switches[1:]]
+
+
+def read_by_steps(fact_id: str) -> bool:
+    """Whether a step reads the fact from the institution's facts (``alma_facts``)."""
+    return any(
+        f'"{fact_id}"' in path.read_text()
+        for path in (REPO / "src/alma_p2p/suite/steps").glob("*.py")
+    )
+
+
+# The alternatives whose verdicts calibration changes: those of facts the steps read.
+CALIBRATABLE = [(fact_id, word) for fact_id, word in ALTERNATIVES if read_by_steps(fact_id)]
 
 
 def scenario_function(check: str) -> str | None:
@@ -209,3 +212,216 @@ def test_an_alternative_changes_only_the_scenarios_that_rest_on_its_fact(
         f"{fact_id}={word}: the scenarios resting on it now end otherwise than TODAY says; "
         "update TODAY in tests/test_alternatives.py (and its comment) if a fix landed"
     )
+
+
+def test_today_and_calibrated_list_no_false_alarm() -> None:
+    for table in (TODAY, CALIBRATED):
+        for key, today in table.items():
+            if isinstance(today, dict):
+                alarms = sorted(t for t, v in today.items() if v in ("fail", "error"))
+                assert not alarms, f"{key}: a correctly configured world fails {alarms}"
+    assert set(CALIBRATED) <= set(CALIBRATABLE)
+
+
+def test_the_steps_read_the_facts_whose_alternatives_change_verdicts() -> None:
+    assert {fact for fact, _ in CALIBRATABLE} >= {
+        "borrowing.owner_when_omitted",
+        "borrowing.no_rs_library_error",
+        "lending.reject_status_code",
+        "lending.auto_reject_timing",
+    }
+
+
+def _switched(calibrated: CalibratedFacts, fact_id: str, word: str) -> str | None:
+    """The register value of switch ``word``, when the calibration recorded it."""
+    entry = calibrated.facts.get(fact_id)
+    if entry is None or entry.status != "calibrated":
+        return None
+    fact = load_register().fact(fact_id)
+    values = {fact.switch: fact.assumed} | {a.switch: a.value for a in fact.alternatives}
+    return values[word] if entry.value == values[word] else entry.value
+
+
+@pytest.mark.parametrize(("fact_id", "word"), CALIBRATABLE)
+def test_once_calibrated_a_correct_world_ends_as_under_the_assumed_facts(
+    fact_id: str, word: str, assumed: Verdicts, tmp_path: Path
+) -> None:
+    world = demo_world()
+    world["facts"] = {fact_id: word}
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibration = calibrate_world(world, profiles)
+    fact = load_register().fact(fact_id)
+    played = next(a.value for a in fact.alternatives if a.switch == word)
+    recorded = {name: _switched(c, fact_id, word) for name, c in calibration.items()}
+    expected_missing = (fact_id, word) in CALIBRATED
+    assert (played in recorded.values()) != expected_missing, (
+        f"{fact_id}={word}: calibration recorded {recorded}"
+    )
+    run = run_live(world, tmp_path, *profiles_args(profiles))
+    found = verdicts(tmp_path / "junit.xml")
+    expected = assumed | CALIBRATED.get((fact_id, word), {})
+    differ = {
+        t: (expected[t], found.get(t, "not run")) for t in expected if found.get(t) != expected[t]
+    }
+    assert not differ, (
+        f"{fact_id}={word}, calibrated: scenarios end otherwise than under the assumed facts "
+        f"(expected → now): {differ}\n{run.output[-3000:]}"
+    )
+
+
+# One alternative of every fact the stand-in plays, all at once: the first alternatives in
+# one world, the last in another. A fact with one alternative plays it in both.
+COMBINED = {
+    "first": {f.id: f.switches[1] for f in load_register() if f.switches},
+    "last": {f.id: f.switches[-1] for f in load_register() if f.switches},
+}
+
+
+# What a probe cannot tell apart: a world playing the key looks like the value.
+LOOKS_LIKE = {
+    # They differ only for an inactive job; the demo world's expiry job is active.
+    ("jobs.status_field", "next_run_only"): "absent",
+}
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The facts a calibration of the demo world records (the others cannot be asked of it:
+    a key without some API area, a daily limit)."""
+    profiles = demo_profiles(tmp_path_factory.mktemp("probed") / "institutions")
+    calibration = calibrate_world(demo_world(), profiles)
+    return {
+        fact_id
+        for c in calibration.values()
+        for fact_id, entry in c.facts.items()
+        if entry.status == "calibrated"
+    }
+
+
+@pytest.mark.parametrize("which", sorted(COMBINED))
+def test_calibrate_then_run_with_every_fact_played_otherwise(
+    which: str, assumed: Verdicts, probed: set[str], tmp_path: Path
+) -> None:
+    # The first live run on a sandbox that differs from every guess at once.
+    world = demo_world()
+    world["facts"] = COMBINED[which]
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibration = calibrate_world(world, profiles)
+    for fact_id, word in COMBINED[which].items():
+        fact = load_register().fact(fact_id)
+        if fact_id not in probed or (fact_id, word) in CALIBRATED:
+            continue
+        seen_as = LOOKS_LIKE.get((fact_id, word), word)
+        recorded = {name: _switched(c, fact_id, seen_as) for name, c in calibration.items()}
+        played = next(a.value for a in fact.alternatives if a.switch == seen_as)
+        assert played in recorded.values(), f"{fact_id}={word}: calibration recorded {recorded}"
+    run = run_live(world, tmp_path, *profiles_args(profiles))
+    found = verdicts(tmp_path / "junit.xml")
+    expected = dict(assumed)
+    for key in COMBINED[which].items():
+        expected |= CALIBRATED.get(key, {})
+    differ = {
+        t: (expected[t], found.get(t, "not run")) for t in expected if found.get(t) != expected[t]
+    }
+    assert not differ, (
+        f"{which} alternatives, calibrated: scenarios end otherwise than under the assumed "
+        f"facts (expected → now): {differ}\n{run.output[-3000:]}"
+    )
+
+
+ALL_ON_LOAN = at(LEND, "demo-lender", examples=REJECTED_EXAMPLES[:1])[0]
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"lending.reject_status_code": "REJECT"},
+        {"lending.reject_status_code": "other"},
+        {"lending.auto_reject_timing": "after_first_read"},
+        {"lending.reject_status_code": "other", "lending.auto_reject_timing": "after_first_read"},
+    ],
+    ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()),
+)
+def test_once_calibrated_a_lender_without_its_reject_flag_fails(
+    facts: dict[str, str], tmp_path: Path
+) -> None:
+    world = demo_world()
+    world["facts"] = facts
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+    river = record_of(institution(world, "01DEMO_LENDER")["libraries"], "code", "RIVER")
+    river["lending"] = {"reject_when_no_available": False}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    assert verdicts(tmp_path / "junit.xml")[ALL_ON_LOAN] == "fail", run.output[-3000:]
+    assert "RIVER located it and left it waiting for staff" in run.output
+    assert "tick 'Reject Request When No Available Items'" in run.output
+
+
+def test_once_calibrated_as_created_a_refusal_is_a_finding_that_names_the_calibration(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.no_rs_library_error": "default_rs_library"}
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-university")
+    world["facts"] = {}  # Alma now refuses with 401768
+
+    run = run_live(world, tmp_path, "--institution", "demo-university", *profiles_args(profiles))
+
+    no_rs = at(NO_RS, "demo-university")[0]
+    assert verdicts(tmp_path / "junit.xml")[no_rs] == "fail", run.output[-3000:]
+    assert "when calibrated on " in run.output
+    assert "created such a request for its default RS library" in run.output
+    assert "alma-p2p calibrate --institution demo-university" in run.output
+
+
+def test_a_patron_without_library_who_has_one_is_a_broken_premise(tmp_path: Path) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.no_rs_library_error": "default_rs_library"}
+    users = institution(world, "01DEMO_STMARYS")["users"]
+    record_of(users, "primary_id", "P2P-TEST-NORS-01")["rs_libraries"] = ["TC"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    no_rs = at(NO_RS, "demo-university")[0]
+    assert verdicts(tmp_path / "junit.xml")[no_rs] == "cannot tell", run.output[-3000:]
+    assert "the scenario's premise does not hold" in run.output
+    assert "has resource sharing library TC in Alma" in run.output
+
+
+@pytest.mark.parametrize("word", ["REJECT", "other"])
+def test_a_request_rejected_with_the_calibrated_code_is_not_reported_left_in_alma(
+    word: str, tmp_path: Path
+) -> None:
+    world = demo_world()
+    world["facts"] = {"lending.reject_status_code": word}
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    assert all(verdicts(tmp_path / "junit.xml")[t] == "pass" for t in REJECTS), run.output
+    code = {"REJECT": "REJECT", "other": "LENDER_REJECTED"}[word]
+    assert f"still active ({code})" not in run.output
+    # Only the control, which a lender leaves waiting for staff, is left for staff.
+    assert run.output.count("LEFT IN ALMA") == 1
+    assert "still active (REQUEST_CREATED_LEND)" in run.output
+
+
+def test_once_calibrated_as_listed_a_request_missing_from_the_task_list_fails(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+    # The task list no longer shows finished requests (a broken list, as far as the
+    # calibration knows).
+    world["facts"] = {"lending.task_list_includes_completed": "active_only"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    found = verdicts(tmp_path / "junit.xml")
+    assert all(found[t] == "fail" for t in REJECTS), run.output[-3000:]
+    assert "is missing from RIVER's lending task list filtered by status REJECTED" in run.output

@@ -3,6 +3,7 @@ evidence, byte-identical reruns, drift, the sandbox guard, and no secret in the 
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from alma_p2p.calibrate import PROBES, CalibrationRefused, calibrate
 from alma_p2p.facts import (
     CALIBRATED_FILE,
     UNEXPECTED,
+    CalibratedFacts,
     FactsError,
     institution_facts,
     load_calibrated,
@@ -110,14 +112,17 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
     assert "401768" in no_rs.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
     posts = [r for r in app.request_log if r.method == "POST"]
+    # Owner left to Alma by a patron of each of two RS libraries (one could be the default).
     assert [r.path for r in posts] == [
         "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
+        "/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests",
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
-    # The one request Alma created (owner left to Alma) was cancelled and removed.
-    deleted = [r.path for r in app.request_log if r.method == "DELETE"]
-    assert len(deleted) == 1
-    assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    # The requests Alma created were cancelled and removed.
+    deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
+    assert len(deleted) == 2
+    assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
+    assert deleted[1].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
     ledger = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
     assert '"event": "created"' in ledger
     assert '"event": "removed"' in ledger
@@ -141,6 +146,14 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "analytics.unknown_report_code",
         "jobs.instances_newest_first",
         "library.circ_desk_fields",
+        "gateway.general_institution_code",
+        "gateway.general_shape",
+        "code_table.shape",
+        "code_table.row_key",
+        "jobs.documented_shape",
+        "jobs.instance_shape",
+        "patron.no_rs_library_shape",
+        "borrowing.received_status_code",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -278,7 +291,12 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
-    assert [r.method for r in app.request_log].count("POST") == 2
+    # not held, all on loan (auto-reject timing), a made-up title (task list)
+    assert [r.method for r in app.request_log].count("POST") == 3
+    listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
+    assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
+    assert listing.evidence is not None
+    assert '"listed": true' in listing.evidence
     # Alma cannot cancel a lending request; a LOCATE_FAILED one is ended, nothing is left.
     assert not [line for line in said if "LEFT IN ALMA" in line]
 
@@ -399,16 +417,27 @@ def test_a_broken_facts_file_stops_the_run_on_one_screen(pytester, profiles, mon
 def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
     tmp_path, profiles, monkeypatch
 ):
+    # The stand-in's workflow-step tables list the reject code it plays.
     world = demo_world()
-    table = institution(world, UNIVERSITY)["code_tables"]["MandatoryLendingWorkflowSteps"]
-    for row in table["rows"]:
-        if row["code"] == "REJECTED":
-            row["code"] = "REJECT"
+    world["facts"] = {"lending.reject_status_code": "REJECT"}
     _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
     entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
     assert entry.value == "REJECT"
     assert entry.evidence is not None
     assert '"code": "REJECT"' in entry.evidence
+
+
+def test_another_reject_code_is_recorded_with_the_code_its_row_describes(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.reject_status_code": "other"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["lending.reject_status_code"]  # type: ignore[union-attr]
+    assert entry.value == load_register().fact("lending.reject_status_code").alternatives[-1].value
+    assert entry.seen == "LENDER_REJECTED"
+    assert entry.evidence is not None
+    assert '"description": "Rejected the borrower request"' in entry.evidence
 
 
 def test_the_command_without_a_key_says_which_variable_to_set(profiles, monkeypatch, capsys):
@@ -475,3 +504,118 @@ def test_a_failing_alma_is_no_observation_and_keeps_what_was_seen(tmp_path, prof
     assert entry.status == "assumed"
     assert entry.why is not None
     assert "answered HTTP 503; calibrate again later" in entry.why
+
+
+class Rewriting(httpx.BaseTransport):
+    """The stand-in, with the JSON answer of a GET whose path ends with a key rewritten:
+    Alma answering in a form the stand-in has no switch for."""
+
+    def __init__(self, app: StandinApp, edits: dict[str, Any]) -> None:
+        self._inner = httpx.WSGITransport(app=app)
+        self._edits = edits
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        edit = next((e for end, e in self._edits.items() if request.url.path.endswith(end)), None)
+        if request.method != "GET" or edit is None:
+            return response
+        response.read()
+        data = json.loads(response.content)
+        edit(data)
+        return httpx.Response(response.status_code, json=data, request=request)
+
+
+def calibrated_with(
+    edits: dict[str, Any], tmp_path: Path, profiles: Path, monkeypatch: pytest.MonkeyPatch
+) -> CalibratedFacts:
+    world = demo_world()
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", key_of(world, UNIVERSITY))
+    outcome = calibrate(
+        "demo-university",
+        settings=settings_for(tmp_path, profiles, "demo-university"),
+        transport=Rewriting(standin_app(world), edits),
+        today=date(2026, 11, 26),
+        say=lambda _line: None,
+    )
+    return outcome.calibrated
+
+
+def _alternative(fact_id: str, index: int) -> str:
+    return load_register().fact(fact_id).alternatives[index].value
+
+
+def _rows_nested(data: dict[str, Any]) -> None:
+    data["rows"] = {"row": data.pop("row")}
+
+
+def _rows_without_flags(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        row.pop("enabled", None)
+        row.pop("default", None)
+
+
+def _institution_as_string(data: dict[str, Any]) -> None:
+    data["institution"] = data["institution"]["value"]
+
+
+def _no_alma_url(data: dict[str, Any]) -> None:
+    data.pop("alma_url", None)
+
+
+def _no_next_run(data: dict[str, Any]) -> None:
+    for job in data["job"]:
+        job.pop("next_run", None)
+
+
+def _runs_without_submit_date(data: dict[str, Any]) -> None:
+    for instance in data["job_instance"]:
+        instance.pop("submit_date", None)
+
+
+def _empty_rs_library(data: dict[str, Any]) -> None:
+    data["rs_library"] = [{"code": {"value": ""}}]
+
+
+def _received_renamed(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        if row["code"] == "RECEIVED_PHYSICALLY":
+            row["code"] = "PHYSICALLY_RECEIVED"
+
+
+@pytest.mark.parametrize(
+    ("path", "edit", "fact_id", "index", "seen"),
+    [
+        ("/MandatoryLendingWorkflowSteps", _rows_nested, "code_table.row_key", 0, None),
+        ("/MandatoryLendingWorkflowSteps", _rows_without_flags, "code_table.shape", 0, None),
+        ("/conf/general", _no_alma_url, "gateway.general_shape", 0, None),
+        ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
+        ("/instances", _runs_without_submit_date, "jobs.instance_shape", 0, None),
+        ("/users/P2P-TEST-NORS-01", _empty_rs_library, "patron.no_rs_library_shape", 1, None),
+        (
+            "/MandatoryBorrowingWorkflowSteps",
+            _received_renamed,
+            "borrowing.received_status_code",
+            0,
+            "PHYSICALLY_RECEIVED",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "." in v else None,
+)
+def test_a_read_probe_records_the_alternative_alma_shows(
+    path, edit, fact_id, index, seen, tmp_path, profiles, monkeypatch
+):
+    calibrated = calibrated_with({path: edit}, tmp_path, profiles, monkeypatch)
+    entry = calibrated.facts[fact_id]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative(fact_id, index)
+    assert entry.seen == seen
+    assert entry.evidence
+
+
+def test_an_institution_alma_gives_as_a_string_refuses_calibration_and_says_why(
+    tmp_path, profiles, monkeypatch
+):
+    # gateway.general_institution_code: the sandbox guard rests on it, so calibration
+    # cannot record the alternative; it stops before anything else and names the field.
+    with pytest.raises(CalibrationRefused, match="General contract: institution"):
+        calibrated_with({"/conf/general": _institution_as_string}, tmp_path, profiles, monkeypatch)

@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests.calibrated import calibrate_world
 from tests.suite_runner import demo_world, institution, record_of, run_live
-from tests.test_p2p_scenarios_can_fail import ALL_ON_LOAN, NOT_REQUESTABLE, reported_as
+from tests.test_p2p_scenarios_can_fail import (
+    ALL_ON_LOAN,
+    NOT_REQUESTABLE,
+    profiles,
+    quick_lending,
+    reported_as,
+)
 
 pytestmark = pytest.mark.standin
 
@@ -71,11 +78,16 @@ def test_an_on_loan_item_missing_from_alma_is_a_broken_premise(tmp_path):
 
 
 def test_with_its_premise_intact_a_not_requestable_title_still_proves_its_flag(tmp_path):
+    # Calibrated while the lender was right: it rejects at once, so waiting is a fault.
     world = demo_world()
+    args = profiles(tmp_path, demo_lender=quick_lending)
+    calibrate_world(world, tmp_path / "profiles", "demo-lender")
     river = record_of(institution(world, "01DEMO_LENDER")["libraries"], "code", "RIVER")
     river["lending"] = {"reject_when_no_requestable": False}
 
-    run = run_live(world, tmp_path, "--institution", "demo-lender", "-k", "whose and requestable")
+    run = run_live(
+        world, tmp_path, "--institution", "demo-lender", *args, "-k", "whose and requestable"
+    )
 
     assert run.outcome_of(NOT_REQUESTABLE) == "failed"
     assert "RIVER located it and left it waiting for staff" in run.output

@@ -227,3 +227,44 @@ def test_write_permission_is_not_asked_of_a_production_environment(tmp_path):
 
     assert run.returncode == 0, run.output  # the writing scenarios are refused, not failed
     assert all(e.method == "GET" for e in run.app.request_log)
+
+
+@pytest.mark.parametrize("form", ["xml", "text"])
+def test_self_tests_answering_xml_or_text_are_read_by_their_status(tmp_path, form):
+    # UNVERIFIED(gateway.probe_body_format): the body is not read, whatever its format.
+    world = demo_world()
+    world["facts"] = {"gateway.probe_body_format": form}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert run.returncode == 0, run.output[-2000:]
+    assert run.outcomes
+    assert "/almaws/v1/task-lists/test" in [e.path for e in run.app.request_log]
+
+
+def test_a_key_without_an_api_area_is_named_whatever_the_self_tests_body(tmp_path):
+    world = demo_world()
+    world["facts"] = {"gateway.probe_body_format": "xml"}
+    del institution(world, "01DEMO_LENDER")["api_keys"][0]["areas"]["Task-lists"]
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert run.returncode == 4
+    assert "demo-lender: the API key lacks the 'Task-lists' API area (read)" in run.output
+    assert run.outcomes == {}
+
+
+@pytest.mark.parametrize(("environment", "writes"), [("sandbox", True), ("production", False)])
+def test_environment_type_as_a_code_field_is_read_by_its_value(tmp_path, environment, writes):
+    # UNVERIFIED(gateway.environment_type_form): {"value": "SANDBOX", "desc": ...}.
+    world = demo_world()
+    world["facts"] = {"gateway.environment_type_form": "code_table"}
+    institution(world, "01DEMO_LENDER")["environment_type"] = environment
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert run.returncode == 0, run.output[-2000:]
+    wrote = any(e.method == "POST" for e in run.app.request_log)
+    assert wrote == writes
+    if not writes:
+        assert "refused to write: Alma reports environment_type='PRODUCTION'" in run.output

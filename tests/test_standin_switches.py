@@ -70,6 +70,7 @@ def test_every_switchable_fact_names_its_assumed_word_first() -> None:
         "gateway.unauthorized_as_xml",
         "gateway.probe_body_format",
         "gateway.invalid_key_status",
+        "patron.no_rs_library_shape",
     }
     for fact_id, words in switchable.items():
         fact = load_register().fact(fact_id)
@@ -443,3 +444,21 @@ def test_broken_switch_words_and_paths_are_refused(text: str, problem: str) -> N
 def test_declared_paths_are_read_by_kind() -> None:
     parsed = parse_register(register(paths="paths: {partner: [partner_details.code, 'note[]']}"))
     assert parsed.fact("lending.some_code").paths == {"partner": ("partner_details.code", "note[]")}
+
+
+@pytest.mark.parametrize(
+    ("word", "form"),
+    [
+        ("missing", "no key"),
+        ("empty_list", []),
+        ("empty_code", [{"code": {"value": ""}}]),
+        ("null_value", None),
+    ],
+)
+def test_a_patron_without_rs_library_comes_back_as_played(word: str, form: Any) -> None:
+    app = playing({"patron.no_rs_library_shape": word})
+    data = raw(app, "/users/P2P-TEST-NORS-01")
+    assert data.get("rs_library", "no key") == form
+    # and the harness reads every form as no RS library; a patron with one keeps it
+    assert client(app).user("P2P-TEST-NORS-01").rs_library_codes == ()
+    assert client(app).user("P2P-TEST-WIN-01").rs_library_codes == ("WIN",)

@@ -58,6 +58,9 @@ class Created:
     status: str | None = None  # the last status the scenario saw
     library: str | None = None  # lending: the RS library that owns it
     refused: bool = False  # Alma answered the create with an error: nothing was created
+    # The scenario read a status that the institution's facts give as final (its own
+    # reject code, say): nothing to undo, whatever FINAL_LENDING lists.
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def _settle_lending(client: AlmaClient, item: Created) -> tuple[Outcome, str]:
             )
         item.request_id, item.status = found
     status = item.status
+    if item.ended:
+        return Outcome.ENDED, f"{_what(item)}: ended {status}, nothing to undo"
     if status not in FINAL_LENDING:  # what the scenario last read; ask Alma only if not final
         try:
             status = client.lending_request(item.owner, item.request_id).status.value

@@ -130,6 +130,13 @@ class WriteSession:
                 created.status = request.status.value
         return request
 
+    def ended(self, request_id: str) -> None:
+        """The scenario saw this lending request in a status the institution's facts give
+        as final (its calibrated reject code): cleanup leaves it as it is."""
+        for created in self.created:
+            if created.kind == "lending" and created.request_id == request_id:
+                created.ended = True
+
     def close(self) -> CleanupReport:
         """Undo what was created (newest first) and close the gate; never raises for one
         failed removal: the report says what is left in Alma."""

@@ -46,6 +46,13 @@ def _flag(value: Any) -> Any:
     return value
 
 
+def _text_or_code(value: Any) -> Any:
+    # A field Alma may give as a string or as a code field {"value", "desc"}: its value.
+    if isinstance(value, dict) and set(value) <= {"value", "desc"}:
+        value = value.get("value")
+    return _blank_to_none(value)
+
+
 Text = Annotated[str | None, BeforeValidator(_blank_to_none)]
 Flag = Annotated[bool | None, BeforeValidator(_flag)]
 
@@ -77,7 +84,8 @@ class General(AlmaModel):
 
     institution: Code = CodeValue()
     alma_url: Text = None
-    environment_type: Text = None  # UNVERIFIED(gateway.environment_type_form)
+    # UNVERIFIED(gateway.environment_type_form): a string, or {value, desc} as code fields.
+    environment_type: Annotated[str | None, BeforeValidator(_text_or_code)] = None
 
     @property
     def is_sandbox(self) -> bool:
@@ -253,7 +261,7 @@ class CodeTableRow(AlmaModel):
 
 
 class CodeTable(AlmaModel):
-    """``GET /conf/code-tables/{name}``."""
+    """``GET /conf/code-tables/{name}``; UNVERIFIED(code_table.row_key) rows under row."""
 
     name: Text = None
     description: Text = None

@@ -352,9 +352,12 @@ PROBES["location.unknown_location_code"] = _error_code_probe(
 )
 
 
-def _code_table_probe(tables: tuple[str, ...], code: str, alternative_code: str | None) -> Probe:
+def _code_table_probe(
+    tables: tuple[str, ...], code: str, alternative_code: str | None, described: str | None = None
+) -> Probe:
     """A probe of a status code: ``code`` among the rows of ``tables`` (else the first
-    alternative if its code is there, else the last: another code)."""
+    alternative if its code is there, else the last: another code, recorded as seen when a
+    row's description has the word ``described``)."""
 
     def run(p: Probing, fact: Fact) -> Answer:
         answers = []
@@ -363,26 +366,179 @@ def _code_table_probe(tables: tuple[str, ...], code: str, alternative_code: str 
             data = json_or_none(response)
             if not response.is_success or not isinstance(data, dict):
                 continue
-            rows = data.get("row") or []
-            codes = sorted(str(r.get("code")) for r in rows if isinstance(r, dict))
+            # UNVERIFIED(code_table.row_key): a code table's rows are under "row".
+            rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+            codes = sorted(str(r.get("code")) for r in rows)
             shown = {"row": [{"code": c} for c in codes]}
             if code in codes:
                 return Seen(fact.assumed, evidence(response, shown))
-            answers.append((response, codes, shown))
+            answers.append((response, rows, codes, shown))
         if not answers:
             raise ProbeFailed(f"no code table of {', '.join(tables)} could be read")
-        for response, codes, shown in answers:
+        for response, _, codes, shown in answers:
             if alternative_code is not None and alternative_code in codes:
                 return Seen(alternative(fact, 0), evidence(response, shown))
-        response, _, shown = answers[0]
+        if described is not None:
+            for response, rows, _, _ in answers:
+                match = [r for r in rows if described in str(r.get("description", "")).lower()]
+                if len(match) == 1:
+                    row = {"code": match[0].get("code"), "description": match[0].get("description")}
+                    seen = str(row["code"])
+                    return Seen(alternative(fact, -1), evidence(response, {"row": [row]}), seen)
+        response, _, _, shown = answers[0]
         return Seen(alternative(fact, -1), evidence(response, shown))
 
     return run
 
 
 PROBES["lending.reject_status_code"] = _code_table_probe(
-    ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"), "REJECTED", "REJECT"
+    ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"),
+    "REJECTED",
+    "REJECT",
+    described="reject",
 )
 PROBES["borrowing.request_sent_code"] = _code_table_probe(
     ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None
+)
+
+
+@probe("code_table.row_key")
+def _code_table_rows(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/code-tables/MandatoryLendingWorkflowSteps", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
+    keys = {"keys": sorted(data)}
+    if isinstance(data.get("row"), list):
+        return Seen(fact.assumed, evidence(response, keys))
+    if isinstance(data.get("rows"), dict):
+        return Seen(alternative(fact, 0), evidence(response, keys))
+    if isinstance(data.get("row"), dict):
+        return Seen(alternative(fact, 1), evidence(response, keys))
+    return unexpected(response, f"keys {', '.join(sorted(data))}", keys)
+
+
+# -- shapes and codes read from answers the run already asks for -------------------------
+
+
+@probe("gateway.general_institution_code")
+def _general_institution(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/general")
+    data = json_or_none(response) or {}
+    value = data.get("institution")
+    shown = {"institution": {"value": value.get("value")} if isinstance(value, dict) else value}
+    code = p.profile.institution.code.upper()
+    if isinstance(value, dict) and str(value.get("value") or "").upper() == code:
+        return Seen(fact.assumed, evidence(response, shown))
+    if isinstance(value, str):
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    if isinstance(value, dict):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"institution is {json.dumps(value)}", shown)
+
+
+@probe("gateway.general_shape")
+def _general_shape(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/general")
+    data = json_or_none(response) or {}
+    institution = data.get("institution")
+    shown = {
+        "institution": sorted(institution) if isinstance(institution, dict) else institution,
+        "alma_url": "…" if isinstance(data.get("alma_url"), str) else data.get("alma_url"),
+    }
+    if (
+        isinstance(institution, dict)
+        and {"value", "desc"} <= set(institution)
+        and isinstance(data.get("alma_url"), str)
+    ):
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+@probe("code_table.shape")
+def _code_table_shape(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/code-tables/MandatoryLendingWorkflowSteps", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
+    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    if not rows:
+        return NotAsked("no rows under row (code_table.row_key says where they are)")
+    keys = sorted({k for r in rows for k in r})
+    shown = {"keys": sorted(data), "row[] keys": keys}
+    wanted = {"code", "description", "enabled", "default"}
+    if {"name", "description"} <= set(data) and all(wanted <= set(r) for r in rows):
+        return Seen(fact.assumed, evidence(response, shown))
+    if all({"code", "description"} <= set(r) for r in rows):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"rows with keys {', '.join(keys)}", shown)
+
+
+JOB_FIELDS = ("id", "name", "description", "type", "category", "schedule", "next_run", "link")
+
+
+@probe("jobs.documented_shape")
+def _job_shape(p: Probing, fact: Fact) -> Answer:
+    response, job = _expiry_job(p)
+    if job is None:
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    missing = [k for k in JOB_FIELDS if k not in job]
+    shown = {"job[] keys": sorted(job)}
+    if not missing:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=f"no {', '.join(missing)}")
+
+
+INSTANCE_FIELDS = ("id", "name", "submit_date", "status", "link")
+
+
+@probe("jobs.instance_shape")
+def _job_instance_shape(p: Probing, fact: Fact) -> Answer:
+    _, job = _expiry_job(p)
+    if job is None or not job.get("id"):
+        raise ProbeFailed(f"no scheduled job named {EXPIRED_JOB!r} in GET /conf/jobs")
+    response = p.ask(f"/conf/jobs/{job['id']}/instances", {"limit": 10, "offset": 0})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the job's runs: {status_and_codes(response)}")
+    runs = data.get("job_instance")
+    if not isinstance(runs, list) or not runs:
+        if data.get("total_record_count") == 0:
+            return NotAsked("the job has no runs to read")
+        return Seen(alternative(fact, 0), evidence(response, {"keys": sorted(data)}))
+    keys = sorted({k for r in runs if isinstance(r, dict) for k in r})
+    shown = {"job_instance[] keys": keys}
+    status_ok = all(isinstance(r.get("status"), dict) for r in runs if isinstance(r, dict))
+    if set(INSTANCE_FIELDS) <= set(keys) and status_ok:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+@probe("patron.no_rs_library_shape")
+def _no_rs_library_shape(p: Probing, fact: Fact) -> Answer:
+    borrowing = p.profile.borrowing
+    user_id = borrowing.patron_without_rs_library if borrowing else None
+    if user_id is None:
+        return NotAsked("the profile names no borrowing.patron_without_rs_library")
+    response = p.ask(f"/users/{user_id}")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the patron could not be read: {status_and_codes(response)}")
+    if "rs_library" not in data:
+        return Seen(fact.assumed, evidence(response, {"rs_library": "(no such key)"}))
+    value = data["rs_library"]
+    shown = {"rs_library": value}
+    if value == []:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    if value is None:
+        return Seen(alternative(fact, 2), evidence(response, shown))
+    if isinstance(value, list) and all(
+        isinstance(r, dict) and not (r.get("code") or {}).get("value") for r in value
+    ):
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, "the patron has an RS library", shown)
+
+
+PROBES["borrowing.received_status_code"] = _code_table_probe(
+    ("MandatoryBorrowingWorkflowSteps",), "RECEIVED_PHYSICALLY", None, described="received"
 )

@@ -8,6 +8,7 @@ import json
 
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaError
+from alma_p2p.alma.models import RsRequest
 from alma_p2p.calibrate.probing import (
     Answer,
     NotAsked,
@@ -32,6 +33,7 @@ WRITE_FACTS = (
     "borrowing.owner_when_omitted",
     "lending.not_held_outcome",
     "lending.auto_reject_timing",
+    "lending.task_list_includes_completed",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -79,41 +81,50 @@ def _no_rs_library_error(p: Probing, fact: Fact) -> Answer:
 
 @probe("borrowing.owner_when_omitted")
 def _owner_when_omitted(p: Probing, fact: Fact) -> Answer:
+    """A request without owner from test patrons of two different RS libraries: each owned
+    by the patron's library is the assumed rule (one library could also be the default)."""
     if not p.profile.test_patrons:
         return NotAsked("the profile names no test patron (test_patrons)")
-    user_id = p.profile.test_patrons[0].primary_id
-    try:
-        libraries = p.client.user(user_id).rs_library_codes
-    except AlmaError as exc:
-        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
-    if len(libraries) != 1:
+    homes: dict[str, str] = {}  # RS library → a test patron whose only RS library it is
+    for patron in p.profile.test_patrons:
+        try:
+            libraries = p.client.user(patron.primary_id).rs_library_codes
+        except AlmaError as exc:
+            raise ProbeFailed(f"test patron {patron.primary_id} could not be read: {exc}") from exc
+        if len(libraries) == 1:
+            homes.setdefault(libraries[0], patron.primary_id)
+    if len(homes) < 2:
         return NotAsked(
-            f"needs a test patron with exactly one RS library; the first of test_patrons "
-            f"has {len(libraries)}"
+            "needs test patrons of two different RS libraries, each with only that one "
+            f"(found {len(homes)}): with one, the patron's library and a default RS library "
+            "cannot be told apart"
         )
-    home = libraries[0]
     session = _session(p)
-    data = _test_data(p, "owner_when_omitted")
-    title, author = data.unheld_title()
-    body = payloads.borrowing_request(
-        title=title, author=author, external_id=data.external_id(), pickup_library=home
-    )
-    response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))
-    if response is None:
-        raise ProbeFailed("the borrowing request got no answer")
-    if not response.is_success:
-        if "401607" in error_codes(response):
-            return Seen(alternative(fact, 0), evidence(response))
-        return unexpected(response, status_and_codes(response))
-    payload = json_or_none(response) or {}
-    owner = payload.get("owner") if isinstance(payload, dict) else None
-    code = owner.get("value") if isinstance(owner, dict) else owner
-    shown = {"owner": owner}
-    if code == home:
-        return Seen(fact.assumed, evidence(response, shown))
-    if code:
-        return Seen(alternative(fact, 1), evidence(response, shown))
-    return unexpected(response, f"owner is {json.dumps(owner)}", shown)
+    last = None
+    for n, (home, user_id) in enumerate(sorted(homes.items())[:2]):
+        data = _test_data(p, f"owner_when_omitted{n}")
+        title, author = data.unheld_title()
+        body = payloads.borrowing_request(
+            title=title, author=author, external_id=data.external_id(), pickup_library=home
+        )
+        response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))  # noqa: B023
+        if response is None:
+            raise ProbeFailed("the borrowing request got no answer")
+        if not response.is_success:
+            if "401607" in error_codes(response):
+                return Seen(alternative(fact, 0), evidence(response))
+            return unexpected(response, status_and_codes(response))
+        payload = json_or_none(response) or {}
+        owner = payload.get("owner") if isinstance(payload, dict) else None
+        code = owner.get("value") if isinstance(owner, dict) else owner
+        shown = {"owner": owner}
+        if not code:
+            return unexpected(response, f"owner is {json.dumps(owner)}", shown)
+        if code != home:
+            return Seen(alternative(fact, 1), evidence(response, shown))
+        last = (response, shown)
+    assert last is not None
+    return Seen(fact.assumed, evidence(*last))
 
 
 @probe("lending.not_held_outcome")
@@ -143,10 +154,10 @@ def _not_held(p: Probing, fact: Fact) -> Answer:
     shown = {"status": payload.get("status")}
     if status == "LOCATE_FAILED":
         return Seen(fact.assumed, evidence(response, shown))
-    if status == "REJECTED":
-        return Seen(alternative(fact, 0), evidence(response, shown))
     if status == "LOCATE_IN_PROCESS":
         return Seen(alternative(fact, 1), evidence(response, shown))
+    if _rejected(status):  # REJECTED, or the code lending.reject_status_code records
+        return Seen(alternative(fact, 0), evidence(response, shown))
     return unexpected(response, f"status {status}", shown)
 
 
@@ -173,23 +184,83 @@ def _auto_reject_timing(p: Probing, fact: Fact) -> Answer:
     if not response.is_success or not isinstance(payload, dict):
         raise ProbeFailed(f"the lending request was refused: {status_and_codes(response)}")
     shown = {"status": payload.get("status")}
-    if (payload.get("status") or {}).get("value") == "REJECTED":
+    if _rejected((payload.get("status") or {}).get("value")):
         return Seen(fact.assumed, evidence(response, shown))
     request_id = str(payload.get("request_id") or "")
     try:
         poll(
             lambda: session.lending_request(partner, request_id),
-            lambda r: r.status.value == "REJECTED",
+            lambda r: _rejected(r.status.value),
             what="auto-reject",
             deadline=REJECT_WINDOW,
             interval=POLL_INTERVAL,
         )
     except DeadlineExceeded as exc:
+        still = exc.last.status.value if isinstance(exc.last, RsRequest) else None
         return NotAsked(
-            f"not rejected within {REJECT_WINDOW:g} s (last {exc.last}): later, by a job, or "
-            "not at all; this probe cannot tell which"
+            f"not rejected within {REJECT_WINDOW:g} s (still {still or 'without status'}): "
+            "later, by a job, or not at all; this probe cannot tell which"
         )
     except AlmaError as exc:
         raise ProbeFailed(f"the lending request could not be read back: {exc}") from exc
     last = p._last[-1] if p._last else response
-    return Seen(fact.assumed, evidence(last, {"status": (json_or_none(last) or {}).get("status")}))
+    shown = {"status": (json_or_none(last) or {}).get("status")}
+    return Seen(alternative(fact, 0), evidence(last, shown))
+
+
+def _rejected(status: str | None) -> bool:
+    """A status that ends the request other than by locate failing: the reject, whatever
+    its code (lending.reject_status_code is probed apart)."""
+    return status not in (None, "LOCATE_IN_PROCESS", "REQUEST_CREATED_LEND") and status not in (
+        "LOCATE_FAILED",
+        "CANCELLED",
+        "EXPIRED",
+    )
+
+
+@probe("lending.task_list_includes_completed")
+def _task_list_completed(p: Probing, fact: Fact) -> Answer:
+    """A request for a made-up title, which the lender finishes with (locate failed, or
+    rejected), then the task list filtered by that status: is it there?"""
+    lending = p.profile.lending
+    if lending is None:
+        return NotAsked("the profile has no lending section (no test partner to request from)")
+    session = _session(p)
+    data = _test_data(p, "task_list")
+    title, author = data.unheld_title()
+    partner = lending.borrower_partner
+    body = payloads.lending_request(
+        partner=partner,
+        owner=lending.rs_library,
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+    )
+    try:
+        created = session.create_lending_request(partner, body)
+        request_id = created.request_id or ""
+        ended = poll(
+            lambda: session.lending_request(partner, request_id),
+            lambda r: r.status.value not in (None, "LOCATE_IN_PROCESS", "REQUEST_CREATED_LEND"),
+            what="locate",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded:
+        return NotAsked(f"still active after {REJECT_WINDOW:g} s: nothing finished to look for")
+    except AlmaError as exc:
+        raise ProbeFailed(f"the lending request: {exc}") from exc
+    status = ended.status.value or ""
+    params = {"library": lending.rs_library, "status": status, "partner": partner}
+    response = p.answer_of(
+        lambda: p.client.get_json("/task-lists/rs/lending-requests", params, cache=False)
+    )
+    if response is None or not response.is_success:
+        raise ProbeFailed("the lending task list could not be read")
+    listed = json_or_none(response) or {}
+    records = listed.get("user_resource_sharing_request") or [] if isinstance(listed, dict) else []
+    ids = [str(r.get("request_id")) for r in records if isinstance(r, dict)]
+    shown = {"status": status, "listed": request_id in ids}
+    if request_id in ids:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))

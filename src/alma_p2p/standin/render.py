@@ -274,6 +274,14 @@ def code_table(name: str, table: CodeTable, rows: Iterable[CodeRow]) -> Json:
 # -- users -----------------------------------------------------------------------
 
 
+# How a patron without an RS library may come back, besides the key left out.
+NO_RS_LIBRARY_FORMS: dict[str, Any] = {
+    "empty_list": [],
+    "empty_code": [{"code": {"value": ""}}],
+    "null_value": None,
+}
+
+
 def user(inst: Institution, user: User, base: str) -> Json:
     names = {lib.code: lib.name for lib in inst.libraries}
     record: Json = {
@@ -307,8 +315,12 @@ def user(inst: Institution, user: User, base: str) -> Json:
     }
     if user.rs_libraries:
         record["rs_library"] = [{"code": code(c, names.get(c))} for c in user.rs_libraries]
-    # else: no rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1):
-    # UNVERIFIED(patron.no_rs_library_shape).
+    else:
+        # No rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1), or
+        # as the institution plays UNVERIFIED(patron.no_rs_library_shape).
+        form = inst.plays("patron.no_rs_library_shape")
+        if form in NO_RS_LIBRARY_FORMS:
+            record["rs_library"] = NO_RS_LIBRARY_FORMS[form]
     record.update(user.raw)
     return record
 

@@ -149,6 +149,8 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         if scope not in table.scopes:
             raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
         rows = table.scopes[scope]
+    if name in rules.LENDING_STEP_TABLES:
+        rows = rules.played_lending_steps(live.institution, rows)
     return render.code_table(name, table, rows)
 
 
@@ -354,6 +356,9 @@ def _lending_tasks(live: Live, request: Request) -> Answer:
     if not library:
         raise AlmaFault("401664", "Mandatory field is missing: library")
     records = [r for r in live.lending.values() if r["owner"] == library]
+    # UNVERIFIED(lending.task_list_includes_completed): every status, or the active only.
+    if live.institution.plays("lending.task_list_includes_completed") == "active_only":
+        records = [r for r in records if r["status"]["value"] not in rules.ENDED_LENDING]
     for name, keep in _TASK_FILTERS.items():
         value = request.args.get(name)
         if value:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from alma_p2p.standin.world import Institution, Library, Partner, User
+from alma_p2p.standin.world import CodeRow, Institution, Library, Partner, User
 
 if TYPE_CHECKING:
     from alma_p2p.standin.render import BorrowingRecord
@@ -173,6 +173,20 @@ REJECTED_DESC = "Rejected the borrower request"
 # UNVERIFIED(lending.reject_status_code): REJECTED; REJECT (WRLC's map); or some other code,
 # played as LENDER_REJECTED.
 REJECT_CODES = {"REJECTED": "REJECTED", "REJECT": "REJECT", "other": "LENDER_REJECTED"}
+
+
+# The statuses of a lending request Alma has finished with (its activity is Completed).
+ENDED_LENDING = frozenset({"LOCATE_FAILED", "CANCELLED", "EXPIRED", *REJECT_CODES.values()})
+# The code tables of the lending workflow steps: they list the reject code played.
+LENDING_STEP_TABLES = frozenset({"MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"})
+
+
+def played_lending_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow]:
+    """A lending workflow-step table's rows with the reject row's code as the institution
+    plays it (a world file lists REJECTED)."""
+    code = REJECT_CODES[inst.plays("lending.reject_status_code")]
+    reject = set(REJECT_CODES.values())
+    return [r.model_copy(update={"code": code}) if r.code in reject else r for r in rows]
 
 
 def lending_library(inst: Institution, owner: str) -> Library:

@@ -11,7 +11,7 @@ from pytest_bdd import given, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import Item, RsRequest
-from alma_p2p.facts import Facts
+from alma_p2p.facts import UNEXPECTED, Facts
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
@@ -27,6 +27,7 @@ BORROWING_REQUESTS = "Fulfillment > Resource Sharing > Borrowing Requests"
 # is a guess until a sandbox run calibrates it: checks prove ownership with an explicit owner
 # (which Alma must refuse with 401608 unless it is one of the patron's RS libraries).
 OWNER_WHEN_OMITTED = "borrowing.owner_when_omitted"
+NO_RS_LIBRARY = "borrowing.no_rs_library_error"
 FIX_TEMP_ITEM = BY_ID["temp_item_creation_rule"].fix("temporary_item")
 ITEM_POLICY = BY_ID["item_policy"]
 SENDING = BY_ID["sending_rule"].fix("sending")
@@ -191,9 +192,11 @@ def _(
         if owner_less:
             # UNVERIFIED(borrowing.owner_when_omitted): used only once a sandbox run has
             # calibrated it; Primo's requests name no owner.
+            # Another made-up title: the same one again would be the patron's duplicate.
+            other = Title(*alma_test_data.unheld_title())
             pickup = _pickup_elsewhere(alma_institution, home)
             attempts[home + ":" + patron.primary_id + ":no owner"] = _request(
-                alma_writes, alma_test_data, who, patron.primary_id, title, pickup=pickup
+                alma_writes, alma_test_data, who, patron.primary_id, other, pickup=pickup
             )
     return attempts
 
@@ -284,10 +287,76 @@ def _(attempt: Attempt) -> None:
     assert_refused(attempt, "402362", "(the patron already has this request)")
 
 
+def no_rs_library_refusals(facts: Facts) -> tuple[str, ...]:
+    """The error codes that refuse a patron without an RS library at this institution: the
+    one its sandbox gave when calibrated, else every code the register names for it; empty
+    when calibration showed Alma creates the request for a default RS library instead."""
+    fact = facts.register.fact(NO_RS_LIBRARY)
+    values = (fact.assumed, *(a.value for a in fact.alternatives))
+    codes = tuple(v.split()[0] for v in values if v.split()[0].isdigit())
+    if facts.is_calibrated(NO_RS_LIBRARY):
+        value = facts.value(NO_RS_LIBRARY)
+        if value.split()[0].isdigit():
+            return (value.split()[0],)
+        if value != UNEXPECTED:
+            return ()  # created, owned by the default RS library
+    return codes
+
+
 @then("Alma refuses it with the error the profile expects for a patron without a library")
-def _(attempt: Attempt, alma_institution: Profile) -> None:
-    code = _borrowing(alma_institution).no_rs_library_error
-    assert_refused(attempt, code, "(a patron with no RS library at a multi-library institution)")
+def _(attempt: Attempt, alma: AlmaClient, alma_institution: Profile, alma_facts: Facts) -> None:
+    refusals = no_rs_library_refusals(alma_facts)
+    why = "(a patron with no RS library at a multi-library institution)"
+    calibrate = f"alma-p2p calibrate --institution {alma_institution.name}"
+    entry = alma_facts.entry(NO_RS_LIBRARY)
+    when = f" on {entry.date}" if entry is not None and entry.date else ""
+    request = attempt.request
+    if request is None:
+        if attempt.error is not None and set(refusals) & set(attempt.error.codes):
+            return
+        if not refusals:
+            pytest.fail(
+                f"{attempt.who}: Alma {attempt.describe()}, but when calibrated{when} this "
+                "sandbox created such a request for its default RS library; if Alma changed, "
+                f"run {calibrate} again",
+                pytrace=False,
+            )
+        assert_refused(attempt, " or ".join(refusals), why)
+        return
+    libraries = alma.user(attempt.user_id).rs_library_codes
+    if libraries:
+        broken_premise(
+            f"{attempt.who} ({attempt.user_id}) has resource sharing library "
+            f"{', '.join(libraries)} in Alma, so request {request.request_id} was created for "
+            f"{request.owner}: remove it from the patron's record, or name a patron without "
+            "one in profile.yaml (borrowing.patron_without_rs_library)"
+        )
+    if not refusals:
+        # UNVERIFIED(borrowing.no_rs_library_error): as calibrated, the default RS library.
+        if request.owner in alma_institution.rs_library_codes:
+            attempt.created_as_calibrated = True
+            return
+        ours = ", ".join(alma_institution.rs_library_codes)
+        pytest.fail(
+            f"{attempt.who}: request {request.request_id} is owned by {request.owner}, not "
+            f"a resource sharing library of the profile ({ours}): {RS_LIBRARY.fix('owner')}",
+            pytrace=False,
+        )
+    if alma_facts.is_calibrated(NO_RS_LIBRARY):
+        pytest.fail(
+            f"{attempt.who}: Alma {attempt.describe()}, but when calibrated{when} this sandbox "
+            f"refused such a request with {refusals[0]}; if Alma changed, run {calibrate} "
+            "again; the run's cleanup cancels the request",
+            pytrace=False,
+        )
+    cannot_tell(
+        f"{attempt.who} has no resource sharing library, and Alma {attempt.describe()} "
+        f"instead of refusing it with {' or '.join(refusals)}. Alma may give such a request "
+        "to a default RS library (not calibrated: it is not known whether this sandbox does). "
+        f"Run {calibrate}, or check by hand in Alma ({BORROWING_REQUESTS}, external "
+        f"identifier {attempt.external_id}) which library owns it and whether a patron "
+        "without an RS library should be able to borrow; the run's cleanup cancels it"
+    )
 
 
 @then("each request is owned by the resource sharing library of the patron's campus")

@@ -11,6 +11,7 @@ from pytest_bdd import parsers, then, when
 from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import RsRequest
+from alma_p2p.facts import Facts
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.payloads import TestData
@@ -22,15 +23,21 @@ RS_LIBRARY = BY_ID["rs_library"]
 
 # Statuses Alma shows while it is still locating (alma-api.md §4.4).
 IN_PROGRESS = frozenset({"LOCATE_IN_PROCESS", None})
-# Statuses a lending request does not leave by itself. UNVERIFIED(lending.final_status_codes)
-FINAL = frozenset({"LOCATE_FAILED", "REJECTED", "CANCELLED", "EXPIRED"})
+# Statuses a lending request does not leave by itself, besides the reject code (which is
+# the institution's calibrated fact). UNVERIFIED(lending.final_status_codes)
+ENDED = frozenset({"LOCATE_FAILED", "CANCELLED", "EXPIRED"})
 # The located, waiting status of the control (captures/lending_requests_list_created.json).
 WAITING = "REQUEST_CREATED_LEND"
-KNOWN = FINAL | {WAITING, "LOCATE_IN_PROCESS"}
+# How the profile names a rejected request, whatever code Alma uses for it.
+REJECTED = "REJECTED"
 CONTROL = "available"
 # The cases whose premise is read from the items' state before the request is sent.
 PREMISES = frozenset({"all_on_loan", "not_requestable"})
 LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
+MONITOR_JOBS = "Admin > Manage Jobs and Sets > Monitor Jobs"
+REJECT_CODE = "lending.reject_status_code"
+AUTO_REJECT_TIMING = "lending.auto_reject_timing"
+TASK_LIST_COMPLETED = "lending.task_list_includes_completed"
 
 # The titles of the feature's Examples, and the profile's lending case for each.
 CASES = {
@@ -120,10 +127,36 @@ def _(
     )
 
 
-def _settled(sent: Sent, request: RsRequest) -> bool:
+def reject_code(facts: Facts) -> str | None:
+    """The code of "Rejected the borrower request" at this institution: what its sandbox
+    showed (``alma-p2p calibrate``), else the register's assumption; None when calibration
+    found another code without being able to tell which."""
+    entry = facts.entry(REJECT_CODE)
+    if entry is not None and facts.is_calibrated(REJECT_CODE) and entry.seen:
+        return entry.seen  # the code of the row that the tables describe as a reject
+    value = facts.value(REJECT_CODE)
+    return value if value.replace("_", "").isalpha() and value.isupper() else None
+
+
+def rejects_within_deadline(facts: Facts) -> bool:
+    """Whether this institution's sandbox showed (calibrated) that its lender rejects
+    within the poll, not later by a job: only then is a request still waiting a fail."""
+    if not facts.is_calibrated(AUTO_REJECT_TIMING):
+        return False
+    by_job = next(
+        a for a in facts.register.fact(AUTO_REJECT_TIMING).alternatives if a.switch == "by_job"
+    )
+    return facts.value(AUTO_REJECT_TIMING) != by_job.value
+
+
+def _final(status: str | None, rejected: str | None) -> bool:
+    return status in ENDED or (status is not None and status == rejected)
+
+
+def _settled(sent: Sent, request: RsRequest, rejected: str | None) -> bool:
     """A final status; for the control also a located, waiting request."""
     status = request.status.value
-    if status in FINAL:
+    if _final(status, rejected):
         return True
     return sent.case == CONTROL and status == WAITING and bool(request.mms_id)
 
@@ -183,6 +216,7 @@ def _(
     alma_institution: Profile,
     alma_poll_interval: float,
     alma_evidence: list[str],
+    alma_facts: Facts,
 ) -> RsRequest:
     if flag != LENDING_FLAGS[sent.case]:
         pytest.fail(
@@ -191,11 +225,11 @@ def _(
     request_id = sent.request.request_id
     assert request_id, "Alma answered the create without a request_id"
     deadline = _lending(alma_institution).settle_seconds
+    rejected = reject_code(alma_facts)
     try:
-        # UNVERIFIED(lending.auto_reject_timing): a reject comes within the deadline.
         final = poll(
             lambda: alma_writes.lending_request(sent.partner, request_id),
-            lambda r: _settled(sent, r),
+            lambda r: _settled(sent, r, rejected),
             what=f"lending request {request_id} reaching its final status",
             deadline=deadline,
             interval=alma_poll_interval,
@@ -203,15 +237,23 @@ def _(
     except DeadlineExceeded as exc:
         final = cast(RsRequest, exc.last)  # what the poll last read
     status, located = final.status.value, bool(final.mms_id)
+    if _final(status, rejected):
+        alma_writes.ended(request_id)  # cleanup need not take another code for "active"
     alma_evidence.append(f"request {request_id}: status={status} mms_id={final.mms_id or 'none'}")
     look = f"look at request {request_id} in Alma ({LENDING_REQUESTS}, {sent.library})"
     if status in IN_PROGRESS:
         cannot_tell(
             f"{sent.name} was still {status or 'without status'} after {deadline} s; {look}"
         )
-    if status not in KNOWN:
-        cannot_tell(f"{sent.name} ended {status}, a status the harness does not know; {look}")
-    if status in sent.expect and (sent.case != CONTROL or located):
+    if not (_final(status, rejected) or status == WAITING):
+        calibrate = f"alma-p2p calibrate --institution {alma_institution.name}"
+        cannot_tell(
+            f"{sent.name} ended {status}, a status the harness does not know "
+            f"(the reject code here is {_reject_known(alma_facts, rejected)}); {look}, and "
+            f"run {calibrate} to record the sandbox's reject code"
+        )
+    said = REJECTED if status == rejected else status
+    if said in sent.expect and (sent.case != CONTROL or located):
         return final
     path = _flag_path(sent.library, flag)
     if sent.case == CONTROL:
@@ -227,6 +269,16 @@ def _(
         locate = _flag_path(sent.library, LENDING_FLAGS[CONTROL])
         hint = f"{sent.library} never located it, so no reject rule could apply; {locate}"
     elif status == WAITING:
+        if not rejects_within_deadline(alma_facts):
+            # UNVERIFIED(lending.auto_reject_timing): unless calibrated, a reject may come
+            # later, when a scheduled job runs; waiting at the deadline proves nothing.
+            cannot_tell(
+                f"{sent.name} was still {WAITING} (located) after {deadline} s, and it is not "
+                "known whether this sandbox rejects at once or only when a scheduled job runs "
+                f"(not calibrated: alma-p2p calibrate --institution {alma_institution.name}). "
+                f"Look in {MONITOR_JOBS} for a resource sharing job run since, then {look}: "
+                f"if it is still {WAITING}, {path}"
+            )
         hint = f"{sent.library} located it and left it waiting for staff; {path}"
     elif status == "LOCATE_FAILED" and sent.case != "not_held":
         broken_premise(
@@ -243,12 +295,39 @@ def _(
     )
 
 
+def _reject_known(facts: Facts, rejected: str | None) -> str:
+    if rejected is None:
+        return "another code, not recorded"
+    how = "calibrated" if facts.is_calibrated(REJECT_CODE) else "assumed, not calibrated"
+    return f"{rejected}, {how}"
+
+
 @then("the lending task list shows it with that status")
-def _(sent: Sent, ended: RsRequest, alma: AlmaClient) -> None:
+def _(
+    sent: Sent,
+    ended: RsRequest,
+    alma: AlmaClient,
+    alma_facts: Facts,
+    alma_institution: Profile,
+) -> None:
     status = ended.status.value
-    # UNVERIFIED(lending.task_list_includes_completed)
     listed = alma.lending_task_list(sent.library, status=status, partner=sent.partner)
     if not any(r.request_id == ended.request_id for r in listed):
+        if _final(status, reject_code(alma_facts)):
+            # UNVERIFIED(lending.task_list_includes_completed): whether a request Alma has
+            # finished with is listed at all is the institution's calibrated fact.
+            listing = alma_facts.value(TASK_LIST_COMPLETED)
+            if not alma_facts.is_calibrated(TASK_LIST_COMPLETED):
+                cannot_tell(
+                    f"Lending request {ended.request_id} ({status}) is not in {sent.library}'s "
+                    f"lending task list filtered by status {status}, and it is not known "
+                    "whether Alma lists requests it has finished with (not calibrated: "
+                    f"alma-p2p calibrate --institution {alma_institution.name}). Look "
+                    f"for it in {LENDING_REQUESTS} ({sent.library}): staff should find it "
+                    f"there with status {status}"
+                )
+            if listing != alma_facts.register.fact(TASK_LIST_COMPLETED).assumed:
+                return  # as calibrated: a finished request drops off the list
         pytest.fail(
             f"Lending request {ended.request_id} ({status}) is missing from "
             f"{sent.library}'s lending task list filtered by status {status}: staff would not "
