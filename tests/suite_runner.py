@@ -178,7 +178,12 @@ def _outcomes(junit: Path) -> dict[str, str]:
         outcome = next(
             (k for k in ("failure", "error", "skipped") if k in kinds), "passed"
         ).replace("failure", "failed")
-        outcomes[case.get("name", "")] = outcome
+        # The harness names a scenario's testcase for people; pytest's name is a property.
+        test = next(
+            (p.get("value", "") for p in case.iter("property") if p.get("name") == "test"),
+            case.get("name", ""),
+        )
+        outcomes[test] = outcome
     return outcomes
 
 

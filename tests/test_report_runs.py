@@ -196,3 +196,32 @@ def test_the_merge_command_runs_as_installed(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "m" / "readiness.md").is_file()
+
+
+# -- JUnit ----------------------------------------------------------------------------------
+
+
+def test_junit_names_scenarios_for_people_and_carries_the_run_s_properties(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    junit = tmp_path / "junit.xml"
+    replay(tmp_path, "-k", "partner", "-n", "2", f"--junitxml={junit}")
+    root = ET.parse(junit).getroot()
+    suite = next(root.iter("testsuite"))
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["alma.mode"] == "replay"
+    assert props["alma.institutions"] == ",".join(INSTITUTIONS)
+    assert props["harness.version"]
+    cases = list(root.iter("testcase"))
+    assert cases
+    for case in cases:
+        institution = next(
+            p.get("value") for p in case.iter("property") if p.get("name") == "institution"
+        )
+        assert case.get("name", "").endswith(f" [{institution}]")
+        assert not case.get("classname", "").startswith("steps.")
+    names = {(c.get("classname"), c.get("name")) for c in cases}
+    assert (
+        "Peer-to-peer partners",
+        "Each partner is active for borrowing and lending [demo-college]",
+    ) in names, sorted(names)[:5]
