@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from alma_p2p.facts import load_register
-from tests.suite_runner import demo_world, run_live
+from tests.suite_runner import demo_world, junit_test_id, run_live
 
 pytestmark = [pytest.mark.standin]
 
@@ -136,7 +136,7 @@ def verdicts(junit: Path) -> Verdicts:
             elif child.tag == "skipped":
                 message = child.get("message", "")
                 verdict = "cannot tell" if "cannot tell:" in message else "skipped"
-        out[case.get("name", "")] = verdict
+        out[junit_test_id(case)] = verdict
     return out
 
 
