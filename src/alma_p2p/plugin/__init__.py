@@ -11,6 +11,7 @@ Each module does one job and owns the run state it writes (typed, in ``config.st
 ``writes``         the write guard, the ledger and the cleanup of @writes scenarios
 ``results``        verdicts per scenario: readiness report, Allure extras
 ``summary``        the terminal summary
+``allure_view``    the Allure tree (institution → feature), readable step values, allurerc.json
 ``junit``          JUnit names and properties a person reads (feature / scenario [institution])
 ``workers``        ``pytest -n N``: one worker per institution; the controller gathers all
 """
@@ -31,6 +32,7 @@ pytest_plugins = [
     "alma_p2p.plugin.summary",
     "alma_p2p.plugin.workers",
     "alma_p2p.plugin.junit",
+    "alma_p2p.plugin.allure_view",
 ]
 
 

@@ -31,6 +31,7 @@ from alma_p2p.alma import (
 from alma_p2p.alma.errors import AlmaUnreachable
 from alma_p2p.guide import TAG_PREFIX
 from alma_p2p.outcomes import Outcome
+from alma_p2p.plugin.allure_view import write_config
 from alma_p2p.plugin.applicability import left_out_of, not_applicable
 from alma_p2p.plugin.clients import clients_of
 from alma_p2p.plugin.run import institution_of, run_of
@@ -366,4 +367,6 @@ def _write_allure_extras(config: pytest.Config, folder: Path) -> None:
         if run.settings.mode == "replay" and meta.get("recorded_on"):
             lines.append(f"{name}.cassettes.recorded_on={meta['recorded_on']}")
     (folder / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Allure 2 reads categories.json; Allure 3 its configuration file (with the rest).
     (folder / "categories.json").write_text(json.dumps(ALLURE_CATEGORIES, indent=2), "utf-8")
+    write_config(config, folder, ALLURE_CATEGORIES)
