@@ -225,3 +225,47 @@ def test_junit_names_scenarios_for_people_and_carries_the_run_s_properties(tmp_p
         "Peer-to-peer partners",
         "Each partner is active for borrowing and lending [demo-college]",
     ) in names, sorted(names)[:5]
+
+
+# -- progress while polling Alma ---------------------------------------------------------------
+
+
+def test_polling_says_what_it_waits_for_at_most_once_per_period(monkeypatch):
+    from alma_p2p import polling
+
+    told: list[tuple[str, float, float]] = []
+    now = [0.0]
+    monkeypatch.setattr(polling, "PROGRESS", lambda *a: told.append(a))
+    monkeypatch.setattr(polling, "PROGRESS_EVERY", 30.0)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(polling.DeadlineExceeded):
+        polling.poll(
+            lambda: "READY_TO_SEND", lambda s: False, what="request 1 being sent",
+            deadline=120, interval=2, sleep=sleep, clock=lambda: now[0],
+        )  # fmt: skip
+    # 60 reads over 120 s; one line per 30 s, not one per read.
+    assert [round(w) for _, w, _ in told] == [30, 60, 90]
+    assert {(what, deadline) for what, _, deadline in told} == {("request 1 being sent", 120)}
+
+
+def test_a_live_run_shows_which_scenario_waits_for_alma(tmp_path):
+    world = demo_world()
+    college = next(i for i in world["institutions"] if i["code"] == "01DEMO_COLLEGE")
+    college["sends_automatically"] = False  # requests stay Ready to be sent: polls time out
+    run = run_live(
+        world, tmp_path, "--institution", "demo-college", "--alma-progress-every=20",
+        "-k", "sent_on_its_own",
+    )  # fmt: skip
+    lines = [x for x in run.output.splitlines() if x.startswith("waiting ")]
+    assert lines, run.output[-2000:]
+    assert all("being sent — A new request is sent on its own" in x for x in lines), lines
+    assert all(x.endswith("[demo-college]") for x in lines)
+    assert "P2P-TEST" not in "\n".join(lines)  # no patron, no value read from Alma
+
+
+def test_replay_says_nothing_about_waiting(tmp_path):
+    output, _ = replay(tmp_path, "--alma-progress-every=0.001")
+    assert "waiting " not in output
