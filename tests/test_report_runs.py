@@ -269,3 +269,43 @@ def test_a_live_run_shows_which_scenario_waits_for_alma(tmp_path):
 def test_replay_says_nothing_about_waiting(tmp_path):
     output, _ = replay(tmp_path, "--alma-progress-every=0.001")
     assert "waiting " not in output
+
+
+@pytest.mark.socket  # the workers are processes: they reach the stand-in on 127.0.0.1
+@pytest.mark.subprocess
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "two workers"])
+def test_a_live_run_asks_each_alma_only_the_calls_it_counts(tmp_path, workers):
+    import re
+
+    from alma_p2p.standin import serve
+    from tests.suite_runner import standin_app
+
+    app = standin_app(demo_world())
+    keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
+    reports = tmp_path / "reports"
+    with serve(app) as standin:
+        env = demo_environment(standin.base_url, keys)
+        env["ALMA_RETRY_BACKOFF"] = "0"
+        run = run_pytest(
+            [str(REPO / "steps"), "--alma-mode=live", *workers, "-p", "no:randomly",
+             "--alma-rate=100", f"--alma-report-dir={reports}",
+             f"--alma-ledger={tmp_path / 'ledger.jsonl'}"],
+            cwd=tmp_path,
+            env=env,
+        )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    codes = {"demo-college": "01DEMO_COLLEGE", "demo-lender": "01DEMO_LENDER"}
+    codes["demo-university"] = "01DEMO_STMARYS"
+    for name, code in codes.items():
+        line = re.search(
+            rf"^{name}: (\d+) Alma calls .*\(and (\d+) preflight calls\)", output, re.MULTILINE
+        )
+        assert line, output[-3000:]
+        counted = int(line[1]) + int(line[2])
+        asked = sum(1 for r in app.request_log if r.institution == code)
+        # Preflight ran once, on the institution's own worker; nothing went uncounted.
+        assert asked == counted, (name, asked, counted)
+    data = json.loads((reports / "readiness.json").read_text())
+    assert data["institutions"] == INSTITUTIONS
+    assert output.count("readiness report: ") == 3

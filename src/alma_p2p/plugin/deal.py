@@ -19,8 +19,11 @@ def is_worker(config: pytest.Config) -> bool:
 
 
 def owns(config: pytest.Config, institution: str) -> bool:
-    """Whether this process runs ``institution``'s scenarios (always, without workers)."""
-    if not is_worker(config) or config.getoption("dist", "no") != "load":
+    """Whether this process runs ``institution``'s scenarios (always, without workers).
+
+    A worker takes its deal from the controller's scheduler (``workers``), which live and
+    record runs always use; replay, which may use another ``--dist``, preflights nothing."""
+    if not is_worker(config):
         return True
     profiles = run_of(config).profiles or {}
     if institution not in profiles:
