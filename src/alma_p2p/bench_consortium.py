@@ -10,10 +10,11 @@ per-second threshold (25 per institution).
 
 Printed per run: wall time; the floor as the issue defines it — the longest single
 institution's own time: the waits its new requests imposed (each created request counted
-once, at its delay) plus its calls divided by its per-second limit — and the bound the run
-cannot beat with its workers (serial: every institution's own time added up; two workers:
-that sum halved, or the floor if longer); the 429s the stand-in sent, and how many
-scenarios ended in an error for one.
+once, at its delay) plus its calls divided by its per-second limit — and the same measure
+for the run's workers (serial: every institution's own time added up; two workers: that
+sum halved, or the floor if longer). Both overstate what a run must take: the client's
+limiter lets a burst of calls through at once, and a wait can cover another scenario's
+calls. Then the 429s the stand-in sent, and how many scenarios ended in an error for one.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def main() -> None:
             print(
                 f"  {f.institutions} institutions, {'serial' if f.workers == 1 else '-n 2'}: "
                 f"{f.wall:.1f} s; floor {f.floor:.1f} s ({f.wall / f.floor:.2f}x); "
-                f"{'serial' if f.workers == 1 else 'two-worker'} bound {bound:.1f} s "
+                f"{'sum of floors' if f.workers == 1 else 'half the sum'} {bound:.1f} s "
                 f"({f.wall / bound:.2f}x); 429s sent {f.too_many}, reaching a verdict "
                 f"{f.errors}; verdicts: {shown}"
             )
