@@ -309,3 +309,42 @@ def test_a_live_run_asks_each_alma_only_the_calls_it_counts(tmp_path, workers):
     data = json.loads((reports / "readiness.json").read_text())
     assert data["institutions"] == INSTITUTIONS
     assert output.count("readiness report: ") == 3
+
+
+def test_the_controller_gathers_every_worker_s_left_in_alma_and_calls():
+    from types import SimpleNamespace
+
+    from alma_p2p.plugin.clients import clients_of
+    from alma_p2p.plugin.results import results_of
+    from alma_p2p.plugin.workers import OUTPUT_KEY, _take_in
+    from alma_p2p.plugin.writes import WRITES, Writes
+
+    config = SimpleNamespace(stash=pytest.Stash())
+    config.stash[WRITES] = Writes(None)
+
+    def worker(name: str, left: list[str], calls: int) -> SimpleNamespace:
+        result = {
+            "institution": name, "feature": "F", "scenario": "S", "guide_items": ["partners"],
+            "kinds": ["api"], "verdict": "pass", "message": "", "evidence": [],
+        }  # fmt: skip
+        output = {
+            "ran": {f"t[{name}]": result}, "selected": {f"t[{name}]": result},
+            "not_selected": {}, "stopped": "",
+            "spent": {name: {"calls": calls, "gets": calls, "distinct": 1, "remaining": None}},
+            "preflight_calls": {name: 5}, "preflight_unreachable": {}, "lost_answers": {},
+            "left_behind": left, "written": [], "kept": [], "left_out_reasons": {},
+            "left_out_items": [],
+        }  # fmt: skip
+        return SimpleNamespace(config=config, workeroutput={OUTPUT_KEY: output})
+
+    _take_in(worker("demo-college", ["lending request 1 still active"], 10))
+    _take_in(worker("demo-lender", ["lending request 2 still active"], 20))
+    assert config.stash[WRITES].left_behind == [
+        "lending request 1 still active",
+        "lending request 2 still active",
+    ]
+    assert {n: s.calls for n, s in clients_of(config).spent.items()} == {
+        "demo-college": 10,
+        "demo-lender": 20,
+    }
+    assert sorted(results_of(config).ran) == ["t[demo-college]", "t[demo-lender]"]
