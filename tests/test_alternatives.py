@@ -31,7 +31,7 @@ import pytest
 
 from alma_p2p.facts import CalibratedFacts, load_register
 from tests.calibrated import calibrate_world, demo_profiles, profiles_args
-from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
+from tests.suite_runner import REPO, demo_world, institution, junit_test_id, record_of, run_live
 
 pytestmark = [pytest.mark.standin]
 
@@ -139,7 +139,7 @@ def verdicts(junit: Path) -> Verdicts:
             elif child.tag == "skipped":
                 message = child.get("message", "")
                 verdict = "cannot tell" if "cannot tell:" in message else "skipped"
-        out[case.get("name", "")] = verdict
+        out[junit_test_id(case)] = verdict
     return out
 
 

@@ -29,6 +29,10 @@ SHOWN: dict[str, list[str]] = {
     # README: the first two commands; the Makefile's help
     "make acceptance": [CI],
     "make test": [CI],
+    "make workflows": [CI],  # a prerequisite of make test
+    ".venv/bin/alma-p2p report merge jobs/*/readiness.json --output reports/consortium": [
+        "tests/test_report_runs.py::test_the_merge_command_runs_as_installed"
+    ],
     "make live-demo": [
         "tests/test_shown_commands.py::test_the_live_demo_runs_live_against_a_stand_in_it_starts"
     ],

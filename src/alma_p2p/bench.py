@@ -8,6 +8,9 @@
 4. The live suite in process through each fault mix of ``tests/faults.py`` (Alma's per-second
    429s, 5xx and resets on reads, Alma unreachable): calls sent and wall time against the
    clean run, and whether every verdict stayed the same (retries wait no time here).
+5. A live consortium of 3 and of 30 institutions with Alma-like waits, serial and on two
+   workers, against its floor (``alma_p2p.bench_consortium``; ``python -m
+   alma_p2p.bench_consortium`` runs it alone).
 """
 
 from __future__ import annotations
@@ -146,6 +149,9 @@ def main() -> int:
                 "repeat on purpose)"
             )
     _fault_mixes()
+    from alma_p2p import bench_consortium
+
+    bench_consortium.main()
     return 0
 
 

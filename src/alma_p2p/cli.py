@@ -9,6 +9,7 @@
 ``alma-p2p facts``         print what the harness assumes about Alma (the register of facts)
 ``alma-p2p calibrate``     ask a sandbox what the register assumes; write it down (1: drift)
 ``alma-p2p audit-patrons`` every patron's RS library against the profile (alma_p2p.audit)
+``alma-p2p report merge``  one consortium report from many runs' readiness.json
 
 Arguments after live-demo and record-demo go to pytest (``alma-p2p record-demo -k routing``);
 the other commands refuse arguments they do not know.
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alma_p2p import __version__
+from alma_p2p import __version__, resultfile
 from alma_p2p.alma import AlmaError
 from alma_p2p.audit import cli as audit_cli
 from alma_p2p.files import write_atomic
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
         "--institution", required=True, metavar="NAME", help="fixtures/institutions/<NAME>"
     )
     audit_cli.register(sub)
+    resultfile.add_parser(sub)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command not in PASSES_TO_PYTEST:
         parser.parse_args(argv)  # argparse's usage error for the unknown arguments (exit 2)
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
             return calibrate(args.institution, transport=transport)
         if args.command == "sweep":
             return sweep(args.institution, args.ledger, transport=transport)
+        if args.command == "report":
+            return resultfile.main(args)
         if args.command == "drift":
             return drift(args.baseline, args.new, args.institution, args.json, args.markdown)
         mode = "live" if args.command == "live-demo" else "record"

@@ -1,4 +1,9 @@
-"""Waiting for Alma to move a request on: poll with a deadline, never a bare sleep."""
+"""Waiting for Alma to move a request on: poll with a deadline, never a bare sleep.
+
+A long wait says so: while a poll waits, ``PROGRESS`` (set by the plugin in live and record
+runs) is told what is awaited and for how long, at most once every ``PROGRESS_EVERY``
+seconds of that poll, so a CI log shows a slow Alma without filling up with it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,11 @@ class Clock:
 
 
 CLOCK = Clock()
+
+# (what is awaited, seconds waited so far, the deadline) → shown to the person running it.
+Progress = Callable[[str, float, float], None]
+PROGRESS: Progress | None = None
+PROGRESS_EVERY = 30.0
 
 
 class DeadlineExceeded(AssertionError):
@@ -47,12 +57,16 @@ def poll(
     """
     sleep = sleep or CLOCK.sleep
     clock = clock or CLOCK.monotonic
-    start = clock()
+    start = told = clock()
     while True:
         value = fetch()
         if done(value):
             return value
-        if clock() - start >= deadline:
+        now = clock()
+        if now - start >= deadline:
             raise DeadlineExceeded(what, deadline, value)
+        if PROGRESS is not None and now - told >= PROGRESS_EVERY:
+            PROGRESS(what, now - start, deadline)
+            told = now
         if interval:
             sleep(interval)

@@ -3,6 +3,10 @@
 Written after every run as ``readiness.md`` and a self-contained ``readiness.html`` (no
 external assets; opens offline). Verdicts: pass, fail, cannot tell, error, manual, attested,
 stale, not run, n/a.
+The header says what the run was: its date, the harness version, the mode, the selection
+(``-k``, ``-m``, institutions), the cassettes' dates, and whether it stopped early. A scenario
+the selection left out is *not run (not selected)*; one a stopped run never reached is *not
+run (run stopped early)*: neither lets an item it belongs to read as passed.
 Each institution also gets an "Alma facts" section: which facts of the register its sandbox
 confirmed through ``alma-p2p calibrate`` (value, date), and which the run still assumes.
 An item's verdict is the worst of its scenarios': one failure fails it, and an item proven
@@ -12,9 +16,10 @@ partly through the API and partly by a person stays ``manual`` until a person ch
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from alma_p2p.facts import Facts
 from alma_p2p.files import write_atomic
@@ -50,6 +55,46 @@ class ScenarioResult:
     message: str = ""
     evidence: list[str] = field(default_factory=list)
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.institution, self.feature, self.scenario)
+
+
+NOT_SELECTED = "not selected"
+STOPPED_EARLY = "run stopped early"
+
+
+def not_run(result: ScenarioResult) -> str:
+    """``not run (<why>)`` for a scenario that did not run (its message says why)."""
+    return f"not run ({result.message})" if result.message else "not run"
+
+
+@dataclass
+class RunInfo:
+    """What the run was, for the report's header (and the result file's ``run``)."""
+
+    date: str = ""  # ISO 8601, UTC
+    harness_version: str = ""
+    mode: str = ""
+    selection: dict[str, str] = field(default_factory=dict)  # "-k" → expression, …
+    stopped_early: str = ""  # why, when it did
+    cassettes: dict[str, str] = field(default_factory=dict)  # institution → recorded on
+    names: dict[str, str] = field(default_factory=dict)  # institution → its Alma name
+
+
+class HasRows(Protocol):
+    def rows(self) -> list[tuple[str, str, str, str]]: ...
+
+
+@dataclass(frozen=True)
+class FactRows:
+    """An institution's Alma facts as a result file carries them (``Facts.rows()``)."""
+
+    table: tuple[tuple[str, str, str, str], ...]
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        return list(self.table)
+
 
 def verdict_of(outcome: str, verdict: str | None = None) -> str:
     """A scenario's verdict: the one its typed outcome or the harness gave (cannot tell,
@@ -73,7 +118,8 @@ class Readiness:
     institutions: list[str]
     results: list[ScenarioResult]
     not_applicable: set[tuple[str, str]] = field(default_factory=set)  # (institution, item)
-    facts: dict[str, Facts] = field(default_factory=dict)  # institution → its Alma facts
+    facts: Mapping[str, Facts | HasRows] = field(default_factory=dict)  # institution → facts
+    run: RunInfo = field(default_factory=RunInfo)
 
     def item_verdict(self, institution: str, item: str) -> tuple[str, list[ScenarioResult]]:
         mine = [r for r in self.results if r.institution == institution and item in r.guide_items]
@@ -81,19 +127,35 @@ class Readiness:
             return "n/a", mine
         return worst(r.verdict for r in mine), mine
 
+    def item_label(self, institution: str, item: str) -> tuple[str, list[ScenarioResult]]:
+        """The item's verdict as shown: ``not run`` says why when its scenarios agree."""
+        verdict, mine = self.item_verdict(institution, item)
+        if verdict == "not run":
+            whys = {not_run(r) for r in mine if r.verdict == "not run"}
+            if len(whys) == 1:
+                return whys.pop(), mine
+        return verdict, mine
+
     def behaviours(self, institution: str) -> list[ScenarioResult]:
         return [r for r in self.results if r.institution == institution and "manual" not in r.kinds]
 
 
 def write_reports(readiness: Readiness, folder: Path, mode: str) -> list[Path]:
-    """Both reports, each written whole or not at all; both are rendered before either is
-    written, so a rendering error never leaves a new Markdown beside an old HTML page."""
+    """The reports and the result file, each written whole or not at all; all are rendered
+    before any is written, so a rendering error never leaves a new Markdown beside an old
+    HTML page."""
+    from alma_p2p.resultfile import RESULT_FILE, dumps
+
     folder.mkdir(parents=True, exist_ok=True)
-    md, page = folder / "readiness.md", folder / "readiness.html"
-    texts = {md: render_markdown(readiness, mode), page: render_html(readiness, mode)}
+    md, page, data = folder / "readiness.md", folder / "readiness.html", folder / RESULT_FILE
+    texts = {
+        md: render_markdown(readiness, mode),
+        page: render_html(readiness, mode),
+        data: dumps(readiness),
+    }
     for path, text in texts.items():
         write_atomic(path, text)
-    return [md, page]
+    return [md, page, data]
 
 
 def _short(text: str, limit: int = 600) -> str:
@@ -101,24 +163,63 @@ def _short(text: str, limit: int = 600) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def anchor(institution: str) -> str:
+    """The institution's anchor in both reports (profile names are already slug-like)."""
+    return "inst-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in institution)
+
+
+def header_lines(readiness: Readiness, mode: str) -> list[tuple[str, str]]:
+    """(label, value) lines of the report's header."""
+    run = readiness.run
+    lines = []
+    if run.stopped_early:
+        lines.append(
+            (
+                "STOPPED EARLY",
+                f"{run.stopped_early}: scenarios it did not reach are 'not run (run stopped "
+                "early)'; run again without -x (or to the end) for a complete report",
+            )
+        )
+    if run.date:
+        lines.append(("Run", run.date))
+    if run.harness_version:
+        lines.append(("Harness version", run.harness_version))
+    lines.append(("Mode", mode))
+    chosen = "; ".join(f"{k} {v}" for k, v in run.selection.items())
+    lines.append(("Selection", chosen or "everything"))
+    names = [f"{i} ({run.names[i]})" if run.names.get(i) else i for i in readiness.institutions]
+    lines.append(("Institutions", ", ".join(names)))
+    if run.cassettes:
+        lines.append(
+            (
+                "Cassettes recorded",
+                ", ".join(f"{i}: {d}" for i, d in sorted(run.cassettes.items())),
+            )
+        )
+    return lines
+
+
 def render_markdown(readiness: Readiness, mode: str) -> str:
     out = [f"# Peer-to-peer readiness ({mode})", ""]
-    out += ["## Consortium", "", "| item | " + " | ".join(readiness.institutions) + " |"]
+    out += [f"- **{label}:** {_md(value)}" for label, value in header_lines(readiness, mode)]
+    out += ["", "## Consortium", ""]
+    heads = [f"[{i}](#{anchor(i)})" for i in readiness.institutions]
+    out.append("| item | " + " | ".join(heads) + " |")
     out.append("|---|" + "---|" * len(readiness.institutions))
     for item in GUIDE:
-        cells = [readiness.item_verdict(i, item.id)[0] for i in readiness.institutions]
+        cells = [readiness.item_label(i, item.id)[0] for i in readiness.institutions]
         out.append(f"| {item.title} | " + " | ".join(cells) + " |")
     for institution in readiness.institutions:
-        out += ["", f"## {institution}", "", "| item | verdict | evidence and what to do |"]
-        out.append("|---|---|---|")
+        out += ["", f'<a id="{anchor(institution)}"></a>', "", f"## {institution}", ""]
+        out += ["| item | verdict | evidence and what to do |", "|---|---|---|"]
         for item in GUIDE:
-            verdict, results = readiness.item_verdict(institution, item.id)
+            verdict, results = readiness.item_label(institution, item.id)
             detail = "; ".join(_detail(r) for r in results) or _none_ran(verdict)
             out.append(f"| {item.title} | **{verdict}** | {_md(detail)} |")
         out += ["", "| behaviour | verdict | evidence and what to do |", "|---|---|---|"]
         for result in readiness.behaviours(institution):
             out.append(
-                f"| {_md(result.scenario)} | **{result.verdict}** | {_md(_detail(result))} |"
+                f"| {_md(result.scenario)} | **{_label(result)}** | {_md(_detail(result))} |"
             )
         if institution in readiness.facts:
             out += ["", *_facts_markdown(institution, readiness.facts[institution])]
@@ -133,13 +234,13 @@ FACTS_HOWTO = (
 )
 
 
-def _facts_summary(facts: Facts) -> str:
+def _facts_summary(facts: Facts | HasRows) -> str:
     rows = facts.rows()
     done = sum(1 for r in rows if r[1] == "calibrated")
     return f"{done} of {len(rows)} calibrated, {len(rows) - done} still assumed"
 
 
-def _facts_markdown(institution: str, facts: Facts) -> list[str]:
+def _facts_markdown(institution: str, facts: Facts | HasRows) -> list[str]:
     out = [f"### Alma facts ({_facts_summary(facts)})", "", FACTS_HOWTO.format(name=institution)]
     out += ["", "| fact | status | value | date, or why still assumed |", "|---|---|---|---|"]
     for fact_id, status, value, note in facts.rows():
@@ -147,7 +248,7 @@ def _facts_markdown(institution: str, facts: Facts) -> list[str]:
     return out
 
 
-def _facts_html(institution: str, facts: Facts) -> str:
+def _facts_html(institution: str, facts: Facts | HasRows) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><th scope='row'><code>{e(fact_id)}</code></th><td>{e(status)}</td>"
@@ -162,12 +263,19 @@ def _facts_html(institution: str, facts: Facts) -> str:
     )
 
 
+def _label(result: ScenarioResult) -> str:
+    return not_run(result) if result.verdict == "not run" else result.verdict
+
+
 def _detail(result: ScenarioResult) -> str:
+    """Evidence and the whole message: a fix text is never cut short."""
+    if result.verdict == "not run":
+        return f"{result.scenario}: {not_run(result)}"
     parts = []
     if result.evidence:
         parts.append("Alma: " + ", ".join(result.evidence))
     if result.message and result.verdict != "pass":
-        parts.append(_short(result.message))
+        parts.append(" ".join(result.message.split()))
     return f"{result.scenario}: " + (" — ".join(parts) if parts else result.verdict)
 
 
@@ -185,16 +293,16 @@ def render_html(readiness: Readiness, mode: str) -> str:
     e = html.escape
     rows = []
     for item in GUIDE:
-        cells = "".join(
-            _badge(readiness.item_verdict(i, item.id)[0]) for i in readiness.institutions
-        )
+        cells = "".join(_badge(readiness.item_label(i, item.id)[0]) for i in readiness.institutions)
         rows.append(f"<tr><th scope='row'>{e(item.title)}</th>{cells}</tr>")
-    heads = "".join(f"<th scope='col'>{e(i)}</th>" for i in readiness.institutions)
+    heads = "".join(
+        f"<th scope='col'><a href='#{anchor(i)}'>{e(i)}</a></th>" for i in readiness.institutions
+    )
     sections = []
     for institution in readiness.institutions:
         item_rows = []
         for item in GUIDE:
-            verdict, results = readiness.item_verdict(institution, item.id)
+            verdict, results = readiness.item_label(institution, item.id)
             details = "".join(f"<li>{e(_detail(r))}</li>" for r in results) or (
                 f"<li>{e(_none_ran(verdict))}</li>"
             )
@@ -204,11 +312,11 @@ def render_html(readiness: Readiness, mode: str) -> str:
             )
         behaviour_rows = "".join(
             f"<tr><th scope='row'>{e(r.scenario)}<div class='menu'>{e(r.feature)}</div></th>"
-            f"{_badge(r.verdict)}<td>{e(_detail(r))}</td></tr>"
+            f"{_badge(_label(r))}<td>{e(_detail(r))}</td></tr>"
             for r in readiness.behaviours(institution)
         )
         sections.append(
-            f"<section id='{e(institution)}'><h2>{e(institution)}</h2>"
+            f"<section id='{anchor(institution)}'><h2>{e(institution)}</h2>"
             "<table><thead><tr><th>Guide item</th><th>Verdict</th><th>Evidence and what to do"
             f"</th></tr></thead><tbody>{''.join(item_rows)}</tbody></table>"
             "<table><thead><tr><th>Behaviour</th><th>Verdict</th><th>Evidence and what to do"
@@ -221,6 +329,10 @@ def render_html(readiness: Readiness, mode: str) -> str:
             + "</section>"
         )
     legend = "".join(_badge(v, tag="span") for v in reversed(ORDER))
+    header = "".join(
+        f"<dt{' class=stop' if label == 'STOPPED EARLY' else ''}>{e(label)}</dt><dd>{e(value)}</dd>"
+        for label, value in header_lines(readiness, mode)
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Peer-to-peer readiness</title>
@@ -234,9 +346,13 @@ thead th {{ background: #f2f2f2; }}
 td.v-cell {{ text-align: center; }}
 .menu {{ font-weight: normal; font-size: .85em; color: #555; }}
 ul {{ margin: 0; padding-left: 1.1rem; }}
+dl.run {{ display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }}
+dl.run dt {{ font-weight: 600; }}
+dt.stop, dt.stop + dd {{ color: #b3261e; }}
 </style></head><body>
 <h1>Peer-to-peer resource sharing readiness</h1>
-<p>Mode: <strong>{e(mode)}</strong>. Verdicts: {legend}</p>
+<dl class="run">{header}</dl>
+<p>Verdicts: {legend}</p>
 <h2>Consortium</h2>
 <table id="consortium"><thead><tr><th>Guide item</th>{heads}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
@@ -246,6 +362,6 @@ ul {{ margin: 0; padding-left: 1.1rem; }}
 
 
 def _badge(verdict: str, tag: str = "td") -> str:
-    colour = COLOURS.get(verdict, "#6b6b6b")
+    colour = COLOURS.get(verdict.split(" (", maxsplit=1)[0], "#6b6b6b")
     inner = f"<span class='v' style='background:{colour}'>{html.escape(verdict)}</span>"
     return f"<td class='v-cell'>{inner}</td>" if tag == "td" else inner + " "

@@ -50,6 +50,7 @@ SETTING_NAMES: Mapping[str, tuple[str, str]] = {
     "profiles_dir": ("--profiles-dir", "ALMA_PROFILES_DIR"),
     "cassettes_dir": ("--cassettes-dir", "ALMA_CASSETTES_DIR"),
     "report_dir": ("--alma-report-dir", "ALMA_REPORT_DIR"),
+    "consortium": ("--alma-consortium", "ALMA_CONSORTIUM"),
     "ledger": ("--alma-ledger", "ALMA_LEDGER"),
     "cassette_max_age_days": ("(no flag)", "ALMA_CASSETTE_MAX_AGE_DAYS"),
 }
@@ -78,6 +79,8 @@ class Settings(BaseSettings):
     profiles_dir: Path = Path("fixtures/institutions")
     cassettes_dir: Path = Path("cassettes")
     report_dir: Path = Path("reports")
+    # The reports' title (Allure's report name); default: the institutions' names.
+    consortium: str = Field(default="", max_length=200)
     ledger: Path = Path(".alma-p2p/ledger.jsonl")
     cassette_max_age_days: int = Field(default=90, ge=1)
     # ALMA_API_KEY_<NAME> → key, read once from the environment and .env by load_settings.

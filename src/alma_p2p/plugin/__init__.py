@@ -12,6 +12,10 @@ Each module does one job and owns the run state it writes (typed, in ``config.st
 ``writes``         the write guard, the ledger and the cleanup of @writes scenarios
 ``results``        verdicts per scenario: readiness report, Allure extras
 ``summary``        the terminal summary
+``allure_view``    the Allure tree (institution → feature), readable step values, allurerc.json
+``progress``       a long live run says which scenario waits for Alma, and how long
+``junit``          JUnit names and properties a person reads (feature / scenario [institution])
+``workers``        ``pytest -n N``: one worker per institution; the controller gathers all
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ pytest_plugins = [
     "alma_p2p.plugin.writes",
     "alma_p2p.plugin.results",
     "alma_p2p.plugin.summary",
+    "alma_p2p.plugin.workers",
+    "alma_p2p.plugin.junit",
+    "alma_p2p.plugin.allure_view",
+    "alma_p2p.plugin.progress",
 ]
 
 

@@ -32,6 +32,7 @@ from alma_p2p.alma.errors import AlmaDailyLimitReached, AlmaUnreachable
 from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES, WRITE_PROBES
 from alma_p2p.alma.models import General
 from alma_p2p.plugin.clients import live_client
+from alma_p2p.plugin.deal import owns
 from alma_p2p.plugin.run import institution_of, run_of
 from alma_p2p.plugin.scenario import scenario_of
 from alma_p2p.profile import PROFILE_FILE, Profile
@@ -78,7 +79,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     per_institution: dict[str, list[pytest.Item]] = {}
     for item in session.items:
         name = institution_of(item)
-        if name is not None:
+        # Under pytest -n, each worker asks only the Almas of the institutions it runs.
+        if name is not None and owns(config, name):
             per_institution.setdefault(name, []).append(item)
     problems = [
         p

@@ -108,6 +108,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where the readiness report is written (default reports). Env: ALMA_REPORT_DIR",
     )
+    group.addoption(
+        "--alma-consortium",
+        default=None,
+        metavar="NAME",
+        help="the consortium's name, the title of the reports. Env: ALMA_CONSORTIUM",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # the other modules read the run when they configure
@@ -125,6 +131,7 @@ def pytest_configure(config: pytest.Config) -> None:
             profiles_dir=opt("--profiles-dir"),
             cassettes_dir=opt("--cassettes-dir"),
             report_dir=opt("--alma-report-dir"),
+            consortium=opt("--alma-consortium"),
             ledger=opt("--alma-ledger"),
         )
     except SettingsError as exc:

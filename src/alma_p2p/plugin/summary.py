@@ -18,7 +18,8 @@ from alma_p2p.plugin.writes import WRITES
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     run = run_of(config)
     clients, left_out = clients_of(config), left_out_of(config)
-    if not run.profiles or not (clients.open or left_out.reasons):
+    results = results_of(config)
+    if not run.profiles or not (clients.open or clients.spent or left_out.reasons or results.ran):
         return
     write = terminalreporter.write_line
     mode = run.settings.mode

@@ -51,7 +51,7 @@ class StandinApp:
         self._gateway = Gateway(world, clock)
         peers = {inst.code: inst for inst in world.institutions}
         self._live: dict[str, Live] = {
-            inst.code: Live.of(inst, peers) for inst in world.institutions
+            inst.code: Live.of(inst, peers, clock) for inst in world.institutions
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

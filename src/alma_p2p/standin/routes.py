@@ -8,6 +8,7 @@ institution's ``Live`` state and answers with ``render``'s shapes. Faults travel
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -37,11 +38,19 @@ class Live:
     tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (path, offset)
     # lending requests whose locate settles later: request id → (outcome, reads left or None)
     settling: dict[str, tuple[rules.Located, int | None]] = field(default_factory=dict)
+    # requests that stay in locate until a time of ``clock`` (the institution's ``delays``)
+    due: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
 
     @classmethod
-    def of(cls, inst: Institution, peers: Mapping[str, Institution] | None = None) -> Live:
+    def of(
+        cls,
+        inst: Institution,
+        peers: Mapping[str, Institution] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Live:
         """An institution's state at start: the borrowing requests its world holds."""
-        live = cls(inst, dict(peers or {}))
+        live = cls(inst, dict(peers or {}), clock=clock)
         for req in inst.borrowing_requests:
             live.borrowing[req.request_id] = render.seeded_borrowing(inst, req)
         return live
@@ -234,6 +243,8 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
         body=body,
     )
     live.borrowing[request_id] = record
+    if inst.delays.send:
+        live.due[request_id] = live.clock() + inst.delays.send
     return render.public(record)
 
 
@@ -246,12 +257,25 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
             # UNVERIFIED(borrowing.cancelled_status_code)
             record["status"] = render.code("CANCELLED", "Canceled by staff")
         return None
+    if _waiting(live, record["request_id"]):
+        return render.public(record)
     if record["status"]["value"] == "LOCATE_IN_PROCESS":
         sent = rules.send_on(live.institution, record["title"], live.peers)
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
     return render.public(record)
+
+
+def _waiting(live: Live, request_id: str) -> bool:
+    """Whether a request is still within its institution's delay (``delays``)."""
+    due = live.due.get(request_id)
+    if due is None:
+        return False
+    if live.clock() < due:
+        return True
+    del live.due[request_id]
+    return False
 
 
 def _find_borrowing(live: Live, request: Request, uid: str, rid: str) -> BorrowingRecord:
@@ -310,6 +334,11 @@ def _create_lending(live: Live, request: Request, code: str) -> Answer:
     if located.interim is not None:
         status, desc = located.interim, rules.LENDING_DESC[located.interim]
         live.settling[request_id] = (located, located.reads)
+    elif inst.delays.locate:
+        status, desc = "LOCATE_IN_PROCESS", rules.LENDING_DESC["LOCATE_IN_PROCESS"]
+        live.settling[request_id] = (located, 0)
+    if inst.delays.locate:
+        live.due[request_id] = live.clock() + inst.delays.locate
     record = render.new_lending(
         inst,
         partner,
@@ -331,7 +360,7 @@ def _lending(live: Live, request: Request, code: str, rid: str) -> Answer:
     record = live.lending.get(rid)
     if record is None or record["partner"]["value"] != code:
         raise AlmaFault("40166412", "Failed to perform action")
-    if rid in live.settling:
+    if rid in live.settling and not _waiting(live, rid):
         # UNVERIFIED(lending.auto_reject_timing): locate settles after some reads, or never
         # within a run (by a job).
         located, left = live.settling[rid]

@@ -263,6 +263,19 @@ class AnalyticsReport(_Data):
         return self
 
 
+class Delays(_Data):
+    """How long this Alma takes to move a new request on (0: at the next read). Not a fact
+    about Alma (the register's facts say *what* happens): a knob for ``make bench`` to give
+    a live run Alma-like waits."""
+
+    send: float = Field(
+        default=0, ge=0, le=600, description="seconds a new borrowing request stays in locate"
+    )
+    locate: float = Field(
+        default=0, ge=0, le=600, description="seconds a new lending request stays in locate"
+    )
+
+
 class Institution(_Data):
     code: str
     name: str
@@ -282,6 +295,7 @@ class Institution(_Data):
     sends_automatically: bool = Field(
         default=True, description="a sending borrowing request rule applies to the rota"
     )
+    delays: Delays = Field(default_factory=Delays)
     api_keys: list[ApiKey] = Field(default_factory=list)
     libraries: list[Library] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
