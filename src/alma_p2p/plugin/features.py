@@ -11,8 +11,10 @@ writes it). Then:
 - a project's own tags are markers without being declared (``--strict-markers`` holds for
   every other marker).
 
-A scenario's cassette path is its feature's path inside the standard features folder, or
-inside the project's features folder for its own (``recording.cassette_path``).
+A standard feature's node id is ``features/<domain>/<name>.feature`` wherever the package is
+installed. A scenario's cassette path is its feature's path inside the standard features
+folder, or inside the project's features folder for its own (``recording.cassette_path``):
+a project's own feature should not repeat a standard feature's path.
 """
 
 from __future__ import annotations
