@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,11 @@ def fresh_venv(tmp_path: Path, wheel: Path) -> Path:
 @pytest.mark.subprocess
 @pytest.mark.socket
 def test_the_wheel_in_an_empty_folder_inits_records_and_replays_offline(tmp_path: Path) -> None:
-    venv = fresh_venv(tmp_path, build_wheel(tmp_path))
+    wheel = build_wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "alma_p2p/suite/features/borrowing/request_routing.feature" in names
+    venv = fresh_venv(tmp_path, wheel)
     bin_ = venv / "bin"
     project = tmp_path / "project"
     project.mkdir()

@@ -156,6 +156,18 @@ def test_a_feature_path_runs_that_feature(project):
     result.assert_outcomes(passed=1)
 
 
+def test_a_standard_feature_is_run_by_its_path_under_features(project):
+    result = _run(project, "features/configuration/partners.feature")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*configuration/partners.feature::test_each_partner_uses*PASSED*"])
+
+
+def test_a_path_that_is_nowhere_is_pytests_own_error(project):
+    result = _run(project, "features/configuration/nowhere.feature")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*file or directory not found: features/configuration/nowhere*"])
+
+
 def test_the_projects_own_tag_is_a_marker_without_declaring_it(project):
     result = _run(project, "-m", "consortium_rule")
     result.assert_outcomes(passed=1, deselected=result.parseoutcomes()["deselected"])

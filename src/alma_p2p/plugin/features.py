@@ -5,13 +5,16 @@ writes it). Then:
 
 - ``pytest`` with no path runs the package's standard features and the project's own
   feature files (``alma_features``, default ``features``), with the package's steps;
-- a ``.feature`` path on the command line runs that feature;
+- a ``.feature`` path on the command line runs that feature; ``features/<domain>/<name>.feature``
+  that the project does not have is the standard feature of that path;
 - ``-k routing`` matches a feature by its file name or its Feature name;
 - a project's own tags are markers without being declared (``--strict-markers`` holds for
   every other marker).
 
-A scenario's cassette path is its feature's path inside the standard features folder, or
-inside the project's features folder for its own (``recording.cassette_path``).
+A standard feature's node id is ``features/<domain>/<name>.feature`` wherever the package is
+installed. A scenario's cassette path is its feature's path inside the standard features
+folder, or inside the project's features folder for its own (``recording.cassette_path``):
+a project's own feature should not repeat a standard feature's path.
 """
 
 from __future__ import annotations
@@ -70,12 +73,32 @@ def pytest_configure(config: pytest.Config) -> None:
         wanted = [str(FEATURES)] + [str(d) for d in own_feature_dirs(config) if d.is_dir()]
         config.args[:] = wanted
         config.args_source = pytest.Config.ArgsSource.ARGS
+    else:
+        config.args[:] = [standard_path(config, arg) for arg in config.args]
+
+
+def standard_path(config: pytest.Config, arg: str) -> str:
+    """``features/<domain>/<name>.feature`` that the project does not have names the
+    standard feature of that path (with any ``::`` part kept)."""
+    path, sep, rest = arg.partition("::")
+    if not path.endswith(".feature") or (config.invocation_params.dir / path).exists():
+        return arg
+    standard = FEATURES / Path(path).as_posix().removeprefix("features/")
+    return f"{standard}{sep}{rest}" if standard.is_file() else arg
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".feature" or not runs_suite(parent.config):
         return None
-    feature: FeatureFile = FeatureFile.from_parent(parent, path=file_path)
+    # A standard feature has the same node id wherever the package is installed, and the
+    # path that runs it: features/<domain>/<name>.feature.
+    resolved = file_path.resolve()
+    nodeid = (
+        f"features/{resolved.relative_to(FEATURES).as_posix()}"
+        if resolved.is_relative_to(FEATURES)
+        else None
+    )
+    feature: FeatureFile = FeatureFile.from_parent(parent, path=file_path, nodeid=nodeid)
     return feature
 
 
