@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ from tests.audit_helpers import KEY, NAME, audit_args, findings, profiles_for, p
 from tests.faults import READS, Faults
 
 POP = Population(size=220, seed=5)
+DAY = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -189,44 +191,42 @@ def test_the_summary_names_the_fix_and_the_mapping(profiles: Path, tmp_path: Pat
 # -- the budget ----------------------------------------------------------------------
 
 
-@pytest.mark.socket
 def test_little_left_today_stops_cleanly_and_says_when_to_continue(
-    alma, profiles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    rules: Rules, tmp_path: Path
 ) -> None:
-    alma(daily=250)
-    out = tmp_path / "mine"
-    args = audit_args(profiles, out, "--live", "--show-identifiers", "--rate", "100", "--keep", "0")
-    assert main(args) == 3
-    err = capsys.readouterr().err
-    assert "calls are left today (X-Exl-Api-Remaining)" in err
-    assert "continue after midnight" in err
-    assert "run the same command again" in err
-    cp = json.loads((out / "checkpoint.json").read_text(encoding="utf-8"))
-    assert cp["complete"] is False
-    assert cp["next_offset"] == 200
+    with _client(Faults(), daily=250) as client:
+        done = audit_live(client, rules, tmp_path, show_identifiers=True, rate=1000, today=DAY)
+    assert not done.complete
+    assert "calls are left today (X-Exl-Api-Remaining)" in done.reason
+    assert "continue after midnight, when Alma renews the daily allowance (2026-03-02)" in (
+        done.reason
+    )
+    assert "run the same command again" in done.reason
+    cp = json.loads((tmp_path / "checkpoint.json").read_text(encoding="utf-8"))
+    assert (cp["complete"], cp["next_offset"]) == (False, 200)
     # The next day: a full allowance, and the audit picks up where it stopped.
-    standin = alma()
-    assert main(args) == 1
-    assert findings(out) == POP.planted()
-    lists = [r for r in standin.app.request_log if r.path.endswith("/users")]
-    assert len(lists) == 1  # page 3 only
+    faults = Faults()
+    with _client(faults) as client:
+        again = audit_live(client, rules, tmp_path, show_identifiers=True, rate=1000)
+    assert again.complete
+    assert findings(tmp_path) == POP.planted()
+    assert again.calls == 1 + sum(1 for p in list(POP.patrons())[200:] if p.status == "ACTIVE")
 
 
-@pytest.mark.socket
-def test_the_runs_own_budget_stops_it_too(
-    alma, profiles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    alma()
-    out = tmp_path / "mine"
-    args = audit_args(profiles, out, "--live", "--rate", "100", "--max-calls", "150")
-    assert main(args) == 3
-    assert "--max-calls" in capsys.readouterr().err
-    assert main(audit_args(profiles, out, "--live", "--rate", "100")) == 1
-    assert findings(out) == pseudonymised(POP.planted())
+def test_the_runs_own_budget_stops_it_too(rules: Rules, tmp_path: Path) -> None:
+    with _client(Faults()) as client:
+        done = audit_live(client, rules, tmp_path, show_identifiers=False, rate=1000, max_calls=150)
+    assert not done.complete
+    assert done.calls <= 150
+    assert "--max-calls" in done.reason
+    with _client(Faults()) as client:
+        assert audit_live(client, rules, tmp_path, show_identifiers=False, rate=1000).complete
+    assert findings(tmp_path) == pseudonymised(POP.planted())
 
 
-def _client(faults: Faults) -> AlmaClient:
-    world = World.model_validate(POP.world_data(key=KEY, per_second=10_000))
+def _client(faults: Faults, daily: int = 1_000_000) -> AlmaClient:
+    """A client of POP's stand-in, in process, through ``faults``."""
+    world = World.model_validate(POP.world_data(key=KEY, per_second=10_000, daily=daily))
     transport = faults(httpx.WSGITransport(app=StandinApp(world)))
     return AlmaClient(
         base_url="http://standin.invalid/almaws/v1",
