@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -335,3 +336,15 @@ def test_progress_rewrites_one_line_on_a_terminal() -> None:
     progress.update(100, 100, 100, None, final=True)
     assert out.getvalue().count("\r") == 2
     assert out.getvalue().endswith("\n")
+
+
+@pytest.mark.socket
+def test_the_bench_figures_on_a_tiny_institution(capsys: pytest.CaptureFixture[str]) -> None:
+    from alma_p2p.audit import bench
+
+    assert bench.main(["100", "100", "0", "1000"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(
+        r"calls (\d+) \(one list per 100 \+ one read per active patron: \1\); 429s 0", printed
+    )
+    assert "peak traced memory, 1,000 patrons" in printed
