@@ -2,11 +2,11 @@
 
 A patron is in scope when active, not a contact record, not of a user group the
 profile leaves out, and not the test patron the profile keeps without an RS library
-(``borrowing.patron_without_rs_library``). Their expected RS library is the one the profile's mapping gives
-their campus code or user group. One finding per patron, the first that applies:
-``unmapped`` (the mapping forgets their campus or group), ``missing`` (no RS library),
-``multiple`` (more than one), ``not_rs`` (one library, not flagged for resource sharing),
-``wrong`` (another RS library).
+(``borrowing.patron_without_rs_library``). Their expected RS library is the one the
+profile's mapping gives their campus code or user group. One finding per patron,
+the first that applies: ``unmapped`` (the mapping forgets their campus or group),
+``missing`` (no RS library), ``multiple`` (more than one), ``not_rs`` (one library, not
+flagged for resource sharing), ``wrong`` (another RS library).
 """
 
 from __future__ import annotations
