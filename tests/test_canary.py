@@ -63,3 +63,51 @@ def test_nothing_secret_survives_recording_everything(tmp_path):
     assert "Identifier-" in recorded
     for canary in CANARIES:
         assert canary not in run.output
+
+
+@pytest.mark.socket
+def test_the_patron_audit_names_no_patron_unless_asked(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """Live and from a file, everything the audit writes or prints holds pseudonyms; only
+    --show-identifiers, into the folder named, gives the real identifiers."""
+    from alma_p2p.cli import main
+    from alma_p2p.standin import serve
+    from alma_p2p.standin.population import Population
+    from alma_p2p.standin.world import World
+    from tests.audit_helpers import KEY, NAME, profiles_for
+
+    population = Population(size=150, seed=3, id_prefix="CANARY")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    users = inputs / "users.xml"
+    population.write_users_xml(users)
+    profiles = profiles_for(population, inputs)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    common = ["audit-patrons", "--institution", NAME, "--profiles-dir", str(profiles)]
+    world = World.model_validate(population.world_data(key=KEY, per_second=1000))
+    with serve(world) as standin:
+        monkeypatch.setenv("ALMA_BASE_URL", standin.base_url)
+        monkeypatch.setenv("ALMA_API_KEY", KEY)
+        assert main([*common, "--live", "--rate", "100"]) == 1
+        assert main([*common, "--from-file", str(users), "--out", "from-file"]) == 1
+        printed = capsys.readouterr()
+        mine = tmp_path / "mine"
+        assert main([*common, "--live", "--rate", "100", "--show-identifiers", "--out", str(mine)])
+    written = [p for p in work.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"findings.csv", "summary.md", "checkpoint.json"}
+    leaks = {
+        str(p.relative_to(work)): canary
+        for p in written
+        for canary in CANARIES
+        if canary in p.read_text(encoding="utf-8")
+    }
+    assert leaks == {}
+    for canary in CANARIES:
+        assert canary not in printed.out + printed.err
+    # Not vacuous: the patrons were there, and the librarian's own copy names them.
+    assert "Primary-" in (work / "from-file" / "findings.csv").read_text(encoding="utf-8")
+    assert "CANARY" in (mine / "findings.csv").read_text(encoding="utf-8")
+    assert "CANARY" in (mine / "checkpoint.json").read_text(encoding="utf-8")

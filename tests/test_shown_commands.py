@@ -23,6 +23,7 @@ CI = "make test (.ci/run), which CI runs"
 PACKAGING = (
     "tests/test_packaging.py::test_the_wheel_in_an_empty_folder_inits_records_and_replays_offline"
 )
+AUDIT = "tests/test_audit_readme.py::test_the_readme_audit_commands_run_as_shown"
 LIVE_DEMO = "tests/test_safety.py::test_live_run_against_the_alma_standin_command_passes"
 
 SHOWN: dict[str, list[str]] = {
@@ -30,6 +31,13 @@ SHOWN: dict[str, list[str]] = {
     "make acceptance": [CI],
     "make test": [CI],
     "make workflows": [CI],  # a prerequisite of make test
+    # README: auditing every patron (each command run as shown, the live one against a stand-in)
+    ".venv/bin/alma-p2p audit-patrons --institution demo-university --from-file "
+    "fixtures/patron-audit/demo-university-users.xml": [AUDIT],
+    ".venv/bin/alma-p2p audit-patrons --institution demo-university --from-file "
+    "fixtures/patron-audit/demo-university-users.xml --show-identifiers --out my-audit": [AUDIT],
+    "ALMA_BASE_URL=http://127.0.0.1:8765/almaws/v1 ALMA_API_KEY=demo-university-key "
+    ".venv/bin/alma-p2p audit-patrons --institution demo-university --live": [AUDIT],
     ".venv/bin/alma-p2p report merge jobs/*/readiness.json --output reports/consortium": [
         "tests/test_report_runs.py::test_the_merge_command_runs_as_installed"
     ],

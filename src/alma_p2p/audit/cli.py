@@ -97,7 +97,9 @@ def _live(args: argparse.Namespace, settings: Any, profile: Any, rules: Rules, o
 
     key = settings.api_key_for(profile.name)
     if not key:
-        raise AuditError(f"no API key for {profile.name}: set {api_key_variable(profile.name)}")
+        raise AuditError(
+            f"no API key for {profile.name}: set {api_key_variable(profile.name)} (or ALMA_API_KEY)"
+        )
     # The audit paces the calls itself (run.Pacer), across its workers.
     with AlmaClient(
         base_url=base_url_for(settings, profile),

@@ -152,7 +152,7 @@ def summary(tally: Tally, rules: Rules, institution: str, csv_name: str) -> str:
         out.write("Nothing to fix.\n\n")
     for (key, expected), n in sorted(tally.by_fix.items()):
         out.write(
-            f"- {by} {key} → {expected} ({n:,} patrons): build an itemized user set of the "
+            f"- {by} {key} → {expected} ({_patrons(n)}): build an itemized user set of the "
             f"patrons of {csv_name} whose {rules.by} is {key} (Admin > Manage Sets > Add Set > "
             "Itemized, from the identifiers: run the audit with --show-identifiers --out DIR "
             "to get them), then Admin > Run a Job > Update/Notify Users on that set, setting "
@@ -160,7 +160,7 @@ def summary(tally: Tally, rules: Rules, institution: str, csv_name: str) -> str:
         )
     for key, n in sorted(tally.unmapped.items()):
         out.write(
-            f"- {by} {key} ({n:,} patrons) is not in the profile's patron_rs_library.map: "
+            f"- {by} {key} ({_patrons(n)}) is not in the profile's patron_rs_library.map: "
             "decide its RS library, add the line to the profile, and run the audit again to "
             "get the set to update.\n"
         )
@@ -176,3 +176,7 @@ def write_reports(folder: Path, tally: Tally, rules: Rules, institution: str) ->
     write_atomic(folder / SUMMARY_FILE, summary(tally, rules, institution, CSV_FILE))
     row = readiness_row(tally, institution)
     write_atomic(folder / ROW_FILE, json.dumps(row, indent=1) + "\n")
+
+
+def _patrons(n: int) -> str:
+    return "1 patron" if n == 1 else f"{n:,} patrons"

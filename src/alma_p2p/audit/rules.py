@@ -1,11 +1,12 @@
 """The finding for one patron: pure, no I/O.
 
-A patron is in scope when active, not a contact record, and not of a user group the
-profile leaves out. Their expected RS library is the one the profile's mapping gives
-their campus code or user group. One finding per patron, the first that applies:
-``unmapped`` (the mapping forgets their campus or group), ``missing`` (no RS library),
-``multiple`` (more than one), ``not_rs`` (one library, not flagged for resource sharing),
-``wrong`` (another RS library).
+A patron is in scope when active, not a contact record, not of a user group the
+profile leaves out, and not the test patron the profile keeps without an RS library
+(``borrowing.patron_without_rs_library``). Their expected RS library is the one the
+profile's mapping gives their campus code or user group. One finding per patron,
+the first that applies: ``unmapped`` (the mapping forgets their campus or group),
+``missing`` (no RS library), ``multiple`` (more than one), ``not_rs`` (one library, not
+flagged for resource sharing), ``wrong`` (another RS library).
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class Rules:
         self.mapping = mapping
         self.rs_libraries = frozenset(profile.rs_library_codes)
         self.out_of_scope = frozenset(mapping.out_of_scope_groups)
+        # The test patron the profile keeps without an RS library on purpose.
+        lacking = profile.borrowing.patron_without_rs_library if profile.borrowing else None
+        self.exempt = frozenset({lacking.lower()} if lacking else ())
 
     @property
     def by(self) -> str:
@@ -79,6 +83,7 @@ class Rules:
             self.active(patron.status)
             and (patron.record_type or "PUBLIC").upper() != "CONTACT"
             and patron.user_group not in self.out_of_scope
+            and patron.primary_id.lower() not in self.exempt
         )
 
     def check(self, patron: Patron) -> Finding | None:
