@@ -154,6 +154,8 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "jobs.instance_shape",
         "patron.no_rs_library_shape",
         "borrowing.received_status_code",
+        "lending.final_status_codes",
+        "borrowing.cancelled_status_code",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -425,6 +427,9 @@ def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
     assert entry.value == "REJECT"
     assert entry.evidence is not None
     assert '"code": "REJECT"' in entry.evidence
+    final = load_calibrated(outcome.path).facts["lending.final_status_codes"]  # type: ignore[union-attr]
+    assert final.value == load_register().fact("lending.final_status_codes").alternatives[0].value
+    assert final.seen == "REJECT for REJECTED"
 
 
 def test_another_reject_code_is_recorded_with_the_code_its_row_describes(
@@ -576,6 +581,13 @@ def _empty_rs_library(data: dict[str, Any]) -> None:
     data["rs_library"] = [{"code": {"value": ""}}]
 
 
+def _staff_cancel_renamed(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        if row["code"] == "CANCELLED":
+            row["code"] = "CANCELLED_BY_STAFF"
+    data["row"].append({"code": "CANCELLED", "description": "Cancelled by partner"})
+
+
 def _received_renamed(data: dict[str, Any]) -> None:
     for row in data["row"]:
         if row["code"] == "RECEIVED_PHYSICALLY":
@@ -591,6 +603,13 @@ def _received_renamed(data: dict[str, Any]) -> None:
         ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
         ("/instances", _runs_without_submit_date, "jobs.instance_shape", 0, None),
         ("/users/P2P-TEST-NORS-01", _empty_rs_library, "patron.no_rs_library_shape", 1, None),
+        (
+            "/MandatoryBorrowingWorkflowSteps",
+            _staff_cancel_renamed,
+            "borrowing.cancelled_status_code",
+            0,
+            "CANCELLED_BY_STAFF",
+        ),
         (
             "/MandatoryBorrowingWorkflowSteps",
             _received_renamed,
