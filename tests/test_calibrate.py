@@ -156,6 +156,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "borrowing.received_status_code",
         "lending.final_status_codes",
         "borrowing.cancelled_status_code",
+        "item.unknown_item_code",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)

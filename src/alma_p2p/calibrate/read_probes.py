@@ -590,3 +590,24 @@ def _borrowing_cancelled_code(p: Probing, fact: Fact) -> Answer:
     if by_staff[0]["code"] == "CANCELLED":
         return Seen(fact.assumed, evidence(response, shown))
     return Seen(alternative(fact, 0), evidence(response, shown), seen=str(by_staff[0]["code"]))
+
+
+def _unknown_item_path(p: Probing) -> str:
+    """A real bib and holding (of the profile's received item), and item pid 1."""
+    received = p.profile.borrowing.received_requests if p.profile.borrowing else []
+    if not received:
+        raise ProbeFailed("the profile names no item (borrowing.received_requests)")
+    response = p.ask("/items", {"item_barcode": received[0].item_barcode})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"item {received[0].item_barcode}: {status_and_codes(response)}")
+    mms = (data.get("bib_data") or {}).get("mms_id")
+    holding = (data.get("holding_data") or {}).get("holding_id")
+    if not mms or not holding:
+        raise ProbeFailed("the item's answer names no bib_data.mms_id or holding_id")
+    return f"/bibs/{mms}/holdings/{holding}/items/1"
+
+
+PROBES["item.unknown_item_code"] = _error_code_probe(
+    _unknown_item_path, {"400 402504": 0, "400 40166450": 1}
+)
