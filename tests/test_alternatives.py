@@ -422,3 +422,22 @@ def test_once_calibrated_as_listed_a_request_missing_from_the_task_list_fails(
     found = verdicts(tmp_path / "junit.xml")
     assert all(found[t] == "fail" for t in REJECTS), run.output[-3000:]
     assert "is missing from RIVER's lending task list filtered by status REJECTED" in run.output
+
+
+def test_until_calibrated_a_request_created_for_a_patron_without_library_is_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.no_rs_library_error": "default_rs_library"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    no_rs = at(NO_RS, "demo-university")[0]
+    assert verdicts(tmp_path / "junit.xml")[no_rs] == "cannot tell", run.output[-3000:]
+    assert "instead of refusing it with 401768 or 401607" in run.output
+    assert "Fulfillment > Resource Sharing > Borrowing Requests, external identifier" in run.output
+    assert "alma-p2p calibrate --institution demo-university" in run.output
+    # What Alma created is cancelled and removed; nothing is left for staff.
+    deleted = [e.path for e in run.app.request_log if e.method == "DELETE"]
+    assert any("/users/P2P-TEST-NORS-01/resource-sharing-requests/" in p for p in deleted)
+    assert "LEFT IN ALMA" not in run.output
