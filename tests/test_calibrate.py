@@ -117,12 +117,19 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
         "/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests",
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # a made-up title, for borrowing.no_partner_holds_outcome
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
-    assert len(deleted) == 2
+    assert len(deleted) == 3
     assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
     assert deleted[1].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    assert deleted[2].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    sent = got["borrowing.no_partner_holds_outcome"]
+    assert sent.value == register.fact("borrowing.no_partner_holds_outcome").assumed
+    assert sent.evidence is not None
+    assert "resource-sharing-requests/<request id> → 200" in sent.evidence
     ledger = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
     assert '"event": "created"' in ledger
     assert '"event": "removed"' in ledger
