@@ -398,7 +398,7 @@ PROBES["lending.reject_status_code"] = _code_table_probe(
     described="reject",
 )
 PROBES["borrowing.request_sent_code"] = _code_table_probe(
-    ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None
+    ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None, described="sent to partner"
 )
 
 
