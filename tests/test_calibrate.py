@@ -164,6 +164,8 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "lending.final_status_codes",
         "borrowing.cancelled_status_code",
         "item.unknown_item_code",
+        "jobs.run_status_codes",
+        "jobs.failed_run_status",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -596,6 +598,10 @@ def _staff_cancel_renamed(data: dict[str, Any]) -> None:
     data["row"].append({"code": "CANCELLED", "description": "Cancelled by partner"})
 
 
+def _job_codes_otherwise(data: dict[str, Any]) -> None:
+    data["row"] = [{"code": "SUCCESS", "description": "Success"}, {"code": "ERROR"}]
+
+
 def _received_renamed(data: dict[str, Any]) -> None:
     for row in data["row"]:
         if row["code"] == "RECEIVED_PHYSICALLY":
@@ -609,6 +615,8 @@ def _received_renamed(data: dict[str, Any]) -> None:
         ("/MandatoryLendingWorkflowSteps", _rows_without_flags, "code_table.shape", 0, None),
         ("/conf/general", _no_alma_url, "gateway.general_shape", 0, None),
         ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
+        ("/systemJobStatus", _job_codes_otherwise, "jobs.run_status_codes", 0, "ERROR, SUCCESS"),
+        ("/systemJobStatus", _job_codes_otherwise, "jobs.failed_run_status", 0, "ERROR, SUCCESS"),
         ("/instances", _runs_without_submit_date, "jobs.instance_shape", 0, None),
         ("/users/P2P-TEST-NORS-01", _empty_rs_library, "patron.no_rs_library_shape", 1, None),
         (

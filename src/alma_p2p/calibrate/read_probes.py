@@ -611,3 +611,31 @@ def _unknown_item_path(p: Probing) -> str:
 PROBES["item.unknown_item_code"] = _error_code_probe(
     _unknown_item_path, {"400 402504": 0, "400 40166450": 1}
 )
+
+
+def _job_status_codes(p: Probing) -> tuple[httpx.Response, list[str]]:
+    response = p.ask("/conf/code-tables/systemJobStatus", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table systemJobStatus: {status_and_codes(response)}")
+    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    return response, sorted(str(r.get("code")) for r in rows)
+
+
+@probe("jobs.run_status_codes")
+def _run_status_codes(p: Probing, fact: Fact) -> Answer:
+    response, codes = _job_status_codes(p)
+    shown = {"row": [{"code": c} for c in codes]}
+    if {"COMPLETED_SUCCESS", "COMPLETED_WARNING"} <= set(codes):
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=", ".join(codes))
+
+
+@probe("jobs.failed_run_status")
+def _failed_run_status(p: Probing, fact: Fact) -> Answer:
+    response, codes = _job_status_codes(p)
+    shown = {"row": [{"code": c} for c in codes]}
+    failed = [c for c in codes if c.endswith("FAILED")]
+    if failed:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=", ".join(codes))
