@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated
 from alma_p2p.settings import api_key_variable, load_settings
-from tests.suite_runner import REPO, standin_app
+from tests.suite_runner import REPO, TransportWrapper, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
 
 DEMO = ("demo-university", "demo-college", "demo-lender")
@@ -38,10 +38,15 @@ def demo_profiles(dest: Path) -> Path:
 
 
 def calibrate_world(
-    world: dict[str, Any], profiles: Path, *institutions: str, ledger: Path | None = None
+    world: dict[str, Any],
+    profiles: Path,
+    *institutions: str,
+    ledger: Path | None = None,
+    wrapper: TransportWrapper | None = None,
 ) -> dict[str, CalibratedFacts]:
-    """Calibrate each institution (all the demo ones by default) against ``world``; the
-    facts files land in ``profiles/<name>/alma-facts.yaml``."""
+    """Calibrate each institution (all the demo ones by default) against ``world`` (through
+    ``wrapper``, as ``run_live`` takes it); the facts files land in
+    ``profiles/<name>/alma-facts.yaml``."""
     names = institutions or DEMO
     app = standin_app(world)
     keys = {i.code: i.api_keys[0].key for i in app.world.institutions if i.api_keys}
@@ -60,7 +65,7 @@ def calibrate_world(
             calibrate(
                 name,
                 settings=settings,
-                transport=httpx.WSGITransport(app=app),
+                transport=(wrapper or (lambda t: t))(httpx.WSGITransport(app=app)),
                 say=lambda _line: None,
             )
             found = load_calibrated(profiles / name / CALIBRATED_FILE)

@@ -27,6 +27,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from alma_p2p.facts import CalibratedFacts, load_register
@@ -425,3 +426,69 @@ def test_once_calibrated_as_listed_a_request_missing_from_the_task_list_fails(
     found = verdicts(tmp_path / "junit.xml")
     assert all(found[t] == "fail" for t in REJECTS), run.output[-3000:]
     assert "is missing from RIVER's lending task list filtered by status REJECTED" in run.output
+
+
+def test_until_calibrated_a_request_created_for_a_patron_without_library_is_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.no_rs_library_error": "default_rs_library"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-university")
+
+    no_rs = at(NO_RS, "demo-university")[0]
+    assert verdicts(tmp_path / "junit.xml")[no_rs] == "cannot tell", run.output[-3000:]
+    assert "instead of refusing it with 401768 or 401607" in run.output
+    assert "Fulfillment > Resource Sharing > Borrowing Requests, external identifier" in run.output
+    assert "alma-p2p calibrate --institution demo-university" in run.output
+    # What Alma created is cancelled and removed; nothing is left for staff.
+    deleted = [e.path for e in run.app.request_log if e.method == "DELETE"]
+    assert any("/users/P2P-TEST-NORS-01/resource-sharing-requests/" in p for p in deleted)
+    assert "LEFT IN ALMA" not in run.output
+
+
+class Renaming(httpx.BaseTransport):
+    """Alma spelling a status code otherwise: every answer's ``old`` code reads ``new``."""
+
+    def __init__(self, inner: httpx.BaseTransport, old: str, new: str) -> None:
+        self._inner, self._old, self._new = inner, f'"{old}"'.encode(), f'"{new}"'.encode()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        body = response.read().replace(self._old, self._new)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
+
+
+def test_a_sent_code_alma_spells_otherwise_is_cannot_tell_until_calibrated_then_passes(
+    tmp_path: Path,
+) -> None:
+    def renamed(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        return Renaming(inner, "REQUEST_SENT", "SENT_TO_PARTNER")
+
+    world = demo_world()
+    scenario = at(SENT_ON_ITS_OWN, "demo-university")[0]
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    before = run_live(
+        world, tmp_path / "before", "--institution", "demo-university", transport=renamed
+    )
+    assert verdicts(tmp_path / "before" / "junit.xml")[scenario] == "cannot tell", before.output
+    assert "SENT_TO_PARTNER after" in before.output
+
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibration = calibrate_world(world, profiles, "demo-university", wrapper=renamed)
+    entry = calibration["demo-university"].facts["borrowing.request_sent_code"]
+    assert (entry.status, entry.seen) == ("calibrated", "SENT_TO_PARTNER")
+    after = run_live(
+        world,
+        tmp_path / "after",
+        "--institution",
+        "demo-university",
+        *profiles_args(profiles),
+        transport=renamed,
+    )
+    assert verdicts(tmp_path / "after" / "junit.xml")[scenario] == "pass", after.output[-3000:]

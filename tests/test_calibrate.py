@@ -117,12 +117,19 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
         "/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests",
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # a made-up title, for borrowing.no_partner_holds_outcome
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
-    assert len(deleted) == 2
+    assert len(deleted) == 3
     assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
     assert deleted[1].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    assert deleted[2].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    sent = got["borrowing.no_partner_holds_outcome"]
+    assert sent.value == register.fact("borrowing.no_partner_holds_outcome").assumed
+    assert sent.evidence is not None
+    assert "resource-sharing-requests/<request id> → 200" in sent.evidence
     ledger = (tmp_path / "ledger.jsonl").read_text(encoding="utf-8")
     assert '"event": "created"' in ledger
     assert '"event": "removed"' in ledger
@@ -154,6 +161,11 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "jobs.instance_shape",
         "patron.no_rs_library_shape",
         "borrowing.received_status_code",
+        "lending.final_status_codes",
+        "borrowing.cancelled_status_code",
+        "item.unknown_item_code",
+        "jobs.run_status_codes",
+        "jobs.failed_run_status",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -425,6 +437,9 @@ def test_a_reject_code_alma_spells_otherwise_is_recorded_as_that_alternative(
     assert entry.value == "REJECT"
     assert entry.evidence is not None
     assert '"code": "REJECT"' in entry.evidence
+    final = load_calibrated(outcome.path).facts["lending.final_status_codes"]  # type: ignore[union-attr]
+    assert final.value == load_register().fact("lending.final_status_codes").alternatives[0].value
+    assert final.seen == "REJECT for REJECTED"
 
 
 def test_another_reject_code_is_recorded_with_the_code_its_row_describes(
@@ -576,6 +591,17 @@ def _empty_rs_library(data: dict[str, Any]) -> None:
     data["rs_library"] = [{"code": {"value": ""}}]
 
 
+def _staff_cancel_renamed(data: dict[str, Any]) -> None:
+    for row in data["row"]:
+        if row["code"] == "CANCELLED":
+            row["code"] = "CANCELLED_BY_STAFF"
+    data["row"].append({"code": "CANCELLED", "description": "Cancelled by partner"})
+
+
+def _job_codes_otherwise(data: dict[str, Any]) -> None:
+    data["row"] = [{"code": "SUCCESS", "description": "Success"}, {"code": "ERROR"}]
+
+
 def _received_renamed(data: dict[str, Any]) -> None:
     for row in data["row"]:
         if row["code"] == "RECEIVED_PHYSICALLY":
@@ -589,8 +615,17 @@ def _received_renamed(data: dict[str, Any]) -> None:
         ("/MandatoryLendingWorkflowSteps", _rows_without_flags, "code_table.shape", 0, None),
         ("/conf/general", _no_alma_url, "gateway.general_shape", 0, None),
         ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
+        ("/systemJobStatus", _job_codes_otherwise, "jobs.run_status_codes", 0, "ERROR, SUCCESS"),
+        ("/systemJobStatus", _job_codes_otherwise, "jobs.failed_run_status", 0, "ERROR, SUCCESS"),
         ("/instances", _runs_without_submit_date, "jobs.instance_shape", 0, None),
         ("/users/P2P-TEST-NORS-01", _empty_rs_library, "patron.no_rs_library_shape", 1, None),
+        (
+            "/MandatoryBorrowingWorkflowSteps",
+            _staff_cancel_renamed,
+            "borrowing.cancelled_status_code",
+            0,
+            "CANCELLED_BY_STAFF",
+        ),
         (
             "/MandatoryBorrowingWorkflowSteps",
             _received_renamed,

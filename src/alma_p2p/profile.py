@@ -182,10 +182,11 @@ class Borrowing(_Strict):
         default=None,
         description="primary_id of a test patron with no RS library (multi-library only)",
     )
-    # UNVERIFIED(borrowing.no_rs_library_error): the description says so in the schema.
+    # UNVERIFIED(borrowing.no_rs_library_error): kept so profiles that set it still load.
     no_rs_library_error: Literal["401768", "401607"] = Field(
         default="401768",
-        description="the error Alma gives a patron without RS library (which one is UNVERIFIED)",
+        description="no longer read: the run takes the code from the institution's "
+        "calibrated facts (alma-p2p calibrate); until then 401768 and 401607 both count",
     )
     received_requests: list[ReceivedRequest] = Field(default_factory=list)
     partner_held_title: PartnerHeldTitle | None = Field(

@@ -398,7 +398,7 @@ PROBES["lending.reject_status_code"] = _code_table_probe(
     described="reject",
 )
 PROBES["borrowing.request_sent_code"] = _code_table_probe(
-    ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None
+    ("MandatoryBorrowingWorkflowSteps",), "REQUEST_SENT", None, described="sent to partner"
 )
 
 
@@ -542,3 +542,100 @@ def _no_rs_library_shape(p: Probing, fact: Fact) -> Answer:
 PROBES["borrowing.received_status_code"] = _code_table_probe(
     ("MandatoryBorrowingWorkflowSteps",), "RECEIVED_PHYSICALLY", None, described="received"
 )
+
+
+@probe("lending.final_status_codes")
+def _lending_final_codes(p: Probing, fact: Fact) -> Answer:
+    """The four codes in the lending workflow-step tables (the reject code is probed apart:
+    any code lending.reject_status_code accepts counts for it)."""
+    found: set[str] = set()
+    shown_from = None
+    for table in ("MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"):
+        response = p.ask(f"/conf/code-tables/{table}", {"lang": "en"})
+        data = json_or_none(response)
+        if not response.is_success or not isinstance(data, dict):
+            continue
+        shown_from = shown_from or response
+        found |= {str(r.get("code")) for r in data.get("row") or [] if isinstance(r, dict)}
+    if shown_from is None:
+        raise ProbeFailed("no lending workflow-step table could be read")
+    wanted = {"LOCATE_FAILED", "CANCELLED", "EXPIRED"}
+    rejected = bool(found & {"REJECTED", "REJECT"})
+    shown = {"codes": sorted(found & (wanted | {"REJECTED", "REJECT"}))}
+    if wanted <= found and "REJECTED" in found:
+        return Seen(fact.assumed, evidence(shown_from, shown))
+    missing = sorted(wanted - found) + ([] if rejected else ["REJECTED"])
+    seen = f"no {', '.join(missing)}" if missing else "REJECT for REJECTED"
+    return Seen(alternative(fact, 0), evidence(shown_from, shown), seen=seen)
+
+
+@probe("borrowing.cancelled_status_code")
+def _borrowing_cancelled_code(p: Probing, fact: Fact) -> Answer:
+    """Which row of the borrowing workflow steps a staff cancel is: CANCELLED, described as
+    by staff, or another code (then CANCELLED would be the partner's cancel)."""
+    response = p.ask("/conf/code-tables/MandatoryBorrowingWorkflowSteps", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
+    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    cancels = [
+        {"code": r.get("code"), "description": r.get("description")}
+        for r in rows
+        if "cancel" in str(r.get("description", "")).lower() or r.get("code") == "CANCELLED"
+    ]
+    shown = {"row": cancels}
+    by_staff = [r for r in cancels if "staff" in str(r["description"]).lower()]
+    if len(by_staff) != 1:
+        return NotAsked("no single row of the table describes a cancel by staff")
+    if by_staff[0]["code"] == "CANCELLED":
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=str(by_staff[0]["code"]))
+
+
+def _unknown_item_path(p: Probing) -> str:
+    """A real bib and holding (of the profile's received item), and item pid 1."""
+    received = p.profile.borrowing.received_requests if p.profile.borrowing else []
+    if not received:
+        raise ProbeFailed("the profile names no item (borrowing.received_requests)")
+    response = p.ask("/items", {"item_barcode": received[0].item_barcode})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"item {received[0].item_barcode}: {status_and_codes(response)}")
+    mms = (data.get("bib_data") or {}).get("mms_id")
+    holding = (data.get("holding_data") or {}).get("holding_id")
+    if not mms or not holding:
+        raise ProbeFailed("the item's answer names no bib_data.mms_id or holding_id")
+    return f"/bibs/{mms}/holdings/{holding}/items/1"
+
+
+PROBES["item.unknown_item_code"] = _error_code_probe(
+    _unknown_item_path, {"400 402504": 0, "400 40166450": 1}
+)
+
+
+def _job_status_codes(p: Probing) -> tuple[httpx.Response, list[str]]:
+    response = p.ask("/conf/code-tables/systemJobStatus", {"lang": "en"})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the code table systemJobStatus: {status_and_codes(response)}")
+    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    return response, sorted(str(r.get("code")) for r in rows)
+
+
+@probe("jobs.run_status_codes")
+def _run_status_codes(p: Probing, fact: Fact) -> Answer:
+    response, codes = _job_status_codes(p)
+    shown = {"row": [{"code": c} for c in codes]}
+    if {"COMPLETED_SUCCESS", "COMPLETED_WARNING"} <= set(codes):
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=", ".join(codes))
+
+
+@probe("jobs.failed_run_status")
+def _failed_run_status(p: Probing, fact: Fact) -> Answer:
+    response, codes = _job_status_codes(p)
+    shown = {"row": [{"code": c} for c in codes]}
+    failed = [c for c in codes if c.endswith("FAILED")]
+    if failed:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown), seen=", ".join(codes))

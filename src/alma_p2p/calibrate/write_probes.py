@@ -34,6 +34,7 @@ WRITE_FACTS = (
     "lending.not_held_outcome",
     "lending.auto_reject_timing",
     "lending.task_list_includes_completed",
+    "borrowing.no_partner_holds_outcome",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -205,7 +206,7 @@ def _auto_reject_timing(p: Probing, fact: Fact) -> Answer:
         raise ProbeFailed(f"the lending request could not be read back: {exc}") from exc
     last = p._last[-1] if p._last else response
     shown = {"status": (json_or_none(last) or {}).get("status")}
-    return Seen(alternative(fact, 0), evidence(last, shown))
+    return Seen(alternative(fact, 0), evidence(last, shown).replace(request_id, "<request id>"))
 
 
 def _rejected(status: str | None) -> bool:
@@ -264,3 +265,58 @@ def _task_list_completed(p: Probing, fact: Fact) -> Answer:
     if request_id in ids:
         return Seen(fact.assumed, evidence(response, shown))
     return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+# A borrowing request's statuses once the borrower's locate is done with it.
+SENT_ON = frozenset({"REQUEST_SENT", "READY_TO_SEND"})
+
+
+@probe("borrowing.no_partner_holds_outcome")
+def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
+    """A request for a made-up title, owned by the test patron's RS library: sent to a
+    partner all the same, locate failed, or cancelled?"""
+    if not p.profile.test_patrons or p.profile.borrowing is None:
+        return NotAsked("needs a borrowing section and a test patron (test_patrons)")
+    user_id = p.profile.test_patrons[0].primary_id
+    try:
+        libraries = p.client.user(user_id).rs_library_codes
+    except AlmaError as exc:
+        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
+    home = libraries[0] if libraries else p.profile.rs_library_codes[0]
+    session = _session(p)
+    data = _test_data(p, "no_partner_holds")
+    title, author = data.unheld_title()
+    body = payloads.borrowing_request(
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+        pickup_library=home,
+        owner=home,
+    )
+    try:
+        created = session.create_borrowing_request(user_id, body)
+        request_id = created.request_id or ""
+        ended = poll(
+            lambda: p.client.borrowing_request(user_id, request_id),
+            lambda r: r.status.value in SENT_ON | {"LOCATE_FAILED", "CANCELLED"},
+            what="locate",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded as exc:
+        still = exc.last.status.value if isinstance(exc.last, RsRequest) else None
+        return NotAsked(f"still {still or 'without status'} after {REJECT_WINDOW:g} s")
+    except AlmaError as exc:
+        raise ProbeFailed(f"the borrowing request: {exc}") from exc
+    last = p._last[-1] if p._last else None
+    status = ended.status.value
+    shown = {"status": status}
+    if last is None:
+        raise ProbeFailed("no answer to show")
+    # The request id differs on every calibration; the file must not.
+    shows = evidence(last, shown).replace(request_id, "<request id>")
+    if status in SENT_ON:
+        return Seen(fact.assumed, shows)
+    if status == "LOCATE_FAILED":
+        return Seen(alternative(fact, 0), shows)
+    return Seen(alternative(fact, 1), shows)
