@@ -16,4 +16,5 @@ pytest_plugins = [
     "steps.borrowing",
     "steps.lending",
     "steps.sandbox",
+    "steps.lifecycle",
 ]

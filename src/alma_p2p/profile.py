@@ -157,6 +157,20 @@ class ReceivedRequest(_Strict):
     item_barcode: str = Field(min_length=1, description="barcode given at receiving")
 
 
+class ExcludedPatron(_Strict):
+    """A test patron of a user group the Borrowing Resource Sharing rules do not let borrow."""
+
+    patron: str = Field(min_length=1, description="primary_id of the test patron")
+    user_group: str = Field(
+        min_length=1, description="the patron's user group, which may not borrow from partners"
+    )
+    # UNVERIFIED(borrowing.excluded_group_refused): no source gives Alma's code.
+    error: str = Field(
+        pattern=r"^[0-9]{5,9}$",
+        description="the error Alma refuses the request with (no source gives it: UNVERIFIED)",
+    )
+
+
 class Borrowing(_Strict):
     """Test data and expectations for borrowing requests created by the suite."""
 
@@ -174,6 +188,19 @@ class Borrowing(_Strict):
     partner_held_title: PartnerHeldTitle | None = Field(
         default=None,
         description="a title a rota partner holds, for the scenario that sends a request on",
+    )
+    excluded_patron: ExcludedPatron | None = Field(
+        default=None,
+        description="a test patron whose user group may not borrow (omit: not checked)",
+    )
+    electronic_title: HeldTitle | None = Field(
+        default=None,
+        description="a title the institution holds only electronically (omit: not checked)",
+    )
+    override_blocks: bool = Field(
+        default=False,
+        description="also create (and remove) the electronic title's request with "
+        "override_blocks=true, as staff may",
     )
     send_seconds: int = Field(
         default=60,
@@ -304,6 +331,12 @@ class Profile(_Strict):
                     f"borrowing.received_requests[{i}].patron {received.patron} is not among "
                     "test_patrons"
                 )
+        excluded = self.borrowing.excluded_patron
+        if excluded is not None and excluded.patron in patrons:
+            raise ValueError(
+                "borrowing.excluded_patron.patron must not also be listed in test_patrons "
+                "(those are expected to be allowed to borrow)"
+            )
         lacking = self.borrowing.patron_without_rs_library
         if lacking is not None and lacking in patrons:
             raise ValueError(

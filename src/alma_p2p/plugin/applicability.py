@@ -41,6 +41,24 @@ def not_applicable(item: pytest.Item, profile: Profile) -> str | None:
         return "no borrowing section in the profile"
     if item.get_closest_marker("lending") and profile.lending is None:
         return "no lending section in the profile"
+    return _lifecycle_not_applicable(item, profile)
+
+
+def _lifecycle_not_applicable(item: pytest.Item, profile: Profile) -> str | None:
+    """The test data the lifecycle scenarios need (issue 12), each optional in a profile."""
+    borrowing = profile.borrowing
+    if item.get_closest_marker("excluded_group") and (
+        borrowing is None or borrowing.excluded_patron is None
+    ):
+        return "no borrowing.excluded_patron in the profile"
+    if item.get_closest_marker("electronic_title") and (
+        borrowing is None or borrowing.electronic_title is None
+    ):
+        return "no borrowing.electronic_title in the profile"
+    if item.get_closest_marker("override_blocks") and (
+        borrowing is None or not borrowing.override_blocks
+    ):
+        return "borrowing.override_blocks is not opted into in the profile"
     return None
 
 

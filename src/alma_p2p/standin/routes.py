@@ -217,7 +217,11 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
         )
     owner = rules.resolve_owner(inst, user, owner)
     title = str(body.get("title") or "")
-    rules.check_not_held(inst, title, str(body.get("isbn") or ""))
+    rules.check_may_borrow(inst, user)
+    # Staff may override the block on a title the institution holds (alma-rs-workflow.md
+    # §1.1: 401604 without override_blocks, 200 with override_blocks=true).
+    if request.args.get("override_blocks", "false") != "true":
+        rules.check_not_held(inst, title, str(body.get("isbn") or ""))
     rules.check_no_duplicate(user, title, live.borrowing.values())
     rules.borrowing_library(inst, owner)
     external_id = str(body.get("external_id") or "")

@@ -278,6 +278,12 @@ class Institution(_Data):
     rota: list[str] = Field(
         default_factory=list, description="partners the rota template puts on a new request"
     )
+    borrowing_excluded_groups: list[str] = Field(
+        default_factory=list,
+        description="user groups the Borrowing Resource Sharing rules do not let borrow",
+    )
+    # UNVERIFIED(borrowing.excluded_group_refused): the code is the world's guess.
+    excluded_group_error: str = "401652"
     sends_automatically: bool = Field(
         default=True, description="a sending borrowing request rule applies to the rota"
     )
