@@ -17,4 +17,5 @@ pytest_plugins = [
     "steps.lending",
     "steps.sandbox",
     "steps.lifecycle",
+    "steps.staff",
 ]

@@ -129,6 +129,14 @@ class TestPatron(_Strict):
     label: str | None = Field(default=None, description="How the suite names this patron")
 
 
+class RsStaff(_Strict):
+    """A staff account that runs resource sharing at one RS library (read-only check)."""
+
+    primary_id: str = Field(min_length=1)
+    rs_library: str = Field(pattern=_CODE, description="the RS library this person works at")
+    label: str | None = Field(default=None, description="How the suite names this person")
+
+
 class HeldTitle(_Strict):
     """A title the institution holds: a borrowing request for it must be refused (401604)."""
 
@@ -271,6 +279,9 @@ class Profile(_Strict):
     )
     partners: list[Partner] = Field(default_factory=list)
     test_patrons: list[TestPatron] = Field(default_factory=list)
+    rs_staff: list[RsStaff] = Field(
+        default_factory=list, description="staff accounts whose roles are checked (read-only)"
+    )
     borrowing: Borrowing | None = Field(default=None, description="omit: no borrowing checks")
     lending: Lending | None = Field(default=None, description="omit: no lending checks")
     analytics: dict[AnalyticsItem, AnalyticsCheck] = Field(
@@ -297,6 +308,12 @@ class Profile(_Strict):
             if unknown:
                 raise ValueError(
                     f"patron_rs_library.map names {', '.join(unknown)}, which are not among "
+                    f"resource_sharing_libraries ({', '.join(codes)})"
+                )
+        for i, staff in enumerate(self.rs_staff):
+            if staff.rs_library not in codes:
+                raise ValueError(
+                    f"rs_staff[{i}].rs_library {staff.rs_library} is not among "
                     f"resource_sharing_libraries ({', '.join(codes)})"
                 )
         self._check_lending(codes)

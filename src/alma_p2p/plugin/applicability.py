@@ -59,6 +59,8 @@ def _lifecycle_not_applicable(item: pytest.Item, profile: Profile) -> str | None
         borrowing is None or not borrowing.override_blocks
     ):
         return "borrowing.override_blocks is not opted into in the profile"
+    if item.get_closest_marker("staff") and not profile.rs_staff:
+        return "no rs_staff in the profile"
     return None
 
 

@@ -29,6 +29,7 @@ from alma_p2p.standin.world import (
     Location,
     Partner,
     ReleaseQuirks,
+    Role,
     User,
 )
 
@@ -309,8 +310,30 @@ def user(inst: Institution, user: User, base: str) -> Json:
         record["rs_library"] = [{"code": code(c, names.get(c))} for c in user.rs_libraries]
     # else: no rs_library key at all, as in pulibrary's real patrons (alma-api.md §2.1):
     # UNVERIFIED(patron.no_rs_library_shape).
+    if user.roles:
+        record["user_role"] = [_role(inst, role, names) for role in user.roles]
     record.update(user.raw)
     return record
+
+
+def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
+    """A staff role in the capture's shape (captures/user_with_rs_library.json); its scope
+    is a library code (UNVERIFIED(staff.role_scope_library)) and its desks are parameters
+    (UNVERIFIED(staff.circ_desk_parameter))."""
+    scope = code(role.scope, names.get(role.scope, inst.name))
+    return {
+        "parameter": [
+            {
+                "type": code("CirculationDesk", "Circulation Desk"),
+                "scope": scope,
+                "value": code(desk, desk),
+            }
+            for desk in role.desks
+        ],
+        "role_type": code(role.code, role.desc),
+        "scope": scope,
+        "status": code(role.status, role.status.capitalize()),
+    }
 
 
 def user_brief(user: User, base: str) -> Json:

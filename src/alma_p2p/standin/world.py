@@ -120,6 +120,16 @@ class Library(_Data):
     locations: list[Location] = Field(default_factory=list)
 
 
+class Role(_Data):
+    """A staff role on a user record (the code table UserRoles)."""
+
+    code: str = Field(description="role type code, e.g. 32 Circulation Desk Operator")
+    desc: str
+    scope: str = Field(description="a library code, or the institution code")
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    desks: list[str] = Field(default_factory=list, description="circulation desks it covers")
+
+
 class User(_Data):
     primary_id: str
     first_name: str | None = None
@@ -134,6 +144,7 @@ class User(_Data):
     account_type: Literal["INTERNAL", "EXTERNAL"] = "INTERNAL"
     barcode: str | None = None
     rs_libraries: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list, description="staff roles")
     raw: dict[str, Any] = Field(
         default_factory=dict, description="JSON merged over the rendered record"
     )
