@@ -18,4 +18,5 @@ pytest_plugins = [
     "steps.sandbox",
     "steps.lifecycle",
     "steps.staff",
+    "steps.round_trip",
 ]

@@ -261,6 +261,35 @@ class Lending(_Strict):
 AnalyticsItem = Literal["fulfillment_policies", "terms_of_use", "fulfillment_unit_rules"]
 
 
+class RoundTrip(_Strict):
+    """A request that travels to another member of the consortium and back (both members'
+    API keys needed): the lender is another profile of the same profiles folder."""
+
+    lender: str = Field(min_length=1, description="the lending member's profile folder name")
+    partner: str = Field(pattern=_CODE, description="the lending member as a partner here")
+    as_partner: str = Field(
+        pattern=_CODE, description="this institution as a partner at the lending member"
+    )
+    supplied_title: HeldTitle = Field(description="a title the lender has on its shelf to lend")
+    rejected_title: HeldTitle | None = Field(
+        default=None, description="a title the lender rejects (its items all on loan)"
+    )
+    next_partner: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="the rota's partner after the lender; omit when the lender is the last",
+    )
+    # UNVERIFIED(round_trip.end_of_rota_status)
+    end_of_rota_status: list[str] = Field(
+        default_factory=lambda: ["REJECTED"],
+        min_length=1,
+        description="how a request rejected by the rota's last partner ends (UNVERIFIED)",
+    )
+    settle_seconds: int = Field(
+        default=120, ge=1, le=900, description="how long each leg may take between members"
+    )
+
+
 class AnalyticsCheck(_Strict):
     """A saved Analytics report (subject area "Configurations (Limited)") and the rows it
     must contain; each expected row names only the columns that matter."""
@@ -284,6 +313,9 @@ class Profile(_Strict):
     )
     borrowing: Borrowing | None = Field(default=None, description="omit: no borrowing checks")
     lending: Lending | None = Field(default=None, description="omit: no lending checks")
+    round_trip: RoundTrip | None = Field(
+        default=None, description="omit: no round trip between members"
+    )
     analytics: dict[AnalyticsItem, AnalyticsCheck] = Field(
         default_factory=dict, description="items checked through Alma Analytics"
     )
@@ -316,6 +348,12 @@ class Profile(_Strict):
                     f"rs_staff[{i}].rs_library {staff.rs_library} is not among "
                     f"resource_sharing_libraries ({', '.join(codes)})"
                 )
+        if self.round_trip is not None:
+            partners = {p.code for p in self.partners}
+            for name in ("partner", "next_partner"):
+                code = getattr(self.round_trip, name)
+                if code is not None and code not in partners:
+                    raise ValueError(f"round_trip.{name} {code} is not among partners")
         self._check_lending(codes)
         self._check_borrowing(codes)
         return self

@@ -341,3 +341,20 @@ class RsRequest(AlmaModel):
     requester: Code = CodeValue()
     user_request: Code = CodeValue()
     barcode: Text = None
+
+
+class ResourceMetadata(AlmaModel):
+    title: Text = None
+    mms_id: Code = CodeValue()
+
+
+class RequestedLocation(AlmaModel):
+    library: Code = CodeValue()
+
+
+class RequestedResource(AlmaModel):
+    """An entry of ``GET /task-lists/requested-resources``, the pick-from-shelf list
+    (captures/requested_resources_list.json)."""
+
+    resource_metadata: ResourceMetadata = ResourceMetadata()
+    location: RequestedLocation = RequestedLocation()

@@ -64,6 +64,8 @@ class BorrowingRecord(TypedDict):
     requester: CodeValue
     created_date: str
     _user: str
+    _lent: NotRequired[tuple[str, str] | None]  # (lender's institution code, its request id)
+    _tried: NotRequired[list[str]]  # the rota's partners that rejected it
 
 
 class LendingRecord(TypedDict):

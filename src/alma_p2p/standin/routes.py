@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from alma_p2p.alma.gateway import PREFIX, SELF_TESTS
-from alma_p2p.standin import render, rules
+from alma_p2p.standin import network, render, rules
 from alma_p2p.standin.render import BorrowingRecord, Json, LendingRecord, value_of
 from alma_p2p.standin.rules import AlmaFault
 from alma_p2p.standin.world import Institution, Library, Partner, User
@@ -37,6 +37,8 @@ class Live:
     tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (path, offset)
     # lending requests whose locate settles later: request id → (outcome, reads left or None)
     settling: dict[str, tuple[rules.Located, int | None]] = field(default_factory=dict)
+    # every institution's state, by code, for the requests between them (``network``)
+    network: dict[str, Live] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, inst: Institution, peers: Mapping[str, Institution] | None = None) -> Live:
@@ -242,6 +244,7 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
 def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
     record = _find_borrowing(live, request, uid, rid)
     if request.method == "DELETE":
+        network.withdrawn(live, record)
         if request.args.get("remove_request", "false") == "true":
             del live.borrowing[record["request_id"]]
         else:
@@ -253,6 +256,10 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
+        if sent.partner is not None and sent.status == "REQUEST_SENT":
+            network.deliver(live, record, sent.partner, _base(request))
+    elif record["status"]["value"] == "REQUEST_SENT":
+        network.answered(live, record, _base(request))
     return render.public(record)
 
 
@@ -363,6 +370,18 @@ def _lending_tasks(live: Live, request: Request) -> Answer:
         if value:
             records = [r for r in records if keep(r, value)]
     key = "user_resource_sharing_request"
+    if not records:
+        # UNVERIFIED(lists.empty_page_shape)
+        return render.empty_page(key, 0, live.institution.plays("lists.empty_page_shape"))
+    return {key: records, "total_record_count": len(records)}
+
+
+def _requested_resources(live: Live, request: Request) -> Answer:
+    for name in ("library", "circ_desk"):
+        if not request.args.get(name):
+            raise AlmaFault("401664", f"Mandatory field is missing: {name}")
+    records = network.requested_resources(live, request.args["library"], _base(request))
+    key = "requested_resource"
     if not records:
         # UNVERIFIED(lists.empty_page_shape)
         return render.empty_page(key, 0, live.institution.plays("lists.empty_page_shape"))
@@ -487,6 +506,7 @@ ROUTES = Map(
         Rule("/partners/<code>/lending-requests", endpoint=_create_lending, methods=["POST"]),
         Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending),
         Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks),
+        Rule("/task-lists/requested-resources", endpoint=_requested_resources),
         Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item),
         Rule("/analytics/reports", endpoint=_analytics),
         Rule("/items", endpoint=_item_by_barcode),

@@ -1,0 +1,318 @@
+"""Steps about a request travelling between two members of the consortium.
+
+The borrower is the running institution; the lender is another profile (``round_trip.lender``)
+read through its own key. Alma carries the borrowing request's external_id across:
+UNVERIFIED(round_trip.lending_external_id) the lending request's external_id ends with it
+(``1//<borrower's external id>``), so the lender's task list, which cannot be filtered by
+external id, is searched for it, filtered by library and partner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar, cast
+
+import pytest
+from pytest_bdd import given, then, when
+
+from alma_p2p.alma import AlmaClient, AlmaConfigError
+from alma_p2p.alma.models import RsRequest
+from alma_p2p.payloads import TestData
+from alma_p2p.plugin.clients import live_client
+from alma_p2p.polling import DeadlineExceeded, poll
+from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles
+from alma_p2p.recording import REPLAY_BASE_URL
+from alma_p2p.settings import Settings
+from alma_p2p.writes import WriteSession, guarded
+from steps.borrowing import Title, _first_patron, _own_library_request
+from steps.common import Attempt
+
+T = TypeVar("T")
+LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
+PICK_FROM_SHELF = "Fulfillment > Resource Requests > Pick From Shelf"
+WAITING = "REQUEST_CREATED_LEND"
+ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_SENT", None})
+
+
+@dataclass(frozen=True)
+class Lender:
+    """The lending member: its profile, a read-only client with its own key, and the RS
+    library and desk that handle what it lends."""
+
+    profile: Profile
+    alma: AlmaClient
+    library: str
+    desk: str
+
+
+def _trip(profile: Profile) -> RoundTrip:
+    assert profile.round_trip is not None, "@round_trip scenarios run only with round_trip"
+    return profile.round_trip
+
+
+@pytest.fixture
+def round_trip_lender(
+    pytestconfig: pytest.Config, alma_institution: Profile, alma_settings: Settings
+) -> Iterator[Lender]:
+    """The lending member, read through its own key (the cassette holds both sides)."""
+    trip = _trip(alma_institution)
+    try:
+        lender = load_profiles(alma_settings.profiles_dir, [trip.lender])[trip.lender]
+    except ProfileError as exc:
+        pytest.fail(f"round_trip.lender {trip.lender}: {exc}", pytrace=False)
+    library = (
+        lender.lending.rs_library
+        if lender.lending is not None
+        else lender.resource_sharing_libraries[0].code
+    )
+    desk = next(lib.circ_desk for lib in lender.resource_sharing_libraries if lib.code == library)
+    if desk is None:
+        pytest.fail(
+            f"{trip.lender}: resource sharing library {library} names no circ_desk in its "
+            "profile, and the pick-from-shelf list is read per desk",
+            pytrace=False,
+        )
+    try:
+        if alma_settings.mode == "replay":
+            client = AlmaClient(
+                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
+            )
+        else:
+            client = live_client(pytestconfig, lender)
+    except AlmaConfigError as exc:
+        pytest.fail(f"{trip.lender}: {exc}", pytrace=False)
+    guarded(client)  # the lender is only read
+    with client:
+        code = client.general().institution.value
+        if str(code or "").upper() != lender.institution.code.upper():
+            pytest.fail(
+                f"the key of {trip.lender} reaches institution {code or 'unknown'}, not "
+                f"{lender.institution.code}; nothing of the round trip was sent",
+                pytrace=False,
+            )
+        yield Lender(lender, client, library, desk)
+
+
+@given("a title the lending member has on its shelf", target_fixture="title")
+def _(alma_institution: Profile) -> Title:
+    held = _trip(alma_institution).supplied_title
+    return Title(held.title, isbn=held.isbn, held_by=_trip(alma_institution).partner)
+
+
+@given("a title whose copies at the lending member are all on loan", target_fixture="title")
+def _(alma_institution: Profile) -> Title:
+    held = _trip(alma_institution).rejected_title
+    if held is None:
+        pytest.skip(f"{alma_institution.name}: the profile names no round_trip.rejected_title")
+    return Title(held.title, isbn=held.isbn, held_by=_trip(alma_institution).partner)
+
+
+@when("a test patron requests it from the partners", target_fixture="attempt")
+def _(
+    alma: AlmaClient,
+    alma_writes: WriteSession,
+    alma_institution: Profile,
+    alma_test_data: TestData,
+    round_trip_lender: Lender,
+    title: Title,
+) -> Attempt:
+    patron = _first_patron(alma_institution)
+    attempt = _own_library_request(
+        alma, alma_writes, alma_institution, alma_test_data, patron, title
+    )
+    if attempt.request is None:
+        pytest.fail(f"{attempt.who}: the request was not created: {attempt.error}", pytrace=False)
+    return attempt
+
+
+def _read(alma: AlmaClient, attempt: Attempt) -> RsRequest:
+    assert attempt.request is not None
+    assert attempt.request.request_id
+    return alma.borrowing_request(attempt.user_id, attempt.request.request_id)
+
+
+def _poll(
+    read: Callable[[], T], done: Callable[[T], bool], what: str, deadline: float, interval: float
+) -> T:
+    """What the poll last read, whether or not ``done`` came within the deadline."""
+    try:
+        return poll(read, done, what=what, deadline=deadline, interval=interval)
+    except DeadlineExceeded as exc:
+        return cast(T, exc.last)
+
+
+@then("the lending member receives it as a lending request", target_fixture="lent")
+def _(
+    alma: AlmaClient,
+    alma_institution: Profile,
+    attempt: Attempt,
+    round_trip_lender: Lender,
+    alma_poll_interval: float,
+    alma_evidence: list[str],
+) -> RsRequest:
+    trip = _trip(alma_institution)
+    sent = _poll(
+        lambda: _read(alma, attempt),
+        lambda r: r.partner.value is not None and r.status.value != "LOCATE_IN_PROCESS",
+        "the borrowing request being sent",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    alma_evidence.append(f"borrowing: status={sent.status.value} partner={sent.partner.value}")
+    if sent.partner.value != trip.partner:
+        pytest.fail(
+            f"{attempt.who}'s request {sent.request_id} went to "
+            f"{sent.partner.value or 'no partner'} ({sent.status.value}), not to {trip.partner}: "
+            "the rota template must put the lending member first for this title (Fulfillment "
+            "> Resource Sharing > Rota Templates), and a sending rule must send it",
+            pytrace=False,
+        )
+    external_id = sent.external_id or attempt.external_id
+    lender = round_trip_lender
+
+    def find() -> RsRequest | None:
+        listed = lender.alma.lending_task_list(lender.library, partner=trip.as_partner)
+        return next((r for r in listed if (r.external_id or "").endswith(external_id)), None)
+
+    found = _poll(
+        find,
+        lambda r: r is not None,
+        "the lending request",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    if found is None:
+        pytest.fail(
+            f"{trip.lender} shows no lending request from {trip.as_partner} whose external id "
+            f"ends with {external_id} in {lender.library}'s task list ({LENDING_REQUESTS}) "
+            f"within {trip.settle_seconds} s: check that partner {trip.partner} here is "
+            f"{trip.lender} (its symbol and server) and that {trip.lender} has {trip.as_partner} "
+            "as an active lending partner",
+            pytrace=False,
+        )
+    alma_evidence.append(f"lending at {trip.lender}: {found.request_id} {found.status.value}")
+    return found
+
+
+def _lending(lender: Lender, trip: RoundTrip, lent: RsRequest) -> RsRequest:
+    assert lent.request_id
+    return lender.alma.lending_request(trip.as_partner, lent.request_id)
+
+
+@then("the lending member's resource sharing library lists it to be picked from the shelf")
+def _(
+    alma_institution: Profile,
+    lent: RsRequest,
+    round_trip_lender: Lender,
+    alma_poll_interval: float,
+    alma_evidence: list[str],
+) -> None:
+    trip, lender = _trip(alma_institution), round_trip_lender
+    located = _poll(
+        lambda: _lending(lender, trip, lent),
+        lambda r: bool(r.mms_id) or r.status.value not in {WAITING, "LOCATE_IN_PROCESS"},
+        "the lending request being located",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    status = located.status.value
+    alma_evidence.append(f"lending {located.request_id}: {status} mms_id={located.mms_id}")
+    if status != WAITING or not located.mms_id:
+        pytest.fail(
+            f"{trip.lender}'s lending request {located.request_id} ended {status} "
+            f"({'located' if located.mms_id else 'not located'}) for '{located.title}', a "
+            f"title round_trip.supplied_title says it can lend: check that an item is on the "
+            f"shelf and requestable at {lender.library}, and the lending member's own lending "
+            "scenarios",
+            pytrace=False,
+        )
+    # UNVERIFIED(round_trip.requested_resources_lending): listed by the title's record.
+    listed = _poll(
+        lambda: lender.alma.requested_resources(lender.library, lender.desk),
+        lambda found: any(r.resource_metadata.mms_id.value == located.mms_id for r in found),
+        "the pick-from-shelf list",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    if not any(r.resource_metadata.mms_id.value == located.mms_id for r in listed):
+        pytest.fail(
+            f"{trip.lender} accepted lending request {located.request_id} but "
+            f"{lender.library}'s pick-from-shelf list at desk {lender.desk} does not show "
+            f"'{located.title}' (MMS {located.mms_id}): staff would never fetch it "
+            f"({PICK_FROM_SHELF}); check that {lender.desk} serves the item's location and "
+            "the Lending Resource Sharing fulfillment unit rule",
+            pytrace=False,
+        )
+
+
+@then("the lending member rejects it")
+def _(
+    alma_institution: Profile,
+    lent: RsRequest,
+    round_trip_lender: Lender,
+    alma_poll_interval: float,
+) -> None:
+    trip, lender = _trip(alma_institution), round_trip_lender
+    rejects = (
+        set(lender.profile.lending.all_on_loan.expect)
+        if lender.profile.lending is not None
+        else {"REJECTED"}
+    )
+    ended = _poll(
+        lambda: _lending(lender, trip, lent),
+        lambda r: r.status.value in rejects,
+        "the lending request being rejected",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    if ended.status.value not in rejects:
+        pytest.fail(
+            f"{trip.lender}'s lending request {ended.request_id} for '{ended.title}' is "
+            f"{ended.status.value} after {trip.settle_seconds} s, expected "
+            f"{' or '.join(sorted(rejects))}: the lending member must reject a title whose "
+            "copies are all on loan (its 'Reject Request When No Available Items' flag; its "
+            "own lending scenarios say more)",
+            pytrace=False,
+        )
+
+
+@then("the borrowing request moves on to the next partner of its rota, or ends as set")
+def _(
+    alma: AlmaClient,
+    alma_institution: Profile,
+    attempt: Attempt,
+    alma_poll_interval: float,
+    alma_evidence: list[str],
+) -> None:
+    trip = _trip(alma_institution)
+    moved = _poll(
+        lambda: _read(alma, attempt),
+        lambda r: r.partner.value != trip.partner or r.status.value not in ACTIVE_AT_BORROWER,
+        "the borrowing request moving on",
+        trip.settle_seconds,
+        alma_poll_interval,
+    )
+    status, partner = moved.status.value, moved.partner.value
+    alma_evidence.append(f"borrowing after the reject: status={status} partner={partner}")
+    if trip.next_partner is not None:
+        if partner == trip.next_partner and status in ACTIVE_AT_BORROWER:
+            return
+        pytest.fail(
+            f"after {trip.partner} rejected it, {attempt.who}'s request {moved.request_id} is "
+            f"{status} with partner {partner or 'none'}, expected it sent on to "
+            f"{trip.next_partner}, the next partner of the rota: check the rota template "
+            "(Fulfillment > Resource Sharing > Rota Templates) and that the borrowing "
+            "workflow profile has the Reject step",
+            pytrace=False,
+        )
+    # UNVERIFIED(round_trip.end_of_rota_status)
+    if status in trip.end_of_rota_status:
+        return
+    pytest.fail(
+        f"after {trip.partner}, the last partner of the rota, rejected it, {attempt.who}'s "
+        f"request {moved.request_id} is {status} (partner {partner or 'none'}), expected "
+        f"{' or '.join(trip.end_of_rota_status)} as the resource sharing library's setting for "
+        "rejected requests says (round_trip.end_of_rota_status in profile.yaml)",
+        pytrace=False,
+    )
