@@ -51,6 +51,7 @@ def at(scenario: str, *institutions: str, examples: tuple[str, ...] = ()) -> lis
 CAMPUS = "test_a_request_from_a_patron_of_each_campus_is_owned_by_that_campuss_library"
 NO_RS = "test_a_patron_without_a_resource_sharing_library_is_refused_at_a_multilibrary_institution"
 LEND = "test_a_request_for_title_ends"
+ROUND_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
 REJECTED_EXAMPLES = (
     "a title whose items are all on loan-is rejected-Reject Request When No Available Items",
     "a title whose only available item is not requestable-is rejected-"
@@ -99,16 +100,18 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     # A status code the harness does not know is not a verdict: cannot tell, with what to
     # look at by hand. Calibration (alma-p2p calibrate) records the code the sandbox uses.
     ("lending.reject_status_code", "REJECT"): dict.fromkeys(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES), "cannot tell"
+        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES) + at(ROUND_TRIP, "demo-university"),
+        "cannot tell",
     ),
     ("lending.reject_status_code", "other"): dict.fromkeys(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES), "cannot tell"
+        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES) + at(ROUND_TRIP, "demo-university"),
+        "cannot tell",
     ),
     # A lender that rejects only when a job runs leaves the request waiting past the poll's
     # deadline, and the step fails it: a false fail until the lending steps read a request
     # still waiting at the deadline as cannot tell, or calibration records the timing.
     ("lending.auto_reject_timing", "by_job"): _fails(
-        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES)
+        at(LEND, "demo-lender", examples=REJECTED_EXAMPLES) + at(ROUND_TRIP, "demo-university")
     ),
 }
 

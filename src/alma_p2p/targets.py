@@ -16,7 +16,9 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
+from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Partner, ProfileDetails
+from alma_p2p.alma.parsing import page
 from alma_p2p.profile import Profile
 
 # The protocol sub-objects that carry a server, in the order they are looked for.
@@ -90,3 +92,11 @@ def refusals(profile: Profile, found: list[Target]) -> list[str]:
                 "keeping its symbol"
             )
     return lines
+
+
+def read_partners(alma: AlmaClient) -> dict[str, Partner]:
+    """The institution's partners (first 100), asked of Alma afresh: whichever scenario
+    writes first, its cassette holds what it was checked against."""
+    path = "/partners"
+    data = alma.get_json(path, {"limit": 100, "offset": 0}, cache=False)
+    return {p.code: p for p in page(Partner, path, data, "partner").records}

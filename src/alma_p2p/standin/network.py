@@ -125,10 +125,13 @@ def withdrawn(live: Live, record: BorrowingRecord) -> None:
         lent["status"] = render.code("CANCELLED", "Cancelled by partner")
 
 
-def requested_resources(live: Live, library: str, base: str) -> list[Json]:
+def requested_resources(live: Live, library: str, desk: str, base: str) -> list[Json]:
     """The accepted lending requests of ``library`` as pick-from-shelf entries, in the
-    shape of captures/requested_resources_list.json."""
+    shape of captures/requested_resources_list.json; none at a desk the library lacks."""
     out: list[Json] = []
+    lib = live.institution.library(library)
+    if lib is None or desk not in {d.code for d in lib.circ_desks}:
+        return out
     for lent in live.lending.values():
         if lent["owner"] != library or lent["status"]["value"] != "REQUEST_CREATED_LEND":
             continue

@@ -380,7 +380,8 @@ def _requested_resources(live: Live, request: Request) -> Answer:
     for name in ("library", "circ_desk"):
         if not request.args.get(name):
             raise AlmaFault("401664", f"Mandatory field is missing: {name}")
-    records = network.requested_resources(live, request.args["library"], _base(request))
+    args = request.args
+    records = network.requested_resources(live, args["library"], args["circ_desk"], _base(request))
     key = "requested_resource"
     if not records:
         # UNVERIFIED(lists.empty_page_shape)
