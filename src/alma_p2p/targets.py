@@ -95,8 +95,14 @@ def refusals(profile: Profile, found: list[Target]) -> list[str]:
 
 
 def read_partners(alma: AlmaClient) -> dict[str, Partner]:
-    """The institution's partners (first 100), asked of Alma afresh: whichever scenario
-    writes first, its cassette holds what it was checked against."""
-    path = "/partners"
-    data = alma.get_json(path, {"limit": 100, "offset": 0}, cache=False)
-    return {p.code: p for p in page(Partner, path, data, "partner").records}
+    """All the institution's partners, page by page, asked of Alma afresh: whichever
+    scenario writes first, its cassette holds what it was checked against (a consortium
+    may have hundreds of partners; one beyond the first page is still checked)."""
+    path, found, offset = "/partners", {}, 0
+    while True:
+        data = alma.get_json(path, {"limit": 100, "offset": offset}, cache=False)
+        batch = page(Partner, path, data, "partner")
+        found.update({p.code: p for p in batch.records})
+        offset += 100
+        if not batch.records or offset >= batch.total_record_count:
+            return found

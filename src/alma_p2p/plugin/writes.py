@@ -98,8 +98,8 @@ def _refuse_production_targets(
     in each scenario, so each cassette holds the partners it was checked against."""
     name = profile.name
     if name not in writes.refused and (not live or name not in writes.targets_checked):
+        found = targets(profile, read_partners(alma))  # Alma not answering: no write either
         writes.targets_checked.add(name)
-        found = targets(profile, read_partners(alma))
         lines = refusals(profile, found)
         if lines:
             unknown = all(t.host is None for t in found if not t.allowed)
