@@ -10,17 +10,18 @@ external id, is searched for it, filtered by library and partner.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 import pytest
 from pytest_bdd import given, then, when
 
-from alma_p2p.alma import AlmaClient, AlmaConfigError
+from alma_p2p.alma import AlmaClient, AlmaConfigError, AlmaError
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.plugin.clients import live_client
+from alma_p2p.plugin.writes import WRITES, settle
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles
 from alma_p2p.recording import REPLAY_BASE_URL
@@ -34,6 +35,7 @@ T = TypeVar("T")
 LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
 PICK_FROM_SHELF = "Fulfillment > Resource Requests > Pick From Shelf"
 WAITING = "REQUEST_CREATED_LEND"
+ACTIVE_AT_LENDER = frozenset({WAITING, "LOCATE_IN_PROCESS"})
 ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_SENT", None})
 
 
@@ -46,6 +48,7 @@ class Lender:
     alma: AlmaClient
     library: str
     desk: str
+    arrived: list[str] = field(default_factory=list)  # its lending requests of this scenario
 
 
 def _trip(profile: Profile) -> RoundTrip:
@@ -55,9 +58,14 @@ def _trip(profile: Profile) -> RoundTrip:
 
 @pytest.fixture
 def round_trip_lender(
-    pytestconfig: pytest.Config, alma_institution: Profile, alma_settings: Settings
+    pytestconfig: pytest.Config,
+    alma_institution: Profile,
+    alma_settings: Settings,
+    alma_writes: WriteSession,
 ) -> Iterator[Lender]:
-    """The lending member, read through its own key (the cassette holds both sides)."""
+    """The lending member, read through its own key (the cassette holds both sides). When
+    the scenario ends the borrower withdraws its request first; a lending request still
+    active at the lender after that is listed as LEFT IN ALMA (no API removes it)."""
     trip = _trip(alma_institution)
     try:
         lender = load_profiles(alma_settings.profiles_dir, [trip.lender])[trip.lender]
@@ -93,7 +101,31 @@ def round_trip_lender(
                 f"{lender.institution.code}; nothing of the round trip was sent",
                 pytrace=False,
             )
-        yield Lender(lender, client, library, desk)
+        found = Lender(lender, client, library, desk)
+        yield found
+        if found.arrived:
+            settle(alma_writes, pytestconfig)
+            _left_at_lender(pytestconfig, trip, found)
+
+
+def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> None:
+    # UNVERIFIED(round_trip.cancel_reaches_lender): Alma cancels it when the borrower does.
+    writes = config.stash[WRITES]
+    for request_id in lender.arrived:
+        where = f"{LENDING_REQUESTS}, {lender.library}"
+        try:
+            status = lender.alma.lending_request(trip.as_partner, request_id).status.value
+        except AlmaError as exc:
+            line = f"lending request {request_id} could not be read after the withdrawal: {exc}"
+        else:
+            if status not in ACTIVE_AT_LENDER:
+                continue
+            line = (
+                f"lending request {request_id} from {trip.as_partner} is still {status} after "
+                f"the borrower withdrew its request: staff reject it ({where})"
+            )
+        if writes.ledger is not None:  # on replay nothing real was created
+            writes.left_behind.append(f"{trip.lender}: {line}")
 
 
 @given("a title the lending member has on its shelf", target_fixture="title")
@@ -193,6 +225,8 @@ def _(
             "as an active lending partner",
             pytrace=False,
         )
+    if found.request_id:
+        lender.arrived.append(found.request_id)
     alma_evidence.append(f"lending at {trip.lender}: {found.request_id} {found.status.value}")
     return found
 

@@ -148,3 +148,17 @@ def test_without_the_lending_members_own_key_the_round_trip_is_left_out(keys, mo
         assert "ALMA_API_KEY_DEMO_LENDER beside ALMA_API_KEY_DEMO_UNIVERSITY" in reason
     else:
         assert reason is None
+
+
+def test_a_lending_request_the_withdrawal_does_not_cancel_is_left_in_alma_by_name(tmp_path):
+    world = demo_world()
+    institution(world, "01DEMO_LENDER")["facts"] = {"round_trip.cancel_reaches_lender": "stays"}
+
+    run = _run(world, tmp_path, "-k", "shelf")
+
+    assert run.outcome_of(SUPPLIED + AT) == "passed"
+    assert "LEFT IN ALMA: demo-lender: lending request" in run.output
+    assert "from DEMO_STMARYS is still REQUEST_CREATED_LEND after the borrower withdrew" in (
+        run.output
+    )
+    assert "Fulfillment > Resource Sharing > Lending Requests, RIVER" in run.output

@@ -81,11 +81,20 @@ def alma_writes(
         run_token=run_of(config).run_token,
     )
     yield session
+    settle(session, config)
+
+
+def settle(session: WriteSession, config: pytest.Config) -> None:
+    """Undo what the session created and note what Alma keeps (closing twice is harmless:
+    the second time nothing is left to undo)."""
+    writes = config.stash[WRITES]
+    institution = session.institution
     report = session.close()
     if session.lost_answers:
         writes.lost_answers[institution] = (
             writes.lost_answers.get(institution, 0) + session.lost_answers
         )
+        session.lost_answers = 0  # counted once
     if writes.ledger is not None:  # on replay nothing real was created
         writes.left_behind.extend(f"{institution}: {line}" for line in report.left)
 

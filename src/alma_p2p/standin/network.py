@@ -120,7 +120,9 @@ def withdrawn(live: Live, record: BorrowingRecord) -> None:
     found = _lent(live, record)
     if found is None:
         return
-    _, lent = found
+    peer, lent = found
+    if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
+        return
     if lent["status"]["value"] in ACTIVE_AT_LENDER:
         lent["status"] = render.code("CANCELLED", "Cancelled by partner")
 
