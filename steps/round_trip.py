@@ -67,6 +67,12 @@ def round_trip_lender(
     the scenario ends the borrower withdraws its request first; a lending request still
     active at the lender after that is listed as LEFT IN ALMA (no API removes it)."""
     trip = _trip(alma_institution)
+    if trip.lender == alma_institution.name:
+        pytest.fail(
+            f"{alma_institution.name}: round_trip.lender names this institution itself; name "
+            "the profile folder of the lending member",
+            pytrace=False,
+        )
     try:
         lender = load_profiles(alma_settings.profiles_dir, [trip.lender])[trip.lender]
     except ProfileError as exc:

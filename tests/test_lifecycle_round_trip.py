@@ -162,3 +162,17 @@ def test_a_lending_request_the_withdrawal_does_not_cancel_is_left_in_alma_by_nam
         run.output
     )
     assert "Fulfillment > Resource Sharing > Lending Requests, RIVER" in run.output
+
+
+def test_a_round_trip_to_itself_is_refused_before_anything_is_written(tmp_path):
+    def itself(profile: dict[str, Any]) -> None:
+        profile["round_trip"]["lender"] = "demo-university"
+
+    run = _run(demo_world(), tmp_path, *profiles(tmp_path, demo_university=itself))
+
+    # Its own key is not the lending member's: left out at collection, nothing sent.
+    assert SUPPLIED + AT not in run.outcomes
+    assert "left out: 2 scenario(s) at demo-university: no API key of demo-university" in (
+        run.output
+    )
+    assert active_anywhere(run) == []
