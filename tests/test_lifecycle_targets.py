@@ -108,3 +108,21 @@ def test_a_partner_missing_from_alma_is_not_a_target() -> None:
         "DEMO_COLLEGE: not a partner in Alma, so no request can reach it",
     ]
     assert refusals(profile, found) == []
+
+
+def test_a_partner_beyond_the_first_page_is_checked_too(tmp_path):
+    world = demo_world()
+    partners = institution(world, "01DEMO_STMARYS")["partners"]
+    lender = _partner(world, "DEMO_LENDER")
+    partners.remove(lender)
+    partners.extend(
+        {"code": f"FILLER{i:03}", "name": f"Filler {i}", "ill_server": "x-psb.example.org"}
+        for i in range(100)
+    )
+    partners.append({**lender, "ill_server": "riverbend.alma.example.edu"})
+
+    run = _run(world, tmp_path)
+
+    assert run.outcome_of(TWICE) == "failed"
+    assert "partner DEMO_LENDER sends to riverbend.alma.example.edu" in run.output
+    assert not written(run.app)

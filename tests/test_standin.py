@@ -102,7 +102,7 @@ def test_users_carry_rs_library_or_leave_the_key_out(app):
 def test_users_list_is_brief_and_paged(app):
     alma = client(app)
     page = alma.users(limit=2, offset=0)
-    assert page.total_record_count == 7
+    assert page.total_record_count == 10
     assert len(page.records) == 2
     assert alma.users(q="campus_code~TWINCITIES").total_record_count == 3
     with pytest.raises(AlmaBadRequest) as caught:

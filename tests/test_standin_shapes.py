@@ -162,6 +162,14 @@ CALLS: tuple[Call, ...] = (
         LENDER,
         (("library", "RIVER"), ("status", "EXPIRED")),
     ),
+    # The accepted S-1 on the lender's pick-from-shelf list.
+    Call(
+        "task_list",
+        "GET",
+        "/task-lists/requested-resources",
+        LENDER,
+        (("library", "RIVER"), ("circ_desk", "RS_DESK")),
+    ),
     Call("error", "GET", "/users/nobody"),
     Call("error", "GET", "/conf/libraries/NOPE"),
     Call("error", "GET", "/conf/nothing-here"),

@@ -146,6 +146,14 @@ class TestPatron(_Strict):
     label: str | None = Field(default=None, description="How the suite names this patron")
 
 
+class RsStaff(_Strict):
+    """A staff account that runs resource sharing at one RS library (read-only check)."""
+
+    primary_id: str = Field(min_length=1)
+    rs_library: str = Field(pattern=_CODE, description="the RS library this person works at")
+    label: str | None = Field(default=None, description="How the suite names this person")
+
+
 class HeldTitle(_Strict):
     """A title the institution holds: a borrowing request for it must be refused (401604)."""
 
@@ -174,6 +182,20 @@ class ReceivedRequest(_Strict):
     item_barcode: str = Field(min_length=1, description="barcode given at receiving")
 
 
+class ExcludedPatron(_Strict):
+    """A test patron of a user group the Borrowing Resource Sharing rules do not let borrow."""
+
+    patron: str = Field(min_length=1, description="primary_id of the test patron")
+    user_group: str = Field(
+        min_length=1, description="the patron's user group, which may not borrow from partners"
+    )
+    # UNVERIFIED(borrowing.excluded_group_refused): no source gives Alma's code.
+    error: str = Field(
+        pattern=r"^[0-9]{5,9}$",
+        description="the error Alma refuses the request with (no source gives it: UNVERIFIED)",
+    )
+
+
 class Borrowing(_Strict):
     """Test data and expectations for borrowing requests created by the suite."""
 
@@ -192,6 +214,19 @@ class Borrowing(_Strict):
     partner_held_title: PartnerHeldTitle | None = Field(
         default=None,
         description="a title a rota partner holds, for the scenario that sends a request on",
+    )
+    excluded_patron: ExcludedPatron | None = Field(
+        default=None,
+        description="a test patron whose user group may not borrow (omit: not checked)",
+    )
+    electronic_title: HeldTitle | None = Field(
+        default=None,
+        description="a title the institution holds only electronically (omit: not checked)",
+    )
+    override_blocks: bool = Field(
+        default=False,
+        description="also create (and remove) the electronic title's request with "
+        "override_blocks=true, as staff may",
     )
     send_seconds: int = Field(
         default=60,
@@ -244,6 +279,35 @@ class Lending(_Strict):
 AnalyticsItem = Literal["fulfillment_policies", "terms_of_use", "fulfillment_unit_rules"]
 
 
+class RoundTrip(_Strict):
+    """A request that travels to another member of the consortium and back (both members'
+    API keys needed): the lender is another profile of the same profiles folder."""
+
+    lender: str = Field(min_length=1, description="the lending member's profile folder name")
+    partner: str = Field(pattern=_CODE, description="the lending member as a partner here")
+    as_partner: str = Field(
+        pattern=_CODE, description="this institution as a partner at the lending member"
+    )
+    supplied_title: HeldTitle = Field(description="a title the lender has on its shelf to lend")
+    rejected_title: HeldTitle | None = Field(
+        default=None, description="a title the lender rejects (its items all on loan)"
+    )
+    next_partner: str | None = Field(
+        default=None,
+        pattern=_CODE,
+        description="the rota's partner after the lender; omit when the lender is the last",
+    )
+    # UNVERIFIED(round_trip.end_of_rota_status)
+    end_of_rota_status: list[str] = Field(
+        default_factory=lambda: ["REJECTED"],
+        min_length=1,
+        description="how a request rejected by the rota's last partner ends (UNVERIFIED)",
+    )
+    settle_seconds: int = Field(
+        default=120, ge=1, le=900, description="how long each leg may take between members"
+    )
+
+
 class AnalyticsCheck(_Strict):
     """A saved Analytics report (subject area "Configurations (Limited)") and the rows it
     must contain; each expected row names only the columns that matter."""
@@ -262,8 +326,14 @@ class Profile(_Strict):
     )
     partners: list[Partner] = Field(default_factory=list)
     test_patrons: list[TestPatron] = Field(default_factory=list)
+    rs_staff: list[RsStaff] = Field(
+        default_factory=list, description="staff accounts whose roles are checked (read-only)"
+    )
     borrowing: Borrowing | None = Field(default=None, description="omit: no borrowing checks")
     lending: Lending | None = Field(default=None, description="omit: no lending checks")
+    round_trip: RoundTrip | None = Field(
+        default=None, description="omit: no round trip between members"
+    )
     analytics: dict[AnalyticsItem, AnalyticsCheck] = Field(
         default_factory=dict, description="items checked through Alma Analytics"
     )
@@ -290,6 +360,18 @@ class Profile(_Strict):
                     f"patron_rs_library.map names {', '.join(unknown)}, which are not among "
                     f"resource_sharing_libraries ({', '.join(codes)})"
                 )
+        for i, staff in enumerate(self.rs_staff):
+            if staff.rs_library not in codes:
+                raise ValueError(
+                    f"rs_staff[{i}].rs_library {staff.rs_library} is not among "
+                    f"resource_sharing_libraries ({', '.join(codes)})"
+                )
+        if self.round_trip is not None:
+            partners = {p.code for p in self.partners}
+            for name in ("partner", "next_partner"):
+                code = getattr(self.round_trip, name)
+                if code is not None and code not in partners:
+                    raise ValueError(f"round_trip.{name} {code} is not among partners")
         self._check_lending(codes)
         self._check_borrowing(codes)
         return self
@@ -322,6 +404,12 @@ class Profile(_Strict):
                     f"borrowing.received_requests[{i}].patron {received.patron} is not among "
                     "test_patrons"
                 )
+        excluded = self.borrowing.excluded_patron
+        if excluded is not None and excluded.patron in patrons:
+            raise ValueError(
+                "borrowing.excluded_patron.patron must not also be listed in test_patrons "
+                "(those are expected to be allowed to borrow)"
+            )
         lacking = self.borrowing.patron_without_rs_library
         if lacking is not None and lacking in patrons:
             raise ValueError(

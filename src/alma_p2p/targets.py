@@ -16,7 +16,9 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
+from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Partner, ProfileDetails
+from alma_p2p.alma.parsing import page
 from alma_p2p.profile import Profile
 
 # The protocol sub-objects that carry a server, in the order they are looked for.
@@ -90,3 +92,17 @@ def refusals(profile: Profile, found: list[Target]) -> list[str]:
                 "keeping its symbol"
             )
     return lines
+
+
+def read_partners(alma: AlmaClient) -> dict[str, Partner]:
+    """All the institution's partners, page by page, asked of Alma afresh: whichever
+    scenario writes first, its cassette holds what it was checked against (a consortium
+    may have hundreds of partners; one beyond the first page is still checked)."""
+    path, found, offset = "/partners", {}, 0
+    while True:
+        data = alma.get_json(path, {"limit": 100, "offset": offset}, cache=False)
+        batch = page(Partner, path, data, "partner")
+        found.update({p.code: p for p in batch.records})
+        offset += 100
+        if not batch.records or offset >= batch.total_record_count:
+            return found

@@ -38,6 +38,7 @@ from alma_p2p.alma.models import (
     Location,
     Page,
     Partner,
+    RequestedResource,
     RsRequest,
     User,
     UserBrief,
@@ -224,6 +225,13 @@ class AlmaClient:
         path = "/task-lists/rs/lending-requests"
         data = self.get_json(path, params, cache=False)
         return page(RsRequest, path, data, "user_resource_sharing_request").records
+
+    def requested_resources(self, library: str, circ_desk: str) -> tuple[RequestedResource, ...]:
+        """``GET /task-lists/requested-resources`` (the first 100; read afresh each time)."""
+        path = "/task-lists/requested-resources"
+        params: dict[str, str | int] = {"library": library, "circ_desk": circ_desk, "limit": 100}
+        data = self.get_json(path, params, cache=False)
+        return page(RequestedResource, path, data, "requested_resource").records
 
     # -- typed reads -----------------------------------------------------------------
 

@@ -145,6 +145,24 @@ class RsLibraryRef(AlmaModel):
     code: Code = CodeValue()
 
 
+class RoleParameter(AlmaModel):
+    """A parameter of a staff role, e.g. the circulation desk a desk operator works at.
+    UNVERIFIED(staff.circ_desk_parameter): ``{"type", "scope", "value"}``, each {value, desc}."""
+
+    type: Code = CodeValue()
+    scope: Code = CodeValue()
+    value: Code = CodeValue()
+
+
+class UserRole(AlmaModel):
+    """An entry of a user's ``user_role[]`` (captures/user_with_rs_library.json)."""
+
+    role_type: Code = CodeValue()
+    scope: Code = CodeValue()
+    status: Code = CodeValue()
+    parameter: ListOf[RoleParameter] = ()
+
+
 class User(AlmaModel):
     """``GET /users/{id}`` (full view).
 
@@ -159,6 +177,7 @@ class User(AlmaModel):
     account_type: Code = CodeValue()
     status: Code = CodeValue()
     rs_library: ListOf[RsLibraryRef] = ()  # UNVERIFIED(patron.no_rs_library_shape) when empty
+    user_role: ListOf[UserRole] = ()
 
     @property
     def rs_library_codes(self) -> tuple[str, ...]:
@@ -330,3 +349,20 @@ class RsRequest(AlmaModel):
     requester: Code = CodeValue()
     user_request: Code = CodeValue()
     barcode: Text = None
+
+
+class ResourceMetadata(AlmaModel):
+    title: Text = None
+    mms_id: Code = CodeValue()
+
+
+class RequestedLocation(AlmaModel):
+    library: Code = CodeValue()
+
+
+class RequestedResource(AlmaModel):
+    """An entry of ``GET /task-lists/requested-resources``, the pick-from-shelf list
+    (captures/requested_resources_list.json)."""
+
+    resource_metadata: ResourceMetadata = ResourceMetadata()
+    location: RequestedLocation = RequestedLocation()

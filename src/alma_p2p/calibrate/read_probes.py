@@ -639,3 +639,71 @@ def _failed_run_status(p: Probing, fact: Fact) -> Answer:
     if failed:
         return Seen(fact.assumed, evidence(response, shown))
     return Seen(alternative(fact, 0), evidence(response, shown), seen=", ".join(codes))
+
+
+# -- staff roles ------------------------------------------------------------------------
+
+
+@probe("staff.fulfillment_operator_role")
+def _fulfillment_operator(p: Probing, fact: Fact) -> Answer:
+    response = p.ask("/conf/code-tables/UserRoles")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"code table UserRoles: {status_and_codes(response)}")
+    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    named = [
+        r
+        for r in rows
+        if str(r.get("description") or "").strip().lower() == "fulfillment services operator"
+    ]
+    if named:
+        return Seen(fact.assumed, evidence(response, {"row": named}))
+    return Seen(alternative(fact, 0), evidence(response, {"row": rows}))
+
+
+def _staff_roles(p: Probing) -> tuple[httpx.Response, list[dict[str, Any]]] | NotAsked:
+    if not p.profile.rs_staff:
+        return NotAsked("the profile names no rs_staff account")
+    staff = p.profile.rs_staff[0].primary_id
+    response = p.ask(f"/users/{staff}")
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"staff account {staff}: {status_and_codes(response)}")
+    return response, [r for r in data.get("user_role") or [] if isinstance(r, dict)]
+
+
+def _value(field: object) -> object:
+    return field.get("value") if isinstance(field, dict) else None
+
+
+@probe("staff.role_scope_library")
+def _role_scope(p: Probing, fact: Fact) -> Answer:
+    found = _staff_roles(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, roles = found
+    shown = {"user_role": [{k: r.get(k) for k in ("role_type", "scope")} for r in roles]}
+    scopes = {_value(r.get("scope")) for r in roles}
+    if scopes & set(p.profile.rs_library_codes):
+        return Seen(fact.assumed, evidence(response, shown))
+    if roles and scopes == {p.profile.institution.code}:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"role scopes {sorted(map(str, scopes))}", shown)
+
+
+@probe("staff.circ_desk_parameter")
+def _circ_desk_parameter(p: Probing, fact: Fact) -> Answer:
+    found = _staff_roles(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, roles = found
+    desk_roles = [r for r in roles if _value(r.get("role_type")) in ("32", "221")]
+    if not desk_roles:
+        return NotAsked("the first rs_staff account holds no circulation desk role")
+    shown = {"user_role": [{k: r.get(k) for k in ("role_type", "parameter")} for r in desk_roles]}
+    params = [x for r in desk_roles for x in r.get("parameter") or [] if isinstance(x, dict)]
+    if any(_value(x.get("type")) == "CirculationDesk" and _value(x.get("value")) for x in params):
+        return Seen(fact.assumed, evidence(response, shown))
+    if not params:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"{len(params)} parameters of another form", shown)

@@ -73,6 +73,22 @@ def live_client(
     )
 
 
+def add_spent(config: pytest.Config, name: str, client: AlmaClient) -> None:
+    """Count what ``client`` spent at institution ``name`` (its session client, or another
+    client a scenario reads it with, e.g. the round trip's lending member)."""
+    stats = client.stats
+    mine = Spent(stats.calls, stats.gets, len(stats.distinct_gets), stats.remaining)
+    before = clients_of(config).spent.get(name)
+    if before is not None:
+        mine = Spent(
+            before.calls + mine.calls,
+            before.gets + mine.gets,
+            before.distinct + mine.distinct,
+            mine.remaining if mine.remaining is not None else before.remaining,
+        )
+    clients_of(config).spent[name] = mine
+
+
 @pytest.fixture(scope="session")
 def alma_client(
     pytestconfig: pytest.Config, alma_settings: Settings, alma_institution: Profile
@@ -94,8 +110,7 @@ def alma_client(
     for hook in clients.on_new:
         hook(client)
     yield client
-    stats = client.stats
-    clients.spent[name] = Spent(stats.calls, stats.gets, len(stats.distinct_gets), stats.remaining)
+    add_spent(pytestconfig, name, client)
     client.close()
 
 

@@ -19,7 +19,7 @@ from alma_p2p.outcomes import cannot_tell
 from alma_p2p.plugin.clients import clients_of
 from alma_p2p.plugin.run import run_of
 from alma_p2p.profile import Profile
-from alma_p2p.targets import refusals, targets
+from alma_p2p.targets import read_partners, refusals, targets
 from alma_p2p.writes import WriteSession
 
 
@@ -43,6 +43,7 @@ class Writes:
     lost_answers: dict[str, int] = field(default_factory=dict)
     # Institutions whose partners may reach production: every write of the run is refused.
     refused: dict[str, Refusal] = field(default_factory=dict)
+    targets_checked: set[str] = field(default_factory=set)
 
 
 WRITES = pytest.StashKey[Writes]()
@@ -70,7 +71,8 @@ def alma_writes(
         )
     config = request.config
     writes = config.stash[WRITES]
-    _refuse_production_targets(alma_client, alma_institution, writes)
+    live = run_of(config).settings.mode == "live"
+    _refuse_production_targets(alma_client, alma_institution, writes, live=live)
     session = WriteSession(
         alma_client,
         clients_of(config).gates[institution],
@@ -79,22 +81,34 @@ def alma_writes(
         run_token=run_of(config).run_token,
     )
     yield session
+    settle(session, config)
+
+
+def settle(session: WriteSession, config: pytest.Config) -> None:
+    """Undo what the session created and note what Alma keeps (closing twice is harmless:
+    the second time nothing is left to undo)."""
+    writes = config.stash[WRITES]
+    institution = session.institution
     report = session.close()
     if session.lost_answers:
         writes.lost_answers[institution] = (
             writes.lost_answers.get(institution, 0) + session.lost_answers
         )
+        session.lost_answers = 0  # counted once
     if writes.ledger is not None:  # on replay nothing real was created
         writes.left_behind.extend(f"{institution}: {line}" for line in report.left)
 
 
-def _refuse_production_targets(alma: AlmaClient, profile: Profile, writes: Writes) -> None:
+def _refuse_production_targets(
+    alma: AlmaClient, profile: Profile, writes: Writes, *, live: bool
+) -> None:
     """Before a write: every partner's server is one the profile allows, or no write of the
-    run is sent. Asked in each scenario (from the GET cache when live), so each cassette
-    holds the partners it was checked against."""
+    run is sent. Live, it is asked once per institution and run; recording or replaying,
+    in each scenario, so each cassette holds the partners it was checked against."""
     name = profile.name
-    if name not in writes.refused:
-        found = targets(profile, {p.code: p for p in alma.partners()})
+    if name not in writes.refused and (not live or name not in writes.targets_checked):
+        found = targets(profile, read_partners(alma))  # Alma not answering: no write either
+        writes.targets_checked.add(name)
         lines = refusals(profile, found)
         if lines:
             unknown = all(t.host is None for t in found if not t.allowed)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from alma_p2p.standin.gateway import JSON_TYPE, Gateway, Refused
+from alma_p2p.standin.network import link
 from alma_p2p.standin.render import apply_quirks
 from alma_p2p.standin.routes import Live, answer
 from alma_p2p.standin.rules import AlmaFault
@@ -53,6 +54,7 @@ class StandinApp:
         self._live: dict[str, Live] = {
             inst.code: Live.of(inst, peers, clock) for inst in world.institutions
         }
+        link(self._live)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

@@ -29,6 +29,7 @@ from alma_p2p.standin.world import (
     Location,
     Partner,
     ReleaseQuirks,
+    Role,
     User,
 )
 
@@ -63,6 +64,8 @@ class BorrowingRecord(TypedDict):
     requester: CodeValue
     created_date: str
     _user: str
+    _lent: NotRequired[tuple[str, str] | None]  # (lender's institution code, its request id)
+    _tried: NotRequired[list[str]]  # the rota's partners that rejected it
 
 
 class LendingRecord(TypedDict):
@@ -321,8 +324,30 @@ def user(inst: Institution, user: User, base: str) -> Json:
         form = inst.plays("patron.no_rs_library_shape")
         if form in NO_RS_LIBRARY_FORMS:
             record["rs_library"] = NO_RS_LIBRARY_FORMS[form]
+    if user.roles:
+        record["user_role"] = [_role(inst, role, names) for role in user.roles]
     record.update(user.raw)
     return record
+
+
+def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
+    """A staff role in the capture's shape (captures/user_with_rs_library.json); its scope
+    is a library code (UNVERIFIED(staff.role_scope_library)) and its desks are parameters
+    (UNVERIFIED(staff.circ_desk_parameter))."""
+    scope = code(role.scope, names.get(role.scope, inst.name))
+    return {
+        "parameter": [
+            {
+                "type": code("CirculationDesk", "Circulation Desk"),
+                "scope": scope,
+                "value": code(desk, desk),
+            }
+            for desk in role.desks
+        ],
+        "role_type": code(role.code, role.desc),
+        "scope": scope,
+        "status": code(role.status, role.status.capitalize()),
+    }
 
 
 def user_brief(user: User, base: str) -> Json:

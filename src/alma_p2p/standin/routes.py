@@ -18,7 +18,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from alma_p2p.alma.gateway import PREFIX, SELF_TESTS
-from alma_p2p.standin import render, rules
+from alma_p2p.standin import network, render, rules
 from alma_p2p.standin.render import BorrowingRecord, Json, LendingRecord, value_of
 from alma_p2p.standin.rules import AlmaFault
 from alma_p2p.standin.world import Institution, Library, Partner, User
@@ -41,6 +41,8 @@ class Live:
     # requests that stay in locate until a time of ``clock`` (the institution's ``delays``)
     due: dict[str, float] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
+    # every institution's state, by code, for the requests between them (``network``)
+    network: dict[str, Live] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
@@ -228,7 +230,11 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
         )
     owner = rules.resolve_owner(inst, user, owner)
     title = str(body.get("title") or "")
-    rules.check_not_held(inst, title, str(body.get("isbn") or ""))
+    rules.check_may_borrow(inst, user)
+    # Staff may override the block on a title the institution holds (alma-rs-workflow.md
+    # §1.1: 401604 without override_blocks, 200 with override_blocks=true).
+    if request.args.get("override_blocks", "false") != "true":
+        rules.check_not_held(inst, title, str(body.get("isbn") or ""))
     rules.check_no_duplicate(user, title, live.borrowing.values())
     rules.borrowing_library(inst, owner)
     external_id = str(body.get("external_id") or "")
@@ -251,6 +257,7 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
 def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
     record = _find_borrowing(live, request, uid, rid)
     if request.method == "DELETE":
+        network.withdrawn(live, record)
         if request.args.get("remove_request", "false") == "true":
             del live.borrowing[record["request_id"]]
         else:
@@ -264,6 +271,10 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
+        if sent.partner is not None and sent.status == "REQUEST_SENT":
+            network.deliver(live, record, sent.partner, _base(request))
+    elif record["status"]["value"] == "REQUEST_SENT":
+        network.answered(live, record, _base(request))
     return render.public(record)
 
 
@@ -399,6 +410,19 @@ def _lending_tasks(live: Live, request: Request) -> Answer:
     return {key: records, "total_record_count": len(records)}
 
 
+def _requested_resources(live: Live, request: Request) -> Answer:
+    for name in ("library", "circ_desk"):
+        if not request.args.get(name):
+            raise AlmaFault("401664", f"Mandatory field is missing: {name}")
+    args = request.args
+    records = network.requested_resources(live, args["library"], args["circ_desk"], _base(request))
+    key = "requested_resource"
+    if not records:
+        # UNVERIFIED(lists.empty_page_shape)
+        return render.empty_page(key, 0, live.institution.plays("lists.empty_page_shape"))
+    return {key: records, "total_record_count": len(records)}
+
+
 # -- analytics -----------------------------------------------------------------------
 
 
@@ -517,6 +541,7 @@ ROUTES = Map(
         Rule("/partners/<code>/lending-requests", endpoint=_create_lending, methods=["POST"]),
         Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending),
         Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks),
+        Rule("/task-lists/requested-resources", endpoint=_requested_resources),
         Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item),
         Rule("/analytics/reports", endpoint=_analytics),
         Rule("/items", endpoint=_item_by_barcode),

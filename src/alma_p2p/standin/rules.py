@@ -101,6 +101,21 @@ def check_not_held(inst: Institution, title: str, isbn: str) -> None:
         )
 
 
+def check_may_borrow(inst: Institution, user: User) -> None:
+    """A patron whose user group the Borrowing Resource Sharing rules exclude is refused.
+
+    UNVERIFIED(borrowing.excluded_group_refused): that the API applies those rules at all
+    (the institution may play ``created``), and with which code (the world's guess).
+    """
+    if user.user_group not in inst.borrowing_excluded_groups:
+        return
+    if inst.plays("borrowing.excluded_group_refused") == "refused":
+        raise AlmaFault(
+            inst.excluded_group_error,
+            "General Error - An error has occurred while processing the request.",
+        )
+
+
 def check_no_duplicate(user: User, title: str, existing: Iterable[BorrowingRecord]) -> None:
     """A patron's second request for the same title is 402362."""
     for record in existing:

@@ -121,6 +121,16 @@ class Library(_Data):
     locations: list[Location] = Field(default_factory=list)
 
 
+class Role(_Data):
+    """A staff role on a user record (the code table UserRoles)."""
+
+    code: str = Field(description="role type code, e.g. 32 Circulation Desk Operator")
+    desc: str
+    scope: str = Field(description="a library code, or the institution code")
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    desks: list[str] = Field(default_factory=list, description="circulation desks it covers")
+
+
 class User(_Data):
     primary_id: str
     first_name: str | None = None
@@ -135,6 +145,7 @@ class User(_Data):
     account_type: Literal["INTERNAL", "EXTERNAL"] = "INTERNAL"
     barcode: str | None = None
     rs_libraries: list[str] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=list, description="staff roles")
     raw: dict[str, Any] = Field(
         default_factory=dict, description="JSON merged over the rendered record"
     )
@@ -292,6 +303,12 @@ class Institution(_Data):
     rota: list[str] = Field(
         default_factory=list, description="partners the rota template puts on a new request"
     )
+    borrowing_excluded_groups: list[str] = Field(
+        default_factory=list,
+        description="user groups the Borrowing Resource Sharing rules do not let borrow",
+    )
+    # UNVERIFIED(borrowing.excluded_group_refused): the code is the world's guess.
+    excluded_group_error: str = "401652"
     sends_automatically: bool = Field(
         default=True, description="a sending borrowing request rule applies to the rota"
     )
