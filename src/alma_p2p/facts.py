@@ -85,6 +85,12 @@ class Fact(_Frozen):
         pattern=f"^{SWITCH}$",
         description="the word a stand-in world uses to play the assumed value",
     )
+    not_played: str | None = Field(
+        default=None,
+        min_length=1,
+        description="why the stand-in cannot play this fact's alternatives (then it has no "
+        "switch): what it is about lies outside what a stand-in answers",
+    )
     paths: dict[str, tuple[Annotated[str, Field(pattern=f"^{KEY_PATH}$")], ...]] = Field(
         default_factory=dict,
         description="the stand-in's answer kind (tests/test_standin_shapes.py) → the key "
@@ -100,6 +106,8 @@ class Fact(_Frozen):
     @model_validator(mode="after")
     def _switches_are_complete_and_distinct(self) -> Fact:
         words = [a.switch for a in self.alternatives if a.switch is not None]
+        if self.switch is not None and self.not_played is not None:
+            raise ValueError("a fact the stand-in plays (switch) cannot also be not_played")
         if self.switch is None:
             if words:
                 raise ValueError("alternatives have switches, so the assumed value needs one")
