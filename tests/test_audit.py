@@ -362,3 +362,13 @@ def test_the_bench_figures_on_a_tiny_institution(capsys: pytest.CaptureFixture[s
         r"calls (\d+) \(one list per 100 \+ one read per active patron: \1\); 429s 0", printed
     )
     assert "peak traced memory, 1,000 patrons" in printed
+
+
+def test_a_damaged_checkpoint_says_how_to_start_afresh(rules: Rules, tmp_path: Path) -> None:
+    (tmp_path / "checkpoint.json").write_text('{"institution": "big", "next_off', "utf-8")
+    with _client(Faults()) as client, pytest.raises(ValueError, match="with --restart"):
+        audit_live(client, rules, tmp_path, show_identifiers=False, rate=1000)
+    with _client(Faults()) as client:
+        done = audit_live(client, rules, tmp_path, show_identifiers=False, rate=1000, restart=True)
+    assert done.complete
+    assert findings(tmp_path) == pseudonymised(POP.planted())
