@@ -7,14 +7,11 @@ Files are written whole or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -73,26 +70,6 @@ def csv_row(finding: Finding) -> list[str]:
         " ".join(finding.rs_libraries),
         finding.expected or "",
     ]
-
-
-@contextlib.contextmanager
-def streamed(path: Path) -> Iterator[TextIO]:
-    """A draft beside ``path`` to write into; put in place only when the block ends well."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    draft = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        draft.chmod(0o666 & ~umask)
-        draft.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            draft.unlink()
 
 
 def write_csv(out: TextIO, findings: Iterable[Finding], tally: Tally, rules: Rules) -> None:

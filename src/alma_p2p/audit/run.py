@@ -31,10 +31,11 @@ import httpx
 from alma_p2p.alma import AlmaClient, AlmaDailyLimitReached, AlmaError
 from alma_p2p.audit import checkpoint as checkpoints
 from alma_p2p.audit.checkpoint import Checkpoint
-from alma_p2p.audit.output import CSV_FILE, Labeler, Tally, streamed, write_csv, write_reports
+from alma_p2p.audit.output import CSV_FILE, Labeler, Tally, write_csv, write_reports
 from alma_p2p.audit.progress import Progress
 from alma_p2p.audit.rules import Finding, Rules
 from alma_p2p.audit.source import PAGE_SIZE, Brief, list_page, read_patron, read_users_xml
+from alma_p2p.files import streamed
 
 # The pacer's spacing is this much above 1/limit: Alma counts arrivals, which jitter.
 PACE_MARGIN = 1.05
@@ -281,7 +282,7 @@ class _LiveAudit:
 def finish(out: Path, cp: Checkpoint, rules: Rules) -> Tally:
     """Write the CSV, the summary and the readiness row of a finished live audit."""
     tally = Tally(audited=cp.audited, listed=cp.listed)
-    with streamed(out / CSV_FILE) as handle:
+    with streamed(out / CSV_FILE, newline="") as handle:
         write_csv(handle, cp.findings, tally, rules)
     write_reports(out, tally, rules, cp.institution)
     return tally
@@ -309,7 +310,7 @@ def audit_file(users: Path, rules: Rules, out: Path, *, show_identifiers: bool) 
             if finding is not None:
                 yield dataclasses.replace(finding, primary_id=label(finding.primary_id))
 
-    with streamed(out / CSV_FILE) as handle:
+    with streamed(out / CSV_FILE, newline="") as handle:
         write_csv(handle, findings(), tally, rules)
     write_reports(out, tally, rules, rules.profile.name)
     return FileOutcome(tally, time.monotonic() - started)
