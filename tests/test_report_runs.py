@@ -21,7 +21,7 @@ INSTITUTIONS = ["demo-college", "demo-lender", "demo-university"]
 
 
 def replay(tmp_path: Path, *args: str, folder: str = "reports") -> tuple[str, Path]:
-    """``pytest steps`` replaying the repository's cassettes; its output and report folder."""
+    """``pytest`` replaying the repository's cassettes; its output and report folder."""
     reports = tmp_path / folder
     scratch = tmp_path / f"cwd-{folder}"
     scratch.mkdir(exist_ok=True)

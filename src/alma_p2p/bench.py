@@ -30,7 +30,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path.cwd()
-RUNS = 5
+# BENCH_SMOKE=1 runs every part once and small, to prove `make bench` works (its test).
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+RUNS = 1 if SMOKE else 5
 
 
 def _pytest(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
@@ -156,7 +158,7 @@ def main() -> int:
     bench_consortium.main()
     from alma_p2p.audit import bench as audit_bench
 
-    return audit_bench.main([])
+    return audit_bench.main(["300", "100", "0", "2000"] if SMOKE else [])
 
 
 def _fault_mixes() -> None:
@@ -198,7 +200,7 @@ def _live_demo() -> tuple[float, str]:
     started = time.perf_counter()
     proc = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "alma_p2p.cli", "live-demo", "-q", "-p", "no:cacheprovider",
-         "--alma-report-dir", str(Path(tempfile.gettempdir()) / "alma-bench-reports")],
+         f"--alma-report-dir={Path(tempfile.gettempdir()) / 'alma-bench-reports'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     return time.perf_counter() - started, proc.stdout
