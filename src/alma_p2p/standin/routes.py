@@ -552,21 +552,22 @@ def _base(request: Request) -> str:
     return request.host_url.rstrip("/") + PREFIX
 
 
-# Endpoints are the handlers themselves.
+# Endpoints are the handlers themselves. A path takes GET only unless it says otherwise:
+# another method is UNVERIFIED(gateway.unsupported_method_answer).
 ROUTES = Map(
     [
-        Rule("/conf/general", endpoint=_general),
-        Rule("/conf/libraries", endpoint=_libraries),
-        Rule("/conf/libraries/<lib>", endpoint=_library),
-        Rule("/conf/libraries/<lib>/locations", endpoint=_locations),
-        Rule("/conf/libraries/<lib>/locations/<loc>", endpoint=_location),
-        Rule("/conf/libraries/<lib>/circ-desks", endpoint=_circ_desks),
-        Rule("/conf/jobs", endpoint=_jobs),
-        Rule("/conf/jobs/<job_id>/instances", endpoint=_job_instances),
-        Rule("/conf/code-tables/<name>", endpoint=_code_table),
+        Rule("/conf/general", endpoint=_general, methods=["GET"]),
+        Rule("/conf/libraries", endpoint=_libraries, methods=["GET"]),
+        Rule("/conf/libraries/<lib>", endpoint=_library, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/locations", endpoint=_locations, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/locations/<loc>", endpoint=_location, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/circ-desks", endpoint=_circ_desks, methods=["GET"]),
+        Rule("/conf/jobs", endpoint=_jobs, methods=["GET"]),
+        Rule("/conf/jobs/<job_id>/instances", endpoint=_job_instances, methods=["GET"]),
+        Rule("/conf/code-tables/<name>", endpoint=_code_table, methods=["GET"]),
         *[Rule(p, endpoint=_probe, methods=["GET", "POST"]) for p in sorted(SELF_TESTS)],
-        Rule("/users", endpoint=_users),
-        Rule("/users/<uid>", endpoint=_user),
+        Rule("/users", endpoint=_users, methods=["GET"]),
+        Rule("/users/<uid>", endpoint=_user, methods=["GET"]),
         Rule(
             "/users/<uid>/resource-sharing-requests",
             endpoint=_create_borrowing,
@@ -577,15 +578,15 @@ ROUTES = Map(
             endpoint=_borrowing,
             methods=["GET", "DELETE"],
         ),
-        Rule("/partners", endpoint=_partners),
-        Rule("/partners/<code>", endpoint=_partner),
+        Rule("/partners", endpoint=_partners, methods=["GET"]),
+        Rule("/partners/<code>", endpoint=_partner, methods=["GET"]),
         Rule("/partners/<code>/lending-requests", endpoint=_create_lending, methods=["POST"]),
-        Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending),
-        Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks),
-        Rule("/task-lists/requested-resources", endpoint=_requested_resources),
-        Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item),
-        Rule("/analytics/reports", endpoint=_analytics),
-        Rule("/items", endpoint=_item_by_barcode),
+        Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending, methods=["GET"]),
+        Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks, methods=["GET"]),
+        Rule("/task-lists/requested-resources", endpoint=_requested_resources, methods=["GET"]),
+        Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item, methods=["GET"]),
+        Rule("/analytics/reports", endpoint=_analytics, methods=["GET"]),
+        Rule("/items", endpoint=_item_by_barcode, methods=["GET"]),
     ],
     strict_slashes=False,
 )
