@@ -99,8 +99,12 @@ def test_a_key_of_another_institution_stops_the_run_before_any_write(tmp_path):
         "ALMA_API_KEY) to a key of 01DEMO_COLLEGE's sandbox"
     ) in run.stdout
     assert "nothing was run" in run.stdout
-    # One read of /conf/general, and nothing else: above all, no POST.
-    assert [(e.method, e.path) for e in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+    # /conf/general and the self-test naming the institution's code (UNVERIFIED
+    # gateway.general_institution_code), and nothing else: above all, no POST.
+    assert [(e.method, e.path) for e in app.request_log] == [
+        ("GET", "/almaws/v1/conf/general"),
+        ("GET", "/almaws/v1/conf/test"),
+    ]
 
 
 def test_every_institution_with_the_wrong_key_is_named(tmp_path):

@@ -31,6 +31,13 @@ def _code_value(value: Any) -> Any:
     return value
 
 
+def _code_or_text(value: Any) -> Any:
+    # UNVERIFIED(gateway.general_shape): a code field Alma may also give as a plain string.
+    if isinstance(value, str) and value:
+        return {"value": value}
+    return _code_value(value)
+
+
 def _list(value: Any) -> Any:
     if value in (None, "", {}):
         return []
@@ -82,7 +89,7 @@ ListOf = Annotated[tuple[T, ...], BeforeValidator(_list)]
 class General(AlmaModel):
     """``GET /conf/general``: which institution and which environment a key reaches."""
 
-    institution: Code = CodeValue()
+    institution: Annotated[CodeValue, BeforeValidator(_code_or_text)] = CodeValue()
     alma_url: Text = None
     # UNVERIFIED(gateway.environment_type_form): a string, or {value, desc} as code fields.
     environment_type: Annotated[str | None, BeforeValidator(_text_or_code)] = None

@@ -147,12 +147,20 @@ def general(inst: Institution) -> Json:
         environment = code(inst.environment_type.upper(), inst.environment_type.capitalize())
     elif form == "upper":
         environment = inst.environment_type.upper()
-    # UNVERIFIED(gateway.general_shape): institution and alma_url.
-    return {
-        "institution": code(inst.code, inst.name),
-        "alma_url": inst.alma_url,
-        "environment_type": environment,
-    }
+    return {**_institution_and_url(inst), "environment_type": environment}
+
+
+def _institution_and_url(inst: Institution) -> Json:
+    """UNVERIFIED(gateway.general_institution_code): institution.value is the code, or the
+    name; UNVERIFIED(gateway.general_shape): {value, desc} and alma_url, or a plain string
+    and no alma_url. A plain string is the code unless the institution plays the name."""
+    named = inst.plays("gateway.general_institution_code")
+    value = inst.name if named == "name" else inst.code
+    if inst.plays("gateway.general_shape") == "plain":
+        return {"institution": value}
+    if named == "plain":
+        return {"institution": value, "alma_url": inst.alma_url}
+    return {"institution": code(value, inst.name), "alma_url": inst.alma_url}
 
 
 def probe_text(inst: Institution, method: str) -> str:
