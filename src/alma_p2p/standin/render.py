@@ -20,6 +20,7 @@ from alma_p2p.standin.world import (
     CircDesk,
     CodeRow,
     CodeTable,
+    DeskLink,
     Holding,
     Institution,
     Item,
@@ -187,8 +188,25 @@ def library(inst: Institution, lib: Library, base: str) -> Json:
     }
 
 
-def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
-    """A location; only a single location lists its circ desks."""
+def _location_desk(link: DeskLink, name: str, href: str, form: str) -> Json:
+    """UNVERIFIED(location.circ_desk_fields): a location's circ desk as DCB's model names it,
+    or as code and name with the flags as strings ("renamed")."""
+    if form == "renamed":
+        flags = {k: str(getattr(link, k)).lower() for k in ("check_in", "check_out", "reshelve")}
+        return {"code": link.code, "name": name, **flags, "link": href}
+    return {
+        "circ_desk_code": link.code,
+        "circ_desk_name": name,
+        "check_in": link.check_in,
+        "check_out": link.check_out,
+        "reshelve": link.reshelve,
+        "link": href,
+    }
+
+
+def location(lib: Library, loc: Location, base: str, *, single: bool, form: str = "listed") -> Json:
+    """A location; only a single location lists its circ desks (in the ``form`` the
+    institution plays for location.circ_desk_fields: listed, renamed, or absent)."""
     record: Json = {
         "code": loc.code,
         "name": loc.name,
@@ -201,18 +219,15 @@ def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
         "accession_placement": code("none", "None"),
         "call_number_type": code("", None),
     }
-    if single:
+    if single and form != "absent":
         desks = {d.code: d for d in lib.circ_desks}
-        # UNVERIFIED(location.circ_desk_fields): field names of a location's circ desks.
         record["circ_desk"] = [
-            {
-                "circ_desk_code": link.code,
-                "circ_desk_name": desks[link.code].name if link.code in desks else link.code,
-                "check_in": link.check_in,
-                "check_out": link.check_out,
-                "reshelve": link.reshelve,
-                "link": f"{base}/conf/libraries/{lib.code}/circ-desks/{link.code}",
-            }
+            _location_desk(
+                link,
+                desks[link.code].name if link.code in desks else link.code,
+                f"{base}/conf/libraries/{lib.code}/circ-desks/{link.code}",
+                form,
+            )
             for link in loc.circ_desks
         ]
     record["link"] = f"{base}/conf/libraries/{lib.code}/locations/{loc.code}"

@@ -150,7 +150,8 @@ def _location(live: Live, request: Request, lib: str, loc: str) -> Answer:
         # UNVERIFIED(location.unknown_location_code): the code for an unknown location.
         message = f"General error: location {loc} was not found in {lib}."
         raise _unknown(live, "location.unknown_location_code", message)
-    return render.location(found, location, _base(request), single=True)
+    form = live.institution.plays("location.circ_desk_fields")
+    return render.location(found, location, _base(request), single=True, form=form)
 
 
 def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
