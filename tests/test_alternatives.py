@@ -132,6 +132,9 @@ CALIBRATED: dict[tuple[str, str], dict[str, str]] = {
 # Alternatives a calibration cannot record (no probe within a minute tells them apart):
 # calibration leaves them assumed, visibly, and their CALIBRATED verdicts stay cannot tell.
 NOT_RECORDED = {
+    # A table of one row given as an object shows only on a table of one row; the probe
+    # reads a workflow-steps table of many, so it records the list form.
+    ("code_table.row_key", "single"),
     ("lending.auto_reject_timing", "by_job"),
     ("borrowing.excluded_group_refused", "created"),
 }

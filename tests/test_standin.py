@@ -470,3 +470,35 @@ def test_analytics_report_pages_with_a_resumption_token():
     assert tokens[1] == tokens[2] is not None
     with pytest.raises(AlmaBadRequest):
         alma.analytics_report("/shared/Demo/Missing")
+
+
+@pytest.mark.parametrize("word", ["row_list", "nested", "single"])
+def test_a_code_table_of_one_row_reads_alike_however_alma_keys_its_rows(word):
+    # code_table.row_key: LAW's item policies are one row; the client reads each form.
+    raw = _played("code_table.row_key", word).get("/conf/code-tables/ItemPolicy?scope=LAW")
+    shape = {"row_list": list, "nested": type(None), "single": dict}[word]
+    assert isinstance(raw.json().get("row"), shape)
+
+    def playing(data: dict[str, Any]) -> None:
+        data["facts"] = {"code_table.row_key": word}
+
+    alma = client(StandinApp(world(playing)))
+    assert alma.code_table("ItemPolicy", scope="LAW").codes() == ("LOAN",)
+    assert len(alma.code_table("ItemPolicy", scope="WIN").codes()) > 1
+
+
+def test_rows_without_flags_and_desks_without_hold_shelf_still_read():
+    def playing(data: dict[str, Any]) -> None:
+        data["facts"] = {"code_table.shape": "bare", "library.circ_desk_fields": "code_name_only"}
+
+    app = StandinApp(world(playing))
+    raw = httpx.Client(transport=httpx.WSGITransport(app=app)).get(
+        "http://s/almaws/v1/conf/code-tables/ItemPolicy",
+        headers={"Authorization": "apikey demo-university-key", "Accept": "application/json"},
+    )
+    assert all(set(row) == {"code", "description"} for row in raw.json()["row"])
+    alma = client(app)
+    assert "LOAN" in alma.code_table("ItemPolicy").codes()
+    desks = alma.circ_desks("WIN")
+    assert desks
+    assert all(d.code and d.has_hold_shelf is None for d in desks)

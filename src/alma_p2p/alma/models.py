@@ -307,12 +307,32 @@ class CodeTableRow(AlmaModel):
     default: Flag = None
 
 
+def code_table_rows(data: Any) -> list[dict[str, Any]]:
+    """A code table answer's rows. UNVERIFIED(code_table.row_key): under row, a list; also
+    read under rows.row (the XML's nesting) and as one object for a table of one row."""
+    if not isinstance(data, dict):
+        return []
+    rows = data.get("row")
+    if rows is None and isinstance(data.get("rows"), dict):
+        rows = data["rows"].get("row")
+    if isinstance(rows, dict):
+        rows = [rows]
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
 class CodeTable(AlmaModel):
     """``GET /conf/code-tables/{name}``; UNVERIFIED(code_table.row_key) rows under row."""
 
     name: Text = None
     description: Text = None
     row: ListOf[CodeTableRow] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**value, "row": code_table_rows(value)}
+        return value
 
     def codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.row)

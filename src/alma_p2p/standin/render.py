@@ -234,14 +234,14 @@ def location(lib: Library, loc: Location, base: str, *, single: bool, form: str 
     return record
 
 
-def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
-    # UNVERIFIED(library.circ_desk_fields): beyond code and name.
-    return {
-        "code": desk.code,
-        "name": desk.name,
-        "has_hold_shelf": desk.has_hold_shelf,
-        "link": f"{base}/conf/libraries/{lib_code}/circ-desks/{desk.code}",
-    }
+def circ_desk(lib_code: str, desk: CircDesk, base: str, form: str = "documented") -> Json:
+    # UNVERIFIED(library.circ_desk_fields): has_hold_shelf beside code and name, or not
+    # ("code_name_only": whatever else Alma sends, the harness reads only code and name).
+    record: Json = {"code": desk.code, "name": desk.name}
+    if form != "code_name_only":
+        record["has_hold_shelf"] = desk.has_hold_shelf
+    record["link"] = f"{base}/conf/libraries/{lib_code}/circ-desks/{desk.code}"
+    return record
 
 
 def job(job: Job, base: str, *, status_form: str = "present") -> Json:
@@ -280,21 +280,36 @@ def job_instance(job: Job, run: JobRun, base: str) -> Json:
     }
 
 
-def code_table(name: str, table: CodeTable, rows: Iterable[CodeRow]) -> Json:
-    """A code table with the rows of its ``scope``; UNVERIFIED(code_table.shape)."""
-    return {
-        "name": name,
-        "description": table.description,
-        "row": [
-            {
-                "code": r.code,
-                "description": r.description,
-                "enabled": r.enabled,
-                "default": r.default,
-            }
-            for r in rows
-        ],
-    }
+def code_table(
+    name: str, table: CodeTable, rows: Iterable[CodeRow], inst: Institution | None = None
+) -> Json:
+    """A code table with the rows of its ``scope``, as ``inst`` plays its facts.
+
+    UNVERIFIED(code_table.shape): each row with enabled and default, or without ("bare").
+    UNVERIFIED(code_table.row_key): the rows under row, a list; under rows.row ("nested");
+    or, for a table of one row, that row as an object ("single").
+    """
+    bare = inst is not None and inst.plays("code_table.shape") == "bare"
+    listed: list[Json] = [
+        {"code": r.code, "description": r.description}
+        if bare
+        else {
+            "code": r.code,
+            "description": r.description,
+            "enabled": r.enabled,
+            "default": r.default,
+        }
+        for r in rows
+    ]
+    key = inst.plays("code_table.row_key") if inst is not None else "row_list"
+    out: Json = {"name": name, "description": table.description}
+    if key == "nested":
+        out["rows"] = {"row": listed}
+    elif key == "single" and len(listed) == 1:
+        out["row"] = listed[0]
+    else:
+        out["row"] = listed
+    return out
 
 
 # -- users -----------------------------------------------------------------------

@@ -157,7 +157,8 @@ def _location(live: Live, request: Request, lib: str, loc: str) -> Answer:
 def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
     found = _find_library(live, lib)
     base = _base(request)
-    records = [render.circ_desk(lib, desk, base) for desk in found.circ_desks]
+    form = live.institution.plays("library.circ_desk_fields")
+    records = [render.circ_desk(lib, desk, base, form) for desk in found.circ_desks]
     return _paged(live, "circ_desk", records, request)
 
 
@@ -189,7 +190,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
     unknown = live.institution.plays("code_table.unknown_table_code")
     if table is None:
         if unknown == "empty":
-            return render.code_table(name, CodeTable(), [])
+            return render.code_table(name, CodeTable(), [], live.institution)
         message = f"Invalid parameter: code table {name} does not exist."
         raise _unknown(live, "code_table.unknown_table_code", message)
     rows = table.rows
@@ -200,7 +201,7 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes.get(scope, [])
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
-    return render.code_table(name, table, rows)
+    return render.code_table(name, table, rows, live.institution)
 
 
 def _find_library(live: Live, code: str) -> Library:
