@@ -71,6 +71,9 @@ NOT_HELD_EXAMPLE = (
     "a title the lender does not hold-is not left waiting-Automatically Locate Resource"
 )
 
+DESK = "test_the_resource_sharing_desk_serves_the_temporary_locations"
+EVERY_INSTITUTION = ("demo-university", "demo-college", "demo-lender")
+
 # Uncalibrated runs: no entry is a fail. Each one is a scenario whose evidence is absent
 # until ``alma-p2p calibrate`` records the fact (``CALIBRATED`` shows it then ends right).
 TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
@@ -91,6 +94,10 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     ("lending.reject_status_code", "other"): dict.fromkeys([*REJECTS, *TRIP], "cannot tell"),
     # A request still waiting at the deadline may be rejected later by a job.
     ("lending.auto_reject_timing", "by_job"): dict.fromkeys([*REJECTS, *TRIP], "cannot tell"),
+    # A location answer without circ_desk (as a real capture has) cannot show the RS desk.
+    ("location.circ_desk_fields", "absent"): dict.fromkeys(
+        at(DESK, *EVERY_INSTITUTION), "cannot tell"
+    ),
     # A finished request missing from the task list may be Alma listing only active ones.
     ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(
         [*REJECTS, *TRIP, *at(LEND, "demo-lender", examples=(NOT_HELD_EXAMPLE,))], "cannot tell"
@@ -108,6 +115,11 @@ CALIBRATED: dict[tuple[str, str], dict[str, str]] = {
     # dropped the request before the borrower's side can find it: the API cannot show the
     # arrival, so the round trip's reject leg is a line to check by hand.
     ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(TRIP, "cannot tell"),
+    # Calibrated or not, an Alma whose location answers have no circ_desk cannot show the
+    # RS desk: the scenario is a line to check by hand.
+    ("location.circ_desk_fields", "absent"): dict.fromkeys(
+        at(DESK, *EVERY_INSTITUTION), "cannot tell"
+    ),
     # No probe can tell whether the API applies the Borrowing RS rules at all (a write with
     # an excluded patron proves nothing either way): it stays cannot tell, as before.
     ("borrowing.excluded_group_refused", "created"): {
@@ -120,6 +132,9 @@ CALIBRATED: dict[tuple[str, str], dict[str, str]] = {
 # Alternatives a calibration cannot record (no probe within a minute tells them apart):
 # calibration leaves them assumed, visibly, and their CALIBRATED verdicts stay cannot tell.
 NOT_RECORDED = {
+    # A table of one row given as an object shows only on a table of one row; the probe
+    # reads a workflow-steps table of many, so it records the list form.
+    ("code_table.row_key", "single"),
     ("lending.auto_reject_timing", "by_job"),
     ("borrowing.excluded_group_refused", "created"),
 }
@@ -315,6 +330,8 @@ COMBINED_OVERRIDES = {"first": dict.fromkeys(TRIP, "pass")}
 LOOKS_LIKE = {
     # They differ only for an inactive job; the demo world's expiry job is active.
     ("jobs.status_field", "next_run_only"): "absent",
+    # Played with gateway.general_shape's plain form, the name comes as a plain string.
+    ("gateway.general_institution_code", "name"): "plain",
 }
 
 
@@ -526,3 +543,31 @@ def test_a_sent_code_alma_spells_otherwise_is_cannot_tell_until_calibrated_then_
         transport=renamed,
     )
     assert verdicts(tmp_path / "after" / "junit.xml")[scenario] == "pass", after.output[-3000:]
+
+
+def test_once_calibrated_as_listed_a_location_answer_without_desks_fails(tmp_path: Path) -> None:
+    world = demo_world()
+    profiles = demo_profiles(tmp_path / "institutions")
+    calibrate_world(world, profiles, "demo-lender")
+    # The location answers no longer list desks (a broken answer, as far as the calibration
+    # knows): the desk is missing, a finding.
+    world["facts"] = {"location.circ_desk_fields": "absent"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender", *profiles_args(profiles))
+
+    assert verdicts(tmp_path / "junit.xml")[at(DESK, "demo-lender")[0]] == "fail", run.output
+    assert "borrowing location CLSBORR of RIVER has no circulation desk RS_DESK" in run.output
+
+
+def test_until_calibrated_a_location_answer_without_desks_is_cannot_tell_with_where_to_look(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"location.circ_desk_fields": "absent"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-lender")
+
+    assert verdicts(tmp_path / "junit.xml")[at(DESK, "demo-lender")[0]] == "cannot tell"
+    assert "lists no circulation desks at all" in run.output
+    assert "alma-p2p calibrate --institution demo-lender" in run.output
+    assert "Physical Location Circulation Desk List" in run.output

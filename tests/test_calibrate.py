@@ -280,7 +280,11 @@ def test_a_key_of_another_institution_is_refused(tmp_path, profiles, monkeypatch
         )
     assert f"reaches institution {LENDER!r}" in str(refused.value)
     assert f"profile says {UNIVERSITY!r}" in str(refused.value)
-    assert [(r.method, r.path) for r in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+    # /conf/general and the self-test that names the institution's code: reads only.
+    assert [(r.method, r.path) for r in app.request_log] == [
+        ("GET", "/almaws/v1/conf/general"),
+        ("GET", "/almaws/v1/conf/test"),
+    ]
 
 
 def test_no_key_and_no_patron_value_reaches_the_facts_file(tmp_path, profiles, monkeypatch):
@@ -617,6 +621,8 @@ def _received_renamed(data: dict[str, Any]) -> None:
         ("/MandatoryLendingWorkflowSteps", _rows_nested, "code_table.row_key", 0, None),
         ("/MandatoryLendingWorkflowSteps", _rows_without_flags, "code_table.shape", 0, None),
         ("/conf/general", _no_alma_url, "gateway.general_shape", 0, None),
+        # The sandbox guard reads a plain string as the code (the client's model does).
+        ("/conf/general", _institution_as_string, "gateway.general_institution_code", 1, None),
         ("/conf/jobs", _no_next_run, "jobs.documented_shape", 0, "no next_run"),
         ("/systemJobStatus", _job_codes_otherwise, "jobs.run_status_codes", 0, "ERROR, SUCCESS"),
         ("/systemJobStatus", _job_codes_otherwise, "jobs.failed_run_status", 0, "ERROR, SUCCESS"),
@@ -648,12 +654,3 @@ def test_a_read_probe_records_the_alternative_alma_shows(
     assert entry.value == _alternative(fact_id, index)
     assert entry.seen == seen
     assert entry.evidence
-
-
-def test_an_institution_alma_gives_as_a_string_refuses_calibration_and_says_why(
-    tmp_path, profiles, monkeypatch
-):
-    # gateway.general_institution_code: the sandbox guard rests on it, so calibration
-    # cannot record the alternative; it stops before anything else and names the field.
-    with pytest.raises(CalibrationRefused, match="General contract: institution"):
-        calibrated_with({"/conf/general": _institution_as_string}, tmp_path, profiles, monkeypatch)

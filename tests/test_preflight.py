@@ -62,10 +62,11 @@ def test_preflight_retries_like_any_read(tmp_path):
     assert set(run.outcomes.values()) <= {"passed", "skipped"}
 
 
-def _run_with_keys(tmp_path, swap: dict[str, str], *args: str):
+def _run_with_keys(tmp_path, swap: dict[str, str], *args: str, facts=None):
     """The live suite in process, with each profile's key taken from another institution
     (``swap``: profile name → the institution code whose key it gets)."""
     world = demo_world()
+    world["facts"] = dict(facts or {})
     for inst in world["institutions"]:
         inst["per_second_threshold"] = STANDIN_PER_SECOND
     parsed = World.model_validate(world)
@@ -99,8 +100,28 @@ def test_a_key_of_another_institution_stops_the_run_before_any_write(tmp_path):
         "ALMA_API_KEY) to a key of 01DEMO_COLLEGE's sandbox"
     ) in run.stdout
     assert "nothing was run" in run.stdout
-    # One read of /conf/general, and nothing else: above all, no POST.
-    assert [(e.method, e.path) for e in app.request_log] == [("GET", "/almaws/v1/conf/general")]
+    # /conf/general and the self-test naming the institution's code (UNVERIFIED
+    # gateway.general_institution_code), and nothing else: above all, no POST.
+    assert [(e.method, e.path) for e in app.request_log] == [
+        ("GET", "/almaws/v1/conf/general"),
+        ("GET", "/almaws/v1/conf/test"),
+    ]
+
+
+def test_a_key_of_another_institution_is_named_by_code_when_alma_gives_its_name(tmp_path):
+    # gateway.general_institution_code=name: /conf/general's institution.value is the
+    # name; the self-test's "institutionCode: X" names the code the message needs.
+    run, app = _run_with_keys(
+        tmp_path,
+        {"demo-college": "01DEMO_STMARYS"},
+        "--institution",
+        "demo-college",
+        facts={"gateway.general_institution_code": "name"},
+    )
+
+    assert run.returncode == 4, run.stdout[-3000:]
+    assert "demo-college: the API key belongs to institution 01DEMO_STMARYS" in run.stdout
+    assert [e.method for e in app.request_log] == ["GET", "GET"]
 
 
 def test_every_institution_with_the_wrong_key_is_named(tmp_path):

@@ -192,8 +192,15 @@ def test_per_second_threshold_answers_429_and_the_client_retries():
     assert alma.stats.retries == statuses.count(429)
 
 
-def test_a_used_up_daily_allowance_answers_429_and_the_client_stops():
+@pytest.mark.parametrize(
+    ("word", "codes"),
+    [("DAILY_THRESHOLD", ("DAILY_THRESHOLD",)), ("bare", ()), ("other", ("DAILY_LIMIT",))],
+)
+def test_a_used_up_daily_allowance_answers_429_and_the_client_stops(word, codes):
+    # Whichever way Alma words it (gateway.daily_threshold_code), X-Exl-Api-Remaining 0
+    # on a 429 tells the client the day is used up: no retries.
     def allowance_three(data: dict[str, Any]) -> None:
+        data["facts"] = {"gateway.daily_threshold_code": word}
         inst(data, "01DEMO_STMARYS")["daily_threshold"] = 3
 
     app = StandinApp(world(allowance_three))
@@ -203,8 +210,90 @@ def test_a_used_up_daily_allowance_answers_429_and_the_client_stops():
     assert alma.stats.remaining == 0
     with pytest.raises(AlmaDailyLimitReached) as caught:
         alma.get_json("/conf/general", cache=False)
-    assert caught.value.codes == ("DAILY_THRESHOLD",)
+    assert caught.value.codes == codes
+    assert "Run the suite tomorrow" in str(caught.value)
     assert [entry.status for entry in app.request_log] == [200, 200, 200, 429]
+    assert alma.stats.retries == 0
+
+
+def _played(fact_id: str, word: str) -> httpx.Client:
+    def playing(data: dict[str, Any]) -> None:
+        data["facts"] = {fact_id: word}
+
+    return httpx.Client(
+        transport=httpx.WSGITransport(app=StandinApp(world(playing))),
+        base_url="http://standin.test/almaws/v1",
+        headers={"Authorization": "apikey demo-university-key", "Accept": "application/json"},
+    )
+
+
+def _codes(response: httpx.Response) -> list[str]:
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return []
+    body = response.json()
+    return [e["errorCode"] for e in (body.get("errorList") or {}).get("error", [])]
+
+
+# Each alternative of the error-code facts, as the stand-in plays it: (status, codes, type).
+UNKNOWN_ANSWERS = {
+    ("gateway.unknown_path_answer", "/conf/no-such-resource", "GET"): {
+        "60101": (404, ["60101"]),
+        "html": (404, []),
+        "400": (400, ["402119"]),
+    },
+    ("gateway.unsupported_method_answer", "/conf/general", "PATCH"): {
+        "60101": (400, ["60101"]),
+        "405": (405, ["60101"]),
+        "unauthorized": (400, []),  # the XML UNAUTHORIZED answer
+    },
+    ("lists.invalid_paging_code", "/partners?limit=101", "GET"): {
+        "40166411": (400, ["40166411"]),
+        "clamped": (200, []),
+        "401666": (400, ["401666"]),
+    },
+    ("library.unknown_library_code", "/conf/libraries/NOPE", "GET"): {
+        "402119": (400, ["402119"]),
+        "40166411": (400, ["40166411"]),
+        "404": (404, ["402119"]),
+    },
+    ("location.unknown_location_code", "/conf/libraries/WIN/locations/NOPE", "GET"): {
+        "402119": (400, ["402119"]),
+        "40166411": (400, ["40166411"]),
+        "404": (404, ["402119"]),
+    },
+    ("code_table.unknown_table_code", "/conf/code-tables/NoSuchTable", "GET"): {
+        "40166411": (400, ["40166411"]),
+        "402119": (400, ["402119"]),
+        "empty": (200, []),
+    },
+    ("item.unknown_item_code", "/bibs/1/holdings/2/items/1", "GET"): {
+        "401689": (400, ["401689"]),
+        "402504": (400, ["402504"]),
+        "40166450": (400, ["40166450"]),
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("fact_id", "path", "method", "word"),
+    [(*key, word) for key, words in UNKNOWN_ANSWERS.items() for word in words],
+)
+def test_the_stand_in_plays_each_alternative_of_an_error_code(fact_id, path, method, word):
+    response = _played(fact_id, word).request(method, path)
+    status, codes = UNKNOWN_ANSWERS[(fact_id, path, method)][word]
+    assert (response.status_code, _codes(response)) == (status, codes), response.text
+    if (fact_id, word) == ("gateway.unknown_path_answer", "html"):
+        assert response.headers["content-type"].startswith("text/html")
+    if word == "unauthorized":
+        assert "<errorCode>UNAUTHORIZED</errorCode>" in response.text
+
+
+def test_every_switch_of_an_error_code_fact_is_exercised():
+    from alma_p2p.facts import load_register
+
+    for fact_id, _, _ in UNKNOWN_ANSWERS:
+        words = {w for (f, _, _), ws in UNKNOWN_ANSWERS.items() if f == fact_id for w in ws}
+        assert words == set(load_register().fact(fact_id).switches), fact_id
 
 
 def test_remaining_calls_count_down(app):
@@ -381,3 +470,35 @@ def test_analytics_report_pages_with_a_resumption_token():
     assert tokens[1] == tokens[2] is not None
     with pytest.raises(AlmaBadRequest):
         alma.analytics_report("/shared/Demo/Missing")
+
+
+@pytest.mark.parametrize("word", ["row_list", "nested", "single"])
+def test_a_code_table_of_one_row_reads_alike_however_alma_keys_its_rows(word):
+    # code_table.row_key: LAW's item policies are one row; the client reads each form.
+    raw = _played("code_table.row_key", word).get("/conf/code-tables/ItemPolicy?scope=LAW")
+    shape = {"row_list": list, "nested": type(None), "single": dict}[word]
+    assert isinstance(raw.json().get("row"), shape)
+
+    def playing(data: dict[str, Any]) -> None:
+        data["facts"] = {"code_table.row_key": word}
+
+    alma = client(StandinApp(world(playing)))
+    assert alma.code_table("ItemPolicy", scope="LAW").codes() == ("LOAN",)
+    assert len(alma.code_table("ItemPolicy", scope="WIN").codes()) > 1
+
+
+def test_rows_without_flags_and_desks_without_hold_shelf_still_read():
+    def playing(data: dict[str, Any]) -> None:
+        data["facts"] = {"code_table.shape": "bare", "library.circ_desk_fields": "code_name_only"}
+
+    app = StandinApp(world(playing))
+    raw = httpx.Client(transport=httpx.WSGITransport(app=app)).get(
+        "http://s/almaws/v1/conf/code-tables/ItemPolicy",
+        headers={"Authorization": "apikey demo-university-key", "Accept": "application/json"},
+    )
+    assert all(set(row) == {"code", "description"} for row in raw.json()["row"])
+    alma = client(app)
+    assert "LOAN" in alma.code_table("ItemPolicy").codes()
+    desks = alma.circ_desks("WIN")
+    assert desks
+    assert all(d.code and d.has_hold_shelf is None for d in desks)

@@ -9,6 +9,7 @@ written, and what was created, is the caller's business (``alma_p2p.writes``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -237,6 +238,24 @@ class AlmaClient:
 
     def general(self) -> General:
         return self._model(General, "/conf/general")
+
+    def institution_code(self, expected: str) -> str | None:
+        """The institution the key reaches: ``expected`` when /conf/general's
+        institution.value or, failing that, a self-test's "institutionCode: X" names it;
+        else what they name (None when neither says).
+
+        UNVERIFIED(gateway.general_institution_code): institution.value may hold the name;
+        the self-test's words name the code (alma-api.md §1.2). Asked only on a mismatch.
+        """
+        value = (self.general().institution.value or "").strip()
+        if value.upper() == expected.upper():
+            return value
+        try:
+            text = self.get_text("/conf/test", accept="application/json")
+        except AlmaAPIError:
+            return value or None
+        said = re.search(r"institutionCode:\s*([A-Za-z0-9_]+)", text)
+        return said.group(1) if said else value or None
 
     def libraries(self) -> tuple[Library, ...]:
         return self._list(Library, "/conf/libraries", "library")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -29,6 +29,13 @@ def _code_value(value: Any) -> Any:
     if value in (None, "", {}, []):
         return {}
     return value
+
+
+def _code_or_text(value: Any) -> Any:
+    # UNVERIFIED(gateway.general_shape): a code field Alma may also give as a plain string.
+    if isinstance(value, str) and value:
+        return {"value": value}
+    return _code_value(value)
 
 
 def _list(value: Any) -> Any:
@@ -82,7 +89,7 @@ ListOf = Annotated[tuple[T, ...], BeforeValidator(_list)]
 class General(AlmaModel):
     """``GET /conf/general``: which institution and which environment a key reaches."""
 
-    institution: Code = CodeValue()
+    institution: Annotated[CodeValue, BeforeValidator(_code_or_text)] = CodeValue()
     alma_url: Text = None
     # UNVERIFIED(gateway.environment_type_form): a string, or {value, desc} as code fields.
     environment_type: Annotated[str | None, BeforeValidator(_text_or_code)] = None
@@ -117,6 +124,17 @@ class LocationCircDesk(AlmaModel):
     check_out: Flag = None
     reshelve: Flag = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _short_names(cls, value: Any) -> Any:
+        # UNVERIFIED(location.circ_desk_fields): Alma may call them code and name.
+        if isinstance(value, dict):
+            value = dict(value)
+            for short, full in (("code", "circ_desk_code"), ("name", "circ_desk_name")):
+                if full not in value and short in value:
+                    value[full] = value[short]
+        return value
+
 
 class Location(AlmaModel):
     """``GET /conf/libraries/{lib}/locations[/{loc}]``."""
@@ -128,6 +146,16 @@ class Location(AlmaModel):
     suppress_from_publishing: Flag = None
     fulfillment_unit: Code = CodeValue()
     circ_desk: ListOf[LocationCircDesk] = ()
+    lists_circ_desk: bool = True  # whether the answer had circ_desk at all
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whether_desks_are_listed(cls, value: Any) -> Any:
+        # A real capture of a single location has no circ_desk key (an empty list would be
+        # a location without desks): UNVERIFIED(location.circ_desk_fields).
+        if isinstance(value, dict):
+            return {**value, "lists_circ_desk": "circ_desk" in value}
+        return value
 
 
 class CircDesk(AlmaModel):
@@ -279,12 +307,32 @@ class CodeTableRow(AlmaModel):
     default: Flag = None
 
 
+def code_table_rows(data: Any) -> list[dict[str, Any]]:
+    """A code table answer's rows. UNVERIFIED(code_table.row_key): under row, a list; also
+    read under rows.row (the XML's nesting) and as one object for a table of one row."""
+    if not isinstance(data, dict):
+        return []
+    rows = data.get("row")
+    if rows is None and isinstance(data.get("rows"), dict):
+        rows = data["rows"].get("row")
+    if isinstance(rows, dict):
+        rows = [rows]
+    return [r for r in rows or [] if isinstance(r, dict)]
+
+
 class CodeTable(AlmaModel):
     """``GET /conf/code-tables/{name}``; UNVERIFIED(code_table.row_key) rows under row."""
 
     name: Text = None
     description: Text = None
     row: ListOf[CodeTableRow] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rows(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**value, "row": code_table_rows(value)}
+        return value
 
     def codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.row)

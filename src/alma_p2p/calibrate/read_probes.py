@@ -13,6 +13,7 @@ import httpx
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES
+from alma_p2p.alma.models import code_table_rows
 from alma_p2p.calibrate.probing import (
     PROBES,
     Answer,
@@ -367,7 +368,7 @@ def _code_table_probe(
             if not response.is_success or not isinstance(data, dict):
                 continue
             # UNVERIFIED(code_table.row_key): a code table's rows are under "row".
-            rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+            rows = code_table_rows(data)
             codes = sorted(str(r.get("code")) for r in rows)
             shown = {"row": [{"code": c} for c in codes]}
             if code in codes:
@@ -461,7 +462,7 @@ def _code_table_shape(p: Probing, fact: Fact) -> Answer:
     data = json_or_none(response)
     if not response.is_success or not isinstance(data, dict):
         raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
-    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    rows = code_table_rows(data)
     if not rows:
         return NotAsked("no rows under row (code_table.row_key says where they are)")
     keys = sorted({k for r in rows for k in r})
@@ -556,7 +557,7 @@ def _lending_final_codes(p: Probing, fact: Fact) -> Answer:
         if not response.is_success or not isinstance(data, dict):
             continue
         shown_from = shown_from or response
-        found |= {str(r.get("code")) for r in data.get("row") or [] if isinstance(r, dict)}
+        found |= {str(r.get("code")) for r in code_table_rows(data)}
     if shown_from is None:
         raise ProbeFailed("no lending workflow-step table could be read")
     wanted = {"LOCATE_FAILED", "CANCELLED", "EXPIRED"}
@@ -577,7 +578,7 @@ def _borrowing_cancelled_code(p: Probing, fact: Fact) -> Answer:
     data = json_or_none(response)
     if not response.is_success or not isinstance(data, dict):
         raise ProbeFailed(f"the code table could not be read: {status_and_codes(response)}")
-    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    rows = code_table_rows(data)
     cancels = [
         {"code": r.get("code"), "description": r.get("description")}
         for r in rows
@@ -618,7 +619,7 @@ def _job_status_codes(p: Probing) -> tuple[httpx.Response, list[str]]:
     data = json_or_none(response)
     if not response.is_success or not isinstance(data, dict):
         raise ProbeFailed(f"the code table systemJobStatus: {status_and_codes(response)}")
-    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    rows = code_table_rows(data)
     return response, sorted(str(r.get("code")) for r in rows)
 
 
@@ -650,7 +651,7 @@ def _fulfillment_operator(p: Probing, fact: Fact) -> Answer:
     data = json_or_none(response)
     if not response.is_success or not isinstance(data, dict):
         raise ProbeFailed(f"code table UserRoles: {status_and_codes(response)}")
-    rows = [r for r in data.get("row") or [] if isinstance(r, dict)]
+    rows = code_table_rows(data)
     named = [
         r
         for r in rows

