@@ -9,6 +9,7 @@ they are stored in the shape they are answered with.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NotRequired, TypedDict
 from xml.sax.saxutils import escape
@@ -221,18 +222,26 @@ def circ_desk(lib_code: str, desk: CircDesk, base: str) -> Json:
     }
 
 
-def job(job: Job, base: str, *, status_form: str = "present") -> Json:
-    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only).
+def job(
+    job: Job,
+    base: str,
+    *,
+    status_form: str = "present",
+    schedule_form: str = "every_day_hhmm",
+    name_form: str = "english",
+) -> Json:
+    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only),
+    ``schedule_form`` jobs.schedule_desc_time and ``name_form`` jobs.name_not_localized.
 
     UNVERIFIED(jobs.documented_shape): the fields of Ex Libris' documentation sample.
     """
     record: Json = {
         "id": job.id,
-        "name": job.name,
+        "name": job_name(job.name, name_form),
         "description": job.description,
         "type": code(job.type, job.type.capitalize()),
         "category": code(job.category, job.category.capitalize()),
-        "schedule": code(job.schedule.value, job.schedule.desc),
+        "schedule": code(job.schedule.value, schedule_desc(job.schedule.desc, schedule_form)),
     }
     # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
     if status_form == "present":
@@ -246,13 +255,64 @@ def job(job: Job, base: str, *, status_form: str = "present") -> Json:
     return record
 
 
-def job_instance(job: Job, run: JobRun, base: str) -> Json:
+# The job names of the demo world as an institution working in German might see them.
+LOCALIZED_JOB_NAMES = {
+    "Expired Resource Sharing Requests": "Abgelaufene Fernleihbestellungen",
+    "Send Overdue Message to Resource Sharing Borrowing Partner": (
+        "Überfällige Nachricht an den Fernleih-Partner senden"
+    ),
+}
+
+
+def job_name(name: str, form: str) -> str:
+    """A job's name as jobs.name_not_localized plays it: English, or localised."""
+    return LOCALIZED_JOB_NAMES.get(name, name) if form == "localized" else name
+
+
+def schedule_desc(desc: str, form: str) -> str:
+    """A schedule's description as jobs.schedule_desc_time plays it.
+
+    ``every_day_hhmm`` keeps the world's "Every day at 02:00"; ``twelve_hour`` words it
+    "Daily at 2:00 AM"; ``coded`` leaves the time out ("Daily"; it stays in the value).
+    """
+    if form == "every_day_hhmm":
+        return desc
+    found = re.fullmatch(r"every day at (\d\d):(\d\d)", desc.strip(), re.IGNORECASE)
+    if found is None:
+        return desc
+    if form == "coded":
+        return "Daily"
+    hour = int(found[1])
+    return f"Daily at {(hour + 11) % 12 + 1}:{found[2]} {'AM' if hour < 12 else 'PM'}"
+
+
+# What jobs.run_status_codes's "other" alternative plays instead of COMPLETED_*.
+OTHER_RUN_CODES = {"COMPLETED_SUCCESS": "SUCCESS", "COMPLETED_WARNING": "FINISHED_WITH_WARNINGS"}
+
+
+def run_status(status: str, *, codes: str = "completed_prefix", failed: str = "ends_failed") -> str:
+    """A run's status code as jobs.run_status_codes and jobs.failed_run_status play it.
+
+    UNVERIFIED(jobs.run_status_codes), UNVERIFIED(jobs.failed_run_status).
+    """
+    if status == "COMPLETED_FAILED" and failed == "with_errors":
+        return "COMPLETED_WITH_ERRORS"
+    if codes == "other":
+        return OTHER_RUN_CODES.get(status, status)
+    return status
+
+
+def job_instance(
+    job: Job, run: JobRun, base: str, *, status: str | None = None, name_form: str = "english"
+) -> Json:
+    """A run of a job, its status code as played (``status``, else the world's)."""
     # UNVERIFIED(jobs.instance_shape)
+    played = status or run.status
     return {
         "id": run.id,
-        "name": job.name,
+        "name": job_name(job.name, name_form),
         "submit_date": run.submit_date,
-        "status": code(run.status, run.status.replace("_", " ").capitalize()),
+        "status": code(played, run.status.replace("_", " ").capitalize()),
         "link": f"{base}/conf/jobs/{job.id}/instances/{run.id}",
     }
 

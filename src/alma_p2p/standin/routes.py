@@ -132,9 +132,16 @@ def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
 def _jobs(live: Live, request: Request) -> Answer:
     wanted = request.args.get("type")
     base = _base(request)
+    inst = live.institution
     records = [
-        render.job(job, base, status_form=live.institution.plays("jobs.status_field"))
-        for job in live.institution.jobs
+        render.job(
+            job,
+            base,
+            status_form=inst.plays("jobs.status_field"),
+            schedule_form=inst.plays("jobs.schedule_desc_time"),
+            name_form=inst.plays("jobs.name_not_localized"),
+        )
+        for job in inst.jobs
         if wanted in (None, "", job.type)
     ]
     return _paged(live, "job", records, request)
@@ -145,8 +152,30 @@ def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
     if job is None:
         raise AlmaFault("402215", f"Job {job_id} was not found.")  # code per [SW26] range
     base = _base(request)
-    records = [render.job_instance(job, run, base) for run in job.runs]
+    inst = live.institution
+    runs = job.runs  # newest first in the world
+    if inst.plays("jobs.instances_newest_first") == "oldest_first":
+        runs = list(reversed(runs))
+    records = [
+        render.job_instance(
+            job,
+            run,
+            base,
+            status=_run_status(inst, run.status),
+            name_form=inst.plays("jobs.name_not_localized"),
+        )
+        for run in runs
+    ]
     return _paged(live, "job_instance", records, request)
+
+
+def _run_status(inst: Institution, status: str) -> str:
+    """A run status code (a run's, or a systemJobStatus row's) as the institution plays it."""
+    return render.run_status(
+        status,
+        codes=inst.plays("jobs.run_status_codes"),
+        failed=inst.plays("jobs.failed_run_status"),
+    )
 
 
 def _code_table(live: Live, request: Request, name: str) -> Answer:
@@ -162,6 +191,10 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes[scope]
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
+    if name == "systemJobStatus":
+        rows = [
+            row.model_copy(update={"code": _run_status(live.institution, row.code)}) for row in rows
+        ]
     return render.code_table(name, table, rows)
 
 
