@@ -390,11 +390,36 @@ def user(inst: Institution, user: User, base: str) -> Json:
     return record
 
 
+# Role descriptions as an institution working in German might see them: plays
+# staff.fulfillment_operator_role's "localized" alternative (rows of UserRoles too).
+LOCALIZED_ROLES = {
+    "Circulation Desk Operator": "Theken-Operator",
+    "Circulation Desk Manager": "Theken-Manager",
+    "Requests Operator": "Bestellungen-Operator",
+    "Patron": "Benutzer",
+    "Fulfillment Services Manager": "Ausleihdienste-Manager",
+    "Fulfillment Services Operator": "Ausleihdienste-Operator",
+}
+
+
+def role_desc(inst: Institution, desc: str) -> str:
+    """A role type's description as the institution plays staff.fulfillment_operator_role."""
+    if inst.plays("staff.fulfillment_operator_role") == "localized":
+        return LOCALIZED_ROLES.get(desc, desc)
+    return desc
+
+
 def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
     """A staff role in the capture's shape (captures/user_with_rs_library.json); its scope
     is a library code (UNVERIFIED(staff.role_scope_library)) and its desks are parameters
-    (UNVERIFIED(staff.circ_desk_parameter))."""
+    (UNVERIFIED(staff.circ_desk_parameter)), each as the institution plays them: the
+    scope may be the institution (the library then only in a desk's parameter), and the
+    parameters may be left out."""
     scope = code(role.scope, names.get(role.scope, inst.name))
+    shown_scope = scope
+    if role.scope in names and inst.plays("staff.role_scope_library") == "institution":
+        shown_scope = code(inst.code, inst.name)
+    desks = role.desks if inst.plays("staff.circ_desk_parameter") == "parameter" else []
     return {
         "parameter": [
             {
@@ -402,10 +427,10 @@ def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
                 "scope": scope,
                 "value": code(desk, desk),
             }
-            for desk in role.desks
+            for desk in desks
         ],
-        "role_type": code(role.code, role.desc),
-        "scope": scope,
+        "role_type": code(role.code, role_desc(inst, role.desc)),
+        "scope": shown_scope,
         "status": code(role.status, role.status.capitalize()),
     }
 

@@ -191,6 +191,13 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes[scope]
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
+    if name == "UserRoles":
+        rows = [
+            row.model_copy(
+                update={"description": render.role_desc(live.institution, row.description)}
+            )
+            for row in rows
+        ]
     if name == "systemJobStatus":
         rows = [
             row.model_copy(update={"code": _run_status(live.institution, row.code)}) for row in rows
