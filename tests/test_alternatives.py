@@ -126,6 +126,12 @@ STAFF_EVIDENCE_UNREAD: dict[tuple[str, str], dict[str, str]] = {
 }
 TODAY.update(STAFF_EVIDENCE_UNREAD)
 
+# A partner record without expiry_time: the expiry days are a line to check by hand.
+WORKFLOW = "test_each_partner_uses_the_agreed_workflow_profiles_and_expiry_time"
+TODAY[("partner.expiry_time_field", "absent")] = dict.fromkeys(
+    at(WORKFLOW, *EVERYWHERE), "cannot tell"
+)
+
 # Runs after ``alma-p2p calibrate`` against the same world: what differs from the verdict
 # under the assumed facts. The one entry is the evidence calibration cannot get: a lender
 # that rejects only when a job runs looks, within the probe's minute, like one that never
@@ -153,6 +159,10 @@ CALIBRATED.update(JOB_EVIDENCE_UNREAD)
 # Calibration records how Alma shows staff roles, but not which library an institution-wide
 # role serves, which desks a role without parameters covers, or which code is the operator.
 CALIBRATED.update(STAFF_EVIDENCE_UNREAD)
+# Calibration learns that Alma does not give the expiry time; it cannot give it either.
+CALIBRATED[("partner.expiry_time_field", "absent")] = dict.fromkeys(
+    at(WORKFLOW, *EVERYWHERE), "cannot tell"
+)
 
 # Alternatives a calibration cannot record (no probe within a minute tells them apart):
 # calibration leaves them assumed, visibly, and their CALIBRATED verdicts stay cannot tell.

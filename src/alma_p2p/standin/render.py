@@ -449,7 +449,11 @@ def user_brief(user: User, base: str) -> Json:
 # -- partners --------------------------------------------------------------------
 
 
-def partner(partner: Partner, base: str) -> Json:
+def partner(
+    partner: Partner, base: str, *, expiry_time: str = "present", institution_code: str = "present"
+) -> Json:
+    """A partner; ``expiry_time`` plays partner.expiry_time_field and ``institution_code``
+    partner.institution_code_field (present, or absent: the key left out)."""
     details: Json = {
         "code": partner.code,
         "name": partner.name,
@@ -480,6 +484,10 @@ def partner(partner: Partner, base: str) -> Json:
         "holding_code": partner.holding_code,
         "institution_code": partner.institution_code,  # UNVERIFIED(partner.institution_code_field)
     }
+    if expiry_time == "absent":
+        details["profile_details"]["iso_details"].pop("expiry_time")
+    if institution_code == "absent":
+        details.pop("institution_code")
     return {
         "partner_details": details,
         "contact_info": {"address": [], "phone": [], "email": []},

@@ -348,13 +348,25 @@ def _partners(live: Live, request: Request) -> Answer:
     wanted = request.args.get("status")
     base = _base(request)
     records = [
-        render.partner(p, base) for p in live.institution.partners if wanted in (None, "", p.status)
+        _played_partner(live, p, base)
+        for p in live.institution.partners
+        if wanted in (None, "", p.status)
     ]
     return _paged(live, "partner", records, request)
 
 
 def _partner(live: Live, request: Request, code: str) -> Answer:
-    return render.partner(_find_partner(live, code), _base(request))
+    return _played_partner(live, _find_partner(live, code), _base(request))
+
+
+def _played_partner(live: Live, partner: Partner, base: str) -> Json:
+    inst = live.institution
+    return render.partner(
+        partner,
+        base,
+        expiry_time=inst.plays("partner.expiry_time_field"),
+        institution_code=inst.plays("partner.institution_code_field"),
+    )
 
 
 def _find_partner(live: Live, code: str) -> Partner:
