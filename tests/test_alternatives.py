@@ -106,6 +106,7 @@ JOB_EVIDENCE_UNREAD: dict[tuple[str, str], dict[str, str]] = {
     ("jobs.schedule_desc_time", "coded"): dict.fromkeys(JOB, "cannot tell"),
     ("jobs.run_status_codes", "other"): dict.fromkeys([*JOB, *JOB_RUNS], "cannot tell"),
     ("jobs.name_not_localized", "localized"): dict.fromkeys([*JOB, *JOB_RUNS], "cannot tell"),
+    ("jobs.instance_shape", "no_submit_date"): dict.fromkeys([*JOB, *JOB_RUNS], "cannot tell"),
 }
 TODAY.update(JOB_EVIDENCE_UNREAD)
 
@@ -125,6 +126,12 @@ STAFF_EVIDENCE_UNREAD: dict[tuple[str, str], dict[str, str]] = {
     ),
 }
 TODAY.update(STAFF_EVIDENCE_UNREAD)
+
+# An Analytics subject area without resource sharing rows: their absence proves nothing.
+TERMS = "test_the_loan_borrowing_and_lending_resource_sharing_terms_of_use_exist"
+TODAY[("analytics.rs_terms_of_use", "non_rs_only")] = dict.fromkeys(
+    at(TERMS, "demo-university"), "cannot tell"
+)
 
 # A partner record without expiry_time: the expiry days are a line to check by hand.
 WORKFLOW = "test_each_partner_uses_the_agreed_workflow_profiles_and_expiry_time"
@@ -159,6 +166,10 @@ CALIBRATED.update(JOB_EVIDENCE_UNREAD)
 # Calibration records how Alma shows staff roles, but not which library an institution-wide
 # role serves, which desks a role without parameters covers, or which code is the operator.
 CALIBRATED.update(STAFF_EVIDENCE_UNREAD)
+# No probe reads a saved report over the subject area: it stays assumed, and cannot tell.
+CALIBRATED[("analytics.rs_terms_of_use", "non_rs_only")] = dict.fromkeys(
+    at(TERMS, "demo-university"), "cannot tell"
+)
 # Calibration learns that Alma does not give the expiry time; it cannot give it either.
 CALIBRATED[("partner.expiry_time_field", "absent")] = dict.fromkeys(
     at(WORKFLOW, *EVERYWHERE), "cannot tell"
@@ -167,6 +178,7 @@ CALIBRATED[("partner.expiry_time_field", "absent")] = dict.fromkeys(
 # Alternatives a calibration cannot record (no probe within a minute tells them apart):
 # calibration leaves them assumed, visibly, and their CALIBRATED verdicts stay cannot tell.
 NOT_RECORDED = {
+    ("analytics.rs_terms_of_use", "non_rs_only"),
     ("jobs.name_not_localized", "localized"),
     ("lending.auto_reject_timing", "by_job"),
     ("borrowing.excluded_group_refused", "created"),
@@ -381,6 +393,8 @@ def unprobed(played: dict[str, str]) -> set[str]:
     """The facts no probe can record in a world playing ``played`` together."""
     if played.get("jobs.name_not_localized") == "localized":
         return BY_JOB_NAME
+    if played.get("jobs.instance_shape") == "no_submit_date":
+        return {"jobs.instances_newest_first"}  # no dates to compare
     return set()
 
 

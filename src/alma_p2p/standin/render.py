@@ -229,6 +229,7 @@ def job(
     status_form: str = "present",
     schedule_form: str = "every_day_hhmm",
     name_form: str = "english",
+    shape: str = "documented",
 ) -> Json:
     """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only),
     ``schedule_form`` jobs.schedule_desc_time and ``name_form`` jobs.name_not_localized.
@@ -252,6 +253,9 @@ def job(
     idle = "" if status_form == "next_run_only" else None
     record["next_run"] = job.next_run if job.active else idle
     record["link"] = f"{base}/conf/jobs/{job.id}"
+    if shape == "fewer":  # jobs.documented_shape's alternative: fields no check reads
+        for key in ("description", "category", "link"):
+            record.pop(key)
     return record
 
 
@@ -303,18 +307,36 @@ def run_status(status: str, *, codes: str = "completed_prefix", failed: str = "e
 
 
 def job_instance(
-    job: Job, run: JobRun, base: str, *, status: str | None = None, name_form: str = "english"
+    job: Job,
+    run: JobRun,
+    base: str,
+    *,
+    status: str | None = None,
+    name_form: str = "english",
+    shape: str = "documented",
 ) -> Json:
-    """A run of a job, its status code as played (``status``, else the world's)."""
+    """A run of a job, its status code as played (``status``, else the world's);
+    ``shape`` plays jobs.instance_shape (documented, or no_submit_date)."""
     # UNVERIFIED(jobs.instance_shape)
     played = status or run.status
-    return {
+    record: Json = {
         "id": run.id,
         "name": job_name(job.name, name_form),
         "submit_date": run.submit_date,
         "status": code(played, run.status.replace("_", " ").capitalize()),
         "link": f"{base}/conf/jobs/{job.id}/instances/{run.id}",
     }
+    if shape == "no_submit_date":
+        record.pop("submit_date")
+    return record
+
+
+def analytics_rows(rows: list[list[str]], form: str) -> list[list[str]]:
+    """A report's rows as analytics.rs_terms_of_use plays the subject area: all of them,
+    or (non_rs_only) none that mentions resource sharing."""
+    if form != "non_rs_only":
+        return rows
+    return [row for row in rows if not any("resource sharing" in c.lower() for c in row)]
 
 
 def code_table(name: str, table: CodeTable, rows: Iterable[CodeRow]) -> Json:

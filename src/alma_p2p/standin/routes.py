@@ -140,6 +140,7 @@ def _jobs(live: Live, request: Request) -> Answer:
             status_form=inst.plays("jobs.status_field"),
             schedule_form=inst.plays("jobs.schedule_desc_time"),
             name_form=inst.plays("jobs.name_not_localized"),
+            shape=inst.plays("jobs.documented_shape"),
         )
         for job in inst.jobs
         if wanted in (None, "", job.type)
@@ -163,6 +164,7 @@ def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
             base,
             status=_run_status(inst, run.status),
             name_form=inst.plays("jobs.name_not_localized"),
+            shape=inst.plays("jobs.instance_shape"),
         )
         for run in runs
     ]
@@ -496,15 +498,19 @@ def _analytics(live: Live, request: Request) -> Answer:
     report = live.institution.analytics_reports.get(path)
     if report is None:
         # UNVERIFIED(analytics.unknown_report_code): a report path that does not exist.
-        raise AlmaFault("60101", f"General Error: no Analytics report at {path}.")
+        played = live.institution.plays("analytics.unknown_report_code")
+        status = 404 if played == "not_found" else 400
+        raise AlmaFault("60101", f"General Error: no Analytics report at {path}.", status)
     token = "TOKEN-" + render.digits(f"{live.institution.code}:{path}", 12)
     live.tokens[token] = (path, offset + limit)
+    # UNVERIFIED(analytics.rs_terms_of_use): whether the subject area shows RS rows.
+    rows = render.analytics_rows(report.rows, live.institution.plays("analytics.rs_terms_of_use"))
     body = render.analytics(
         report,
-        report.rows[offset : offset + limit],
+        rows[offset : offset + limit],
         token=token,
         first=offset == 0,
-        done=offset + limit >= len(report.rows),
+        done=offset + limit >= len(rows),
     )
     return Response(body, 200, content_type="application/xml;charset=UTF-8")
 

@@ -27,6 +27,7 @@ EXPIRED_JOB = "Expired Resource Sharing Requests"  # UNVERIFIED(jobs.name_not_lo
 NAME_FACT = "jobs.name_not_localized"
 CODES_FACT = "jobs.run_status_codes"
 SCHEDULE_FACT = "jobs.schedule_desc_time"
+SHAPE_FACT = "jobs.instance_shape"
 # The codes of runs that completed (UNVERIFIED(jobs.run_status_codes)): any other code that
 # does not read as failed is a status the harness does not know, so cannot tell.
 SUCCEEDED = frozenset({"COMPLETED_SUCCESS", "COMPLETED_WARNING"})
@@ -181,6 +182,16 @@ def _(
     return found
 
 
+def _seen(facts: Facts, fact_id: str) -> str:
+    """What the calibration saw of a fact, when it is not the assumed value."""
+    entry = facts.entry(fact_id)
+    if entry is None or entry.status != "calibrated":
+        return ""
+    if entry.value == facts.register.fact(fact_id).assumed:
+        return ""
+    return f" (calibration found: {entry.seen or entry.value})"
+
+
 def _known_codes(facts: Facts) -> str:
     """What the calibration saw of the run status codes, when they are not the assumed ones."""
     entry = facts.entry(CODES_FACT)
@@ -211,6 +222,12 @@ def _(expiry_job: ExpiryJob, alma_facts: Facts) -> None:
         cannot_tell(f"{name}: Alma gives the job no next run time; {by_hand}")
     if not ej.runs:
         cannot_tell(f"{name}: Alma lists no run of the job; {by_hand}")
+    if all(_when(r.submit_date) is None for r in ej.runs):
+        # UNVERIFIED(jobs.instance_shape): runs are dated by submit_date.
+        cannot_tell(
+            f"{name}: Alma gives no date for any run of the job"
+            f"{_seen(alma_facts, SHAPE_FACT)}; {by_hand}"
+        )
     recent = ej.recent
     if not recent:
         newest = ej.runs[0]
