@@ -132,3 +132,13 @@ def test_run_codes_the_harness_does_not_know_are_cannot_tell(tmp_path):
     assert run.outcome_of(JOB) == "skipped", run.output[-3000:]
     assert run.outcome_of(RUNS) == "skipped"
     assert "statuses the harness does not know (SUCCESS)" in run.output
+
+
+def test_runs_without_dates_are_cannot_tell_not_a_job_that_stopped(tmp_path):
+    run = run_live(
+        playing(instance_shape="no_submit_date"), tmp_path, "--institution", "demo-college"
+    )
+
+    assert run.outcome_of(JOB) == "skipped", run.output[-3000:]
+    assert run.outcome_of(RUNS) == "skipped"
+    assert "Alma gives no date for any run of the job" in run.output
