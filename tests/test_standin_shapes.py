@@ -346,8 +346,8 @@ def test_an_undeclared_path_fails_with_its_kind_and_request(
 
     original = render.partner
 
-    def with_extra(partner: Any, base: str) -> dict[str, Any]:
-        record = original(partner, base)
+    def with_extra(partner: Any, base: str, **played: str) -> dict[str, Any]:
+        record = original(partner, base, **played)
         record["partner_details"]["secret_sauce"] = 1
         return record
 

@@ -320,13 +320,28 @@ class AlmaClient:
         return response.text
 
     def job_instances(self, job_id: str, limit: int = 10) -> tuple[JobInstance, ...]:
-        """The latest runs of a job: one page, Alma listing the newest first.
+        """The latest runs of a job: its first page and, when there are more, its last.
 
-        UNVERIFIED(jobs.instances_newest_first).
+        UNVERIFIED(jobs.instances_newest_first): Alma is assumed to list the newest first,
+        but an Alma listing the oldest first puts the latest runs on the last page, so both
+        ends are read (one more call only for a job with more runs than a page holds).
         """
         path = f"/conf/jobs/{_seg(job_id)}/instances"
-        data = self.get_json(path, {"limit": limit, "offset": 0})
-        return page(JobInstance, path, data, "job_instance").records
+        first = page(
+            JobInstance, path, self.get_json(path, {"limit": limit, "offset": 0}), "job_instance"
+        )
+        total = first.total_record_count
+        if total <= len(first.records) or limit <= 0:
+            return first.records
+        offset = max(total - limit, len(first.records))
+        last = page(
+            JobInstance,
+            path,
+            self.get_json(path, {"limit": limit, "offset": offset}),
+            "job_instance",
+        )
+        seen = {run.id for run in first.records}
+        return (*first.records, *(run for run in last.records if run.id not in seen))
 
     def code_table(self, name: str, scope: str | None = None) -> CodeTable:
         params = {"scope": scope} if scope else None

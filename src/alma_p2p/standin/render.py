@@ -9,6 +9,7 @@ they are stored in the shape they are answered with.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NotRequired, TypedDict
 from xml.sax.saxutils import escape
@@ -244,18 +245,27 @@ def circ_desk(lib_code: str, desk: CircDesk, base: str, form: str = "documented"
     return record
 
 
-def job(job: Job, base: str, *, status_form: str = "present") -> Json:
-    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only).
+def job(
+    job: Job,
+    base: str,
+    *,
+    status_form: str = "present",
+    schedule_form: str = "every_day_hhmm",
+    name_form: str = "english",
+    shape: str = "documented",
+) -> Json:
+    """A job; ``status_form`` plays jobs.status_field (present, absent, next_run_only),
+    ``schedule_form`` jobs.schedule_desc_time and ``name_form`` jobs.name_not_localized.
 
     UNVERIFIED(jobs.documented_shape): the fields of Ex Libris' documentation sample.
     """
     record: Json = {
         "id": job.id,
-        "name": job.name,
+        "name": job_name(job.name, name_form),
         "description": job.description,
         "type": code(job.type, job.type.capitalize()),
         "category": code(job.category, job.category.capitalize()),
-        "schedule": code(job.schedule.value, job.schedule.desc),
+        "schedule": code(job.schedule.value, schedule_desc(job.schedule.desc, schedule_form)),
     }
     # UNVERIFIED(jobs.status_field): how Alma exposes whether a scheduled job is active.
     if status_form == "present":
@@ -266,18 +276,90 @@ def job(job: Job, base: str, *, status_form: str = "present") -> Json:
     idle = "" if status_form == "next_run_only" else None
     record["next_run"] = job.next_run if job.active else idle
     record["link"] = f"{base}/conf/jobs/{job.id}"
+    if shape == "fewer":  # jobs.documented_shape's alternative: fields no check reads
+        for key in ("description", "category", "link"):
+            record.pop(key)
     return record
 
 
-def job_instance(job: Job, run: JobRun, base: str) -> Json:
+# The job names of the demo world as an institution working in German might see them.
+LOCALIZED_JOB_NAMES = {
+    "Expired Resource Sharing Requests": "Abgelaufene Fernleihbestellungen",
+    "Send Overdue Message to Resource Sharing Borrowing Partner": (
+        "Überfällige Nachricht an den Fernleih-Partner senden"
+    ),
+}
+
+
+def job_name(name: str, form: str) -> str:
+    """A job's name as jobs.name_not_localized plays it: English, or localised."""
+    return LOCALIZED_JOB_NAMES.get(name, name) if form == "localized" else name
+
+
+def schedule_desc(desc: str, form: str) -> str:
+    """A schedule's description as jobs.schedule_desc_time plays it.
+
+    ``every_day_hhmm`` keeps the world's "Every day at 02:00"; ``twelve_hour`` words it
+    "Daily at 2:00 AM"; ``coded`` leaves the time out ("Daily"; it stays in the value).
+    """
+    if form == "every_day_hhmm":
+        return desc
+    found = re.fullmatch(r"every day at (\d\d):(\d\d)", desc.strip(), re.IGNORECASE)
+    if found is None:
+        return desc
+    if form == "coded":
+        return "Daily"
+    hour = int(found[1])
+    return f"Daily at {(hour + 11) % 12 + 1}:{found[2]} {'AM' if hour < 12 else 'PM'}"
+
+
+# What jobs.run_status_codes's "other" alternative plays instead of COMPLETED_*.
+OTHER_RUN_CODES = {"COMPLETED_SUCCESS": "SUCCESS", "COMPLETED_WARNING": "FINISHED_WITH_WARNINGS"}
+
+
+def run_status(status: str, *, codes: str = "completed_prefix", failed: str = "ends_failed") -> str:
+    """A run's status code as jobs.run_status_codes and jobs.failed_run_status play it.
+
+    UNVERIFIED(jobs.run_status_codes), UNVERIFIED(jobs.failed_run_status).
+    """
+    if status == "COMPLETED_FAILED" and failed == "with_errors":
+        return "COMPLETED_WITH_ERRORS"
+    if codes == "other":
+        return OTHER_RUN_CODES.get(status, status)
+    return status
+
+
+def job_instance(
+    job: Job,
+    run: JobRun,
+    base: str,
+    *,
+    status: str | None = None,
+    name_form: str = "english",
+    shape: str = "documented",
+) -> Json:
+    """A run of a job, its status code as played (``status``, else the world's);
+    ``shape`` plays jobs.instance_shape (documented, or no_submit_date)."""
     # UNVERIFIED(jobs.instance_shape)
-    return {
+    played = status or run.status
+    record: Json = {
         "id": run.id,
-        "name": job.name,
+        "name": job_name(job.name, name_form),
         "submit_date": run.submit_date,
-        "status": code(run.status, run.status.replace("_", " ").capitalize()),
+        "status": code(played, run.status.replace("_", " ").capitalize()),
         "link": f"{base}/conf/jobs/{job.id}/instances/{run.id}",
     }
+    if shape == "no_submit_date":
+        record.pop("submit_date")
+    return record
+
+
+def analytics_rows(rows: list[list[str]], form: str) -> list[list[str]]:
+    """A report's rows as analytics.rs_terms_of_use plays the subject area: all of them,
+    or (non_rs_only) none that mentions resource sharing."""
+    if form != "non_rs_only":
+        return rows
+    return [row for row in rows if not any("resource sharing" in c.lower() for c in row)]
 
 
 def code_table(
@@ -368,11 +450,36 @@ def user(inst: Institution, user: User, base: str) -> Json:
     return record
 
 
+# Role descriptions as an institution working in German might see them: plays
+# staff.fulfillment_operator_role's "localized" alternative (rows of UserRoles too).
+LOCALIZED_ROLES = {
+    "Circulation Desk Operator": "Theken-Operator",
+    "Circulation Desk Manager": "Theken-Manager",
+    "Requests Operator": "Bestellungen-Operator",
+    "Patron": "Benutzer",
+    "Fulfillment Services Manager": "Ausleihdienste-Manager",
+    "Fulfillment Services Operator": "Ausleihdienste-Operator",
+}
+
+
+def role_desc(inst: Institution, desc: str) -> str:
+    """A role type's description as the institution plays staff.fulfillment_operator_role."""
+    if inst.plays("staff.fulfillment_operator_role") == "localized":
+        return LOCALIZED_ROLES.get(desc, desc)
+    return desc
+
+
 def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
     """A staff role in the capture's shape (captures/user_with_rs_library.json); its scope
     is a library code (UNVERIFIED(staff.role_scope_library)) and its desks are parameters
-    (UNVERIFIED(staff.circ_desk_parameter))."""
+    (UNVERIFIED(staff.circ_desk_parameter)), each as the institution plays them: the
+    scope may be the institution (the library then only in a desk's parameter), and the
+    parameters may be left out."""
     scope = code(role.scope, names.get(role.scope, inst.name))
+    shown_scope = scope
+    if role.scope in names and inst.plays("staff.role_scope_library") == "institution":
+        shown_scope = code(inst.code, inst.name)
+    desks = role.desks if inst.plays("staff.circ_desk_parameter") == "parameter" else []
     return {
         "parameter": [
             {
@@ -380,10 +487,10 @@ def _role(inst: Institution, role: Role, names: dict[str, str]) -> Json:
                 "scope": scope,
                 "value": code(desk, desk),
             }
-            for desk in role.desks
+            for desk in desks
         ],
-        "role_type": code(role.code, role.desc),
-        "scope": scope,
+        "role_type": code(role.code, role_desc(inst, role.desc)),
+        "scope": shown_scope,
         "status": code(role.status, role.status.capitalize()),
     }
 
@@ -402,7 +509,11 @@ def user_brief(user: User, base: str) -> Json:
 # -- partners --------------------------------------------------------------------
 
 
-def partner(partner: Partner, base: str) -> Json:
+def partner(
+    partner: Partner, base: str, *, expiry_time: str = "present", institution_code: str = "present"
+) -> Json:
+    """A partner; ``expiry_time`` plays partner.expiry_time_field and ``institution_code``
+    partner.institution_code_field (present, or absent: the key left out)."""
     details: Json = {
         "code": partner.code,
         "name": partner.name,
@@ -433,6 +544,10 @@ def partner(partner: Partner, base: str) -> Json:
         "holding_code": partner.holding_code,
         "institution_code": partner.institution_code,  # UNVERIFIED(partner.institution_code_field)
     }
+    if expiry_time == "absent":
+        details["profile_details"]["iso_details"].pop("expiry_time")
+    if institution_code == "absent":
+        details.pop("institution_code")
     return {
         "partner_details": details,
         "contact_info": {"address": [], "phone": [], "email": []},

@@ -165,9 +165,17 @@ def _circ_desks(live: Live, request: Request, lib: str) -> Answer:
 def _jobs(live: Live, request: Request) -> Answer:
     wanted = request.args.get("type")
     base = _base(request)
+    inst = live.institution
     records = [
-        render.job(job, base, status_form=live.institution.plays("jobs.status_field"))
-        for job in live.institution.jobs
+        render.job(
+            job,
+            base,
+            status_form=inst.plays("jobs.status_field"),
+            schedule_form=inst.plays("jobs.schedule_desc_time"),
+            name_form=inst.plays("jobs.name_not_localized"),
+            shape=inst.plays("jobs.documented_shape"),
+        )
+        for job in inst.jobs
         if wanted in (None, "", job.type)
     ]
     return _paged(live, "job", records, request)
@@ -178,8 +186,31 @@ def _job_instances(live: Live, request: Request, job_id: str) -> Answer:
     if job is None:
         raise AlmaFault("402215", f"Job {job_id} was not found.")  # code per [SW26] range
     base = _base(request)
-    records = [render.job_instance(job, run, base) for run in job.runs]
+    inst = live.institution
+    runs = job.runs  # newest first in the world
+    if inst.plays("jobs.instances_newest_first") == "oldest_first":
+        runs = list(reversed(runs))
+    records = [
+        render.job_instance(
+            job,
+            run,
+            base,
+            status=_run_status(inst, run.status),
+            name_form=inst.plays("jobs.name_not_localized"),
+            shape=inst.plays("jobs.instance_shape"),
+        )
+        for run in runs
+    ]
     return _paged(live, "job_instance", records, request)
+
+
+def _run_status(inst: Institution, status: str) -> str:
+    """A run status code (a run's, or a systemJobStatus row's) as the institution plays it."""
+    return render.run_status(
+        status,
+        codes=inst.plays("jobs.run_status_codes"),
+        failed=inst.plays("jobs.failed_run_status"),
+    )
 
 
 def _code_table(live: Live, request: Request, name: str) -> Answer:
@@ -201,6 +232,17 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes.get(scope, [])
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
+    if name == "UserRoles":
+        rows = [
+            row.model_copy(
+                update={"description": render.role_desc(live.institution, row.description)}
+            )
+            for row in rows
+        ]
+    if name == "systemJobStatus":
+        rows = [
+            row.model_copy(update={"code": _run_status(live.institution, row.code)}) for row in rows
+        ]
     return render.code_table(name, table, rows, live.institution)
 
 
@@ -348,13 +390,25 @@ def _partners(live: Live, request: Request) -> Answer:
     wanted = request.args.get("status")
     base = _base(request)
     records = [
-        render.partner(p, base) for p in live.institution.partners if wanted in (None, "", p.status)
+        _played_partner(live, p, base)
+        for p in live.institution.partners
+        if wanted in (None, "", p.status)
     ]
     return _paged(live, "partner", records, request)
 
 
 def _partner(live: Live, request: Request, code: str) -> Answer:
-    return render.partner(_find_partner(live, code), _base(request))
+    return _played_partner(live, _find_partner(live, code), _base(request))
+
+
+def _played_partner(live: Live, partner: Partner, base: str) -> Json:
+    inst = live.institution
+    return render.partner(
+        partner,
+        base,
+        expiry_time=inst.plays("partner.expiry_time_field"),
+        institution_code=inst.plays("partner.institution_code_field"),
+    )
 
 
 def _find_partner(live: Live, code: str) -> Partner:
@@ -484,15 +538,19 @@ def _analytics(live: Live, request: Request) -> Answer:
     report = live.institution.analytics_reports.get(path)
     if report is None:
         # UNVERIFIED(analytics.unknown_report_code): a report path that does not exist.
-        raise AlmaFault("60101", f"General Error: no Analytics report at {path}.")
+        played = live.institution.plays("analytics.unknown_report_code")
+        status = 404 if played == "not_found" else 400
+        raise AlmaFault("60101", f"General Error: no Analytics report at {path}.", status)
     token = "TOKEN-" + render.digits(f"{live.institution.code}:{path}", 12)
     live.tokens[token] = (path, offset + limit)
+    # UNVERIFIED(analytics.rs_terms_of_use): whether the subject area shows RS rows.
+    rows = render.analytics_rows(report.rows, live.institution.plays("analytics.rs_terms_of_use"))
     body = render.analytics(
         report,
-        report.rows[offset : offset + limit],
+        rows[offset : offset + limit],
         token=token,
         first=offset == 0,
-        done=offset + limit >= len(report.rows),
+        done=offset + limit >= len(rows),
     )
     return Response(body, 200, content_type="application/xml;charset=UTF-8")
 

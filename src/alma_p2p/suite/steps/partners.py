@@ -9,6 +9,7 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaClient
 from alma_p2p.alma.models import Partner
+from alma_p2p.facts import Facts
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.profile import Partner as ProfilePartner
@@ -17,6 +18,7 @@ from alma_p2p.suite.steps.common import fail_with
 
 PARTNERS = BY_ID["partners"]
 EDIT_PARTNER = PARTNERS.fix("partner")
+EXPIRY_FACT = "partner.expiry_time_field"
 
 
 @when("the institution's partners are read from Alma", target_fixture="partners")
@@ -94,7 +96,12 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
 
 
 @then("every partner's requests expire after the profile's number of days")
-def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: list[str]) -> None:
+def _(
+    partners: dict[str, Partner],
+    alma_institution: Profile,
+    alma_evidence: list[str],
+    alma_facts: Facts,
+) -> None:
     problems: list[str] = []
     unread = []
     for expected, partner in _in_alma(alma_institution, partners, problems):
@@ -120,8 +127,16 @@ def _(partners: dict[str, Partner], alma_institution: Profile, alma_evidence: li
             )
     fail_with(problems, f"{alma_institution.name}: partners with the wrong expiry time:")
     if unread:
+        entry = alma_facts.entry(EXPIRY_FACT)
+        seen = (
+            " (calibration found the same: Alma does not give it)"
+            if entry is not None
+            and entry.status == "calibrated"
+            and entry.value != alma_facts.register.fact(EXPIRY_FACT).assumed
+            else ""
+        )
         cannot_tell(
-            f"Alma's answer gives no expiry time for {', '.join(unread)}; check by hand that "
+            f"Alma's answer gives no expiry time for {', '.join(unread)}{seen}; check by hand that "
             f"each expires requests after the profile's number of days: {EDIT_PARTNER} > "
             "Parameters tab > Expiry Time (Days)"
         )

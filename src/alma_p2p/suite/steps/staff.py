@@ -8,6 +8,7 @@ from pytest_bdd import then, when
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.alma.models import User, UserRole
+from alma_p2p.facts import Facts
 from alma_p2p.outcomes import broken_premise, cannot_tell
 from alma_p2p.profile import Profile, RsStaff
 from alma_p2p.suite.steps.common import fail_with
@@ -18,6 +19,12 @@ DESK_ROLES = {"32": "Circulation Desk Operator", "221": "Circulation Desk Manage
 # The Fulfillment Services Operator's code is not known: it is recognised by its name.
 # UNVERIFIED(staff.fulfillment_operator_role)
 FULFILLMENT_OPERATOR = "fulfillment services operator"
+# Role codes the harness knows (and Patron): another code at the library may be the
+# operator under a localised or renamed description.
+KNOWN_ROLES = {FULFILLMENT_MANAGER, *DESK_ROLES, "51", "200"}
+SCOPE_FACT = "staff.role_scope_library"
+OPERATOR_FACT = "staff.fulfillment_operator_role"
+DESK_FACT = "staff.circ_desk_parameter"
 EDIT_ROLES = (
     "User Management > Manage Users > (find {user}) > Edit > User Roles > Add Role, scope {library}"
 )
@@ -60,15 +67,41 @@ def _fulfillment(role: UserRole) -> bool:
     return code == FULFILLMENT_MANAGER or desc == FULFILLMENT_OPERATOR
 
 
+def _institution_wide(user: User, institution: str) -> list[UserRole]:
+    """Active staff roles scoped to the institution: Alma may show a library role so
+    (UNVERIFIED(staff.role_scope_library)), the library then only in a desk parameter."""
+    return [
+        r
+        for r in user.user_role
+        if r.status.value == "ACTIVE"
+        and r.scope.value == institution
+        and r.role_type.value != "200"
+    ]
+
+
+def _calibration(facts: Facts, fact_id: str) -> str:
+    """What calibration found of a fact, when it found an alternative."""
+    entry = facts.entry(fact_id)
+    if entry is None or entry.status != "calibrated":
+        return ""
+    if entry.value == facts.register.fact(fact_id).assumed:
+        return ""
+    return f" (calibration found: {entry.value})"
+
+
 @then("each holds the fulfillment and circulation desk roles of their resource sharing library")
 def _(
-    staff_records: list[StaffRecord], alma_institution: Profile, alma_evidence: list[str]
+    staff_records: list[StaffRecord],
+    alma_institution: Profile,
+    alma_evidence: list[str],
+    alma_facts: Facts,
 ) -> None:
     desks = {lib.code: lib.circ_desk for lib in alma_institution.resource_sharing_libraries}
     problems, unknown = [], []
     for record in staff_records:
         library = record.staff.rs_library
         mine = _active_at(record.user, library)
+        wide = _institution_wide(record.user, alma_institution.institution.code)
         alma_evidence.append(
             f"{record.staff.primary_id}: "
             + ", ".join(
@@ -78,13 +111,37 @@ def _(
             )
         )
         fix = EDIT_ROLES.format(user=record.staff.primary_id, library=library)
+        by_hand = f"look by hand at {record.who}'s roles ({fix})"
         if not any(_fulfillment(r) for r in mine):
-            problems.append(
-                f"{record.who} has no active Fulfillment Services Operator or Manager role "
-                f"scoped to {library}, so cannot work its resource sharing task lists: {fix}"
-            )
+            # UNVERIFIED(staff.fulfillment_operator_role): the operator is known by its
+            # English description only; a role the harness does not know may be it.
+            other = [
+                f"{r.role_type.value} '{r.role_type.desc or ''}' @{r.scope.value}"
+                for r in [*mine, *wide]
+                if r.role_type.value not in KNOWN_ROLES or _fulfillment(r)
+            ]
+            if other:
+                unknown.append(
+                    f"{record.who} holds no role the harness knows as Fulfillment Services "
+                    f"Operator or Manager scoped to {library}, but holds {', '.join(other)}, "
+                    "which may be one (named in another language, or scoped to the "
+                    f"institution){_calibration(alma_facts, OPERATOR_FACT)}"
+                    f"{_calibration(alma_facts, SCOPE_FACT)}; {by_hand}"
+                )
+            else:
+                problems.append(
+                    f"{record.who} has no active Fulfillment Services Operator or Manager role "
+                    f"scoped to {library}, so cannot work its resource sharing task lists: {fix}"
+                )
         desk_roles = [r for r in mine if r.role_type.value in DESK_ROLES]
         if not desk_roles:
+            wide_desks = [r for r in wide if r.role_type.value in DESK_ROLES]
+            if wide_desks:
+                unknown.append(
+                    f"{record.who}'s circulation desk role is scoped to the institution, not "
+                    f"to {library}{_calibration(alma_facts, SCOPE_FACT)}; {by_hand}"
+                )
+                continue
             problems.append(
                 f"{record.who} has no active Circulation Desk Operator or Manager role scoped "
                 f"to {library}, so cannot receive or ship at its desk: {fix}"
@@ -97,9 +154,11 @@ def _(
         if desk in named:
             continue
         if not named:
+            # UNVERIFIED(staff.circ_desk_parameter): desks are named in parameter[].
             unknown.append(
                 f"{record.who}'s circulation desk role at {library} names no desk in Alma's "
-                f"answer; look at the role's Circulation Desk parameter for {desk} ({fix})"
+                f"answer{_calibration(alma_facts, DESK_FACT)}; look at the role's Circulation "
+                f"Desk parameter for {desk} ({fix})"
             )
         else:
             problems.append(
