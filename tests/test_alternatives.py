@@ -142,9 +142,10 @@ TODAY[("analytics.rs_terms_of_use", "non_rs_only")] = dict.fromkeys(
 
 # A partner record without expiry_time: the expiry days are a line to check by hand.
 WORKFLOW = "test_each_partner_uses_the_agreed_workflow_profiles_and_expiry_time"
-TODAY[("partner.expiry_time_field", "absent")] = dict.fromkeys(
-    at(WORKFLOW, *EVERYWHERE), "cannot tell"
-)
+for _word in ("absent", "iso_18626"):
+    TODAY[("partner.expiry_time_field", _word)] = dict.fromkeys(
+        at(WORKFLOW, *EVERYWHERE), "cannot tell"
+    )
 
 # Runs after ``alma-p2p calibrate`` against the same world: what differs from the verdict
 # under the assumed facts. The one entry is the evidence calibration cannot get: a lender
@@ -183,9 +184,10 @@ CALIBRATED[("analytics.rs_terms_of_use", "non_rs_only")] = dict.fromkeys(
     at(TERMS, "demo-university"), "cannot tell"
 )
 # Calibration learns that Alma does not give the expiry time; it cannot give it either.
-CALIBRATED[("partner.expiry_time_field", "absent")] = dict.fromkeys(
-    at(WORKFLOW, *EVERYWHERE), "cannot tell"
-)
+for _word in ("absent", "iso_18626"):
+    CALIBRATED[("partner.expiry_time_field", _word)] = dict.fromkeys(
+        at(WORKFLOW, *EVERYWHERE), "cannot tell"
+    )
 
 # Alternatives a calibration cannot record (no probe within a minute tells them apart):
 # calibration leaves them assumed, visibly, and their CALIBRATED verdicts stay cannot tell.

@@ -23,8 +23,9 @@ def playing(**facts: str) -> dict[str, Any]:
     return world
 
 
-def test_without_expiry_time_in_the_record_the_days_are_cannot_tell(tmp_path):
-    run = run_live(playing(expiry_time_field="absent"), tmp_path, "--institution", "demo-college")
+@pytest.mark.parametrize("word", ["absent", "iso_18626"])
+def test_without_expiry_time_in_the_record_the_days_are_cannot_tell(word, tmp_path):
+    run = run_live(playing(expiry_time_field=word), tmp_path, "--institution", "demo-college")
 
     assert run.outcome_of(WORKFLOW) == "skipped", run.output[-3000:]
     assert "Alma's answer gives no expiry time for DEMO_STMARYS, DEMO_LENDER" in run.output

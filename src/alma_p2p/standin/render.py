@@ -512,8 +512,9 @@ def user_brief(user: User, base: str) -> Json:
 def partner(
     partner: Partner, base: str, *, expiry_time: str = "present", institution_code: str = "present"
 ) -> Json:
-    """A partner; ``expiry_time`` plays partner.expiry_time_field and ``institution_code``
-    partner.institution_code_field (present, or absent: the key left out)."""
+    """A partner; ``expiry_time`` plays partner.expiry_time_field (present, absent, or
+    iso_18626: the partner's sub-object is iso_18626_details, without it) and
+    ``institution_code`` partner.institution_code_field (present, or absent)."""
     details: Json = {
         "code": partner.code,
         "name": partner.name,
@@ -546,6 +547,10 @@ def partner(
     }
     if expiry_time == "absent":
         details["profile_details"]["iso_details"].pop("expiry_time")
+    elif expiry_time == "iso_18626":  # an ISO 18626 partner, whose sub-object lacks it
+        iso = details["profile_details"].pop("iso_details")
+        iso.pop("expiry_time")
+        details["profile_details"]["iso_18626_details"] = iso
     if institution_code == "absent":
         details.pop("institution_code")
     return {
