@@ -111,7 +111,7 @@ def answered(live: Live, record: BorrowingRecord, base: str) -> None:
         record["status"] = render.code(*END_OF_ROTA)
         return
     record["partner"] = render.code(left[0].code, left[0].name)
-    record["status"] = render.code("REQUEST_SENT", "Request sent to partner")
+    record["status"] = render.code(rules.sent_code(inst), rules.SENT_DESC)
     deliver(live, record, left[0], base)
 
 

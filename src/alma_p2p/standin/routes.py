@@ -162,6 +162,8 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes[scope]
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
+    if name in rules.BORROWING_STEP_TABLES:
+        rows = rules.played_borrowing_steps(live.institution, rows)
     return render.code_table(name, table, rows)
 
 
@@ -271,9 +273,9 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
-        if sent.partner is not None and sent.status == "REQUEST_SENT":
+        if sent.partner is not None and sent.status == rules.sent_code(live.institution):
             network.deliver(live, record, sent.partner, _base(request))
-    elif record["status"]["value"] == "REQUEST_SENT":
+    elif record["status"]["value"] == rules.sent_code(live.institution):
         network.answered(live, record, _base(request))
     return render.public(record)
 

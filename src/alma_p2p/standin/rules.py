@@ -155,7 +155,8 @@ def send_on(
     order of these steps. UNVERIFIED(borrowing.no_partner_holds_outcome): partners' holdings
     play no part unless the institution plays locate_failed or cancelled, when a partner
     whose institution (``peers``, by the partner's institution_code) holds nothing of the
-    title is left out. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``.
+    title is left out. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``
+    (``sent_code``).
     """
     partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
     active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
@@ -167,8 +168,27 @@ def send_on(
     if not active:
         return SendOn("LOCATE_FAILED", "Locate failed")
     if inst.sends_automatically:
-        return SendOn("REQUEST_SENT", "Request sent to partner", active[0])
+        return SendOn(sent_code(inst), SENT_DESC, active[0])
     return SendOn("READY_TO_SEND", "Ready to be sent", active[0])
+
+
+# UNVERIFIED(borrowing.request_sent_code): REQUEST_SENT; another code is played as
+# SENT_TO_PARTNER (the code table of the borrowing steps lists the code played).
+SENT_CODES = {"REQUEST_SENT": "REQUEST_SENT", "other": "SENT_TO_PARTNER"}
+SENT_DESC = "Request sent to partner"
+BORROWING_STEP_TABLES = frozenset({"MandatoryBorrowingWorkflowSteps"})
+
+
+def sent_code(inst: Institution) -> str:
+    """The code of "Request sent to partner" as the institution plays it."""
+    return SENT_CODES[inst.plays("borrowing.request_sent_code")]
+
+
+def played_borrowing_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow]:
+    """A borrowing workflow-step table's rows with the sent row's code as played."""
+    code = sent_code(inst)
+    sent = set(SENT_CODES.values())
+    return [r.model_copy(update={"code": code}) if r.code in sent else r for r in rows]
 
 
 def _partner_holds(partner: Partner, title: str, peers: Mapping[str, Institution]) -> bool:
