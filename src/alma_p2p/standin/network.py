@@ -124,7 +124,9 @@ def withdrawn(live: Live, record: BorrowingRecord) -> None:
     if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
         return
     if lent["status"]["value"] in ACTIVE_AT_LENDER:
-        lent["status"] = render.code("CANCELLED", "Cancelled by partner")
+        # UNVERIFIED(lending.final_status_codes)
+        code = rules.lending_cancel_code(peer.institution)
+        lent["status"] = render.code(code, "Cancelled by partner")
 
 
 def requested_resources(live: Live, library: str, desk: str, base: str) -> list[Json]:

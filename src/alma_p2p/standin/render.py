@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NotRequired, TypedDict
 from xml.sax.saxutils import escape
 
+from alma_p2p.standin import rules
 from alma_p2p.standin.world import (
     AnalyticsReport,
     Bib,
@@ -61,7 +62,7 @@ class BorrowingRecord(TypedDict):
     title: str
     author: NotRequired[str | None]
     mms_id: str
-    requester: CodeValue
+    requester: CodeValue | None
     created_date: str
     _user: str
     _lent: NotRequired[tuple[str, str] | None]  # (lender's institution code, its request id)
@@ -461,19 +462,34 @@ def item(inst: Institution, bib: Bib, holding: Holding, item: Item, base: str) -
 # -- resource-sharing requests -----------------------------------------------------
 
 
+def _received(inst: Institution, status: str) -> str:
+    """A seeded request's status, with the received code as the institution plays it."""
+    if status in rules.RECEIVED_CODES.values():
+        return rules.received_code(inst)
+    return status
+
+
+def requester(inst: Institution, primary_id: str) -> CodeValue | None:
+    """UNVERIFIED(borrowing.requester_form): {"value": primary id, "desc": null}, or null as
+    on the captured lending requests."""
+    if inst.plays("borrowing.requester_form") == "null":
+        return None
+    return code(primary_id, None)
+
+
 def seeded_borrowing(inst: Institution, req: BorrowingRequest) -> BorrowingRecord:
     """A borrowing request the world says Alma already holds."""
     return {
         "request_id": req.request_id,
         "external_id": req.external_id,
-        "status": code(req.status, req.status_desc),
+        "status": code(_received(inst, req.status), req.status_desc),
         "owner": req.owner,
         "partner": code(req.partner, req.partner),
         "format": code("PHYSICAL", "Physical"),
         "citation_type": code("BK", "Book"),
         "title": req.title,
         "mms_id": req.mms_id or "",
-        "requester": code(req.user, None),
+        "requester": requester(inst, req.user),
         "created_date": f"{inst.today.isoformat()}Z",
         "_user": req.user.lower(),
     }
@@ -505,7 +521,7 @@ def new_borrowing(
         "title": title,
         "author": body.get("author"),
         "mms_id": "",
-        "requester": code(user.primary_id, None),
+        "requester": requester(inst, user.primary_id),
         "created_date": f"{inst.today.isoformat()}Z",
         "_user": user.primary_id.lower(),
     }

@@ -264,7 +264,8 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
             del live.borrowing[record["request_id"]]
         else:
             # UNVERIFIED(borrowing.cancelled_status_code)
-            record["status"] = render.code("CANCELLED", "Canceled by staff")
+            code = rules.staff_cancel_code(live.institution)
+            record["status"] = render.code(code, rules.STAFF_CANCEL_DESC)
         return None
     if _waiting(live, record["request_id"]):
         return render.public(record)

@@ -164,7 +164,7 @@ def send_on(
     if outcome != "sent":
         active = [p for p in active if _partner_holds(p, title, peers or {})]
         if not active and outcome == "cancelled":
-            return SendOn("CANCELLED", "Canceled by staff")
+            return SendOn(staff_cancel_code(inst), STAFF_CANCEL_DESC)
     if not active:
         return SendOn("LOCATE_FAILED", "Locate failed")
     if inst.sends_automatically:
@@ -184,11 +184,49 @@ def sent_code(inst: Institution) -> str:
     return SENT_CODES[inst.plays("borrowing.request_sent_code")]
 
 
+# UNVERIFIED(borrowing.received_status_code): RECEIVED_PHYSICALLY; another code is played
+# as RECEIVED_BY_LIBRARY.
+RECEIVED_CODES = {"RECEIVED_PHYSICALLY": "RECEIVED_PHYSICALLY", "other": "RECEIVED_BY_LIBRARY"}
+# UNVERIFIED(borrowing.cancelled_status_code): a staff cancel is CANCELLED; or CANCELLED is
+# the partner's cancel and a staff cancel is played as CANCELLED_BY_STAFF.
+STAFF_CANCEL_CODES = {"CANCELLED": "CANCELLED", "other": "CANCELLED_BY_STAFF"}
+STAFF_CANCEL_DESC = "Canceled by staff"
+
+
+def received_code(inst: Institution) -> str:
+    """The code of "Physically received by library" as the institution plays it."""
+    return RECEIVED_CODES[inst.plays("borrowing.received_status_code")]
+
+
+def staff_cancel_code(inst: Institution) -> str:
+    """The status of a borrowing request staff (or the API's DELETE) cancelled."""
+    return STAFF_CANCEL_CODES[inst.plays("borrowing.cancelled_status_code")]
+
+
 def played_borrowing_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow]:
-    """A borrowing workflow-step table's rows with the sent row's code as played."""
-    code = sent_code(inst)
-    sent = set(SENT_CODES.values())
-    return [r.model_copy(update={"code": code}) if r.code in sent else r for r in rows]
+    """A borrowing workflow-step table's rows with the sent, received and cancel codes as
+    played (a world file lists the assumed codes)."""
+    played = {
+        **dict.fromkeys(SENT_CODES.values(), sent_code(inst)),
+        **dict.fromkeys(RECEIVED_CODES.values(), received_code(inst)),
+    }
+    out = [r.model_copy(update={"code": played[r.code]}) if r.code in played else r for r in rows]
+    staff = staff_cancel_code(inst)
+    if staff == "CANCELLED":
+        return out
+    by_partner = CodeRow(code="CANCELLED", description="Cancelled by partner")
+    by_staff = CodeRow(code=staff, description=STAFF_CANCEL_DESC)
+    return [x for r in out for x in ((by_partner, by_staff) if r.code == "CANCELLED" else (r,))]
+
+
+# UNVERIFIED(lending.final_status_codes): a lending request the borrower cancelled reads
+# CANCELLED; or CANCELED, as played.
+LENDING_CANCEL_CODES = {"CANCELLED": "CANCELLED", "CANCELED": "CANCELED"}
+
+
+def lending_cancel_code(inst: Institution) -> str:
+    """The status of a lending request its borrower cancelled, as the lender plays it."""
+    return LENDING_CANCEL_CODES[inst.plays("lending.final_status_codes")]
 
 
 def _partner_holds(partner: Partner, title: str, peers: Mapping[str, Institution]) -> bool:
@@ -211,7 +249,9 @@ REJECT_CODES = {"REJECTED": "REJECTED", "REJECT": "REJECT", "other": "LENDER_REJ
 
 
 # The statuses of a lending request Alma has finished with (its activity is Completed).
-ENDED_LENDING = frozenset({"LOCATE_FAILED", "CANCELLED", "EXPIRED", *REJECT_CODES.values()})
+ENDED_LENDING = frozenset(
+    {"LOCATE_FAILED", "EXPIRED", *REJECT_CODES.values(), *LENDING_CANCEL_CODES.values()}
+)
 # The code tables of the lending workflow steps: they list the reject code played.
 LENDING_STEP_TABLES = frozenset({"MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"})
 
@@ -221,7 +261,15 @@ def played_lending_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow
     plays it (a world file lists REJECTED)."""
     code = REJECT_CODES[inst.plays("lending.reject_status_code")]
     reject = set(REJECT_CODES.values())
-    return [r.model_copy(update={"code": code}) if r.code in reject else r for r in rows]
+    cancel = lending_cancel_code(inst)
+    return [
+        r.model_copy(update={"code": code})
+        if r.code in reject
+        else r.model_copy(update={"code": cancel})
+        if r.code in LENDING_CANCEL_CODES.values()
+        else r
+        for r in rows
+    ]
 
 
 def lending_library(inst: Institution, owner: str) -> Library:
