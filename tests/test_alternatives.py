@@ -58,6 +58,11 @@ NO_RS = "test_a_patron_without_a_resource_sharing_library_is_refused_at_a_multil
 LEND = "test_a_request_for_title_ends"
 SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
 ROUND_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
+TEMP_ITEMS = at(
+    "test_each_received_requests_temporary_item_is_where_the_temporary_item_rule_puts_it",
+    "demo-university",
+    "demo-college",
+)
 REJECTED_EXAMPLES = (
     "a title whose items are all on loan-is rejected-Reject Request When No Available Items",
     "a title whose only available item is not requestable-is rejected-"
@@ -96,6 +101,10 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     ("borrowing.request_sent_code", "other"): dict.fromkeys(
         [*at(SENT_ON_ITS_OWN, "demo-university", "demo-college"), *TRIP], "cannot tell"
     ),
+    # A temporary bib left visible, or an item answer without the flag: whether Alma hides
+    # temporary bibs by itself is not known, so the line says where to look by hand.
+    ("borrowing.temp_bib_suppressed", "not_suppressed"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+    ("item.bib_suppress_field", "absent"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
     # A finished request missing from the task list may be Alma listing only active ones.
     ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(
         [*REJECTS, *TRIP, *at(LEND, "demo-lender", examples=(NOT_HELD_EXAMPLE,))], "cannot tell"
@@ -313,7 +322,12 @@ COMBINED = {
 # Where facts played together end otherwise than each alone: "first" plays active_only with
 # a lender that rejects after the first read, so the borrower finds the request while it is
 # still active and the round trip's reject leg is proven after all.
-COMBINED_OVERRIDES = {"first": dict.fromkeys(TRIP, "pass")}
+# Both play a temporary bib left visible (borrowing.temp_bib_suppressed), which no
+# calibration tells from a missing rule, so the temporary items stay cannot tell.
+COMBINED_OVERRIDES = {
+    "first": dict.fromkeys(TRIP, "pass") | dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+    "last": dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+}
 
 
 # What a probe cannot tell apart: a world playing the key looks like the value.
