@@ -275,10 +275,16 @@ def played_lending_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow
 def lending_library(inst: Institution, owner: str) -> Library:
     """The lending request's owner, which must be an RS library."""
     library = inst.library(owner)
-    if library is None or not library.resource_sharing:
-        # UNVERIFIED(lending.owner_not_rs_library_code): the code for an owner that is not
-        # an RS library.
+    if library is None:
         raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
+    if not library.resource_sharing:
+        # UNVERIFIED(lending.owner_not_rs_library_code): the code for an owner that is not
+        # an RS library: 40166411, 401608, or none (Alma creates the request).
+        played = inst.plays("lending.owner_not_rs_library_code")
+        if played == "40166411":
+            raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
+        if played == "401608":
+            raise AlmaFault("401608", f"The owner {owner} is not a resource sharing library.")
     return library
 
 
