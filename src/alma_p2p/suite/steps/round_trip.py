@@ -233,11 +233,14 @@ def _(
             pytrace=False,
         )
     external_id = sent.external_id or attempt.external_id
+    # UNVERIFIED(round_trip.lending_external_id): the lending request's external id ends with
+    # the borrowing request's external id, or with its request id.
+    carried = tuple(i for i in (external_id, sent.request_id) if i)
     lender = round_trip_lender
 
     def find() -> RsRequest | None:
         listed = lender.alma.lending_task_list(lender.library, partner=trip.as_partner)
-        return next((r for r in listed if (r.external_id or "").endswith(external_id)), None)
+        return next((r for r in listed if (r.external_id or "").endswith(carried)), None)
 
     found = _poll(
         find,
