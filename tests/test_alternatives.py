@@ -58,6 +58,9 @@ NO_RS = "test_a_patron_without_a_resource_sharing_library_is_refused_at_a_multil
 LEND = "test_a_request_for_title_ends"
 SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
 ROUND_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
+SINGLE = at(
+    "test_a_request_at_a_singlelibrary_institution_is_owned_by_its_one_library", "demo-college"
+)
 TEMP_ITEMS = at(
     "test_each_received_requests_temporary_item_is_where_the_temporary_item_rule_puts_it",
     "demo-university",
@@ -101,6 +104,9 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     ("borrowing.request_sent_code", "other"): dict.fromkeys(
         [*at(SENT_ON_ITS_OWN, "demo-university", "demo-college"), *TRIP], "cannot tell"
     ),
+    # Alma refusing a request without owner at a single-library institution may be its rule:
+    # the other scenarios name the one library instead; this one says what to check.
+    ("borrowing.owner_without_rs_library", "refused"): dict.fromkeys(SINGLE, "cannot tell"),
     # A temporary bib left visible, or an item answer without the flag: whether Alma hides
     # temporary bibs by itself is not known, so the line says where to look by hand.
     ("borrowing.temp_bib_suppressed", "not_suppressed"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
@@ -323,9 +329,10 @@ COMBINED = {
 # a lender that rejects after the first read, so the borrower finds the request while it is
 # still active and the round trip's reject leg is proven after all.
 # Both play a temporary bib left visible (borrowing.temp_bib_suppressed), which no
-# calibration tells from a missing rule, so the temporary items stay cannot tell.
+# calibration tells from a missing rule, so the temporary items stay cannot tell; "first"
+# also refuses owner-less requests at the single-library college, which no probe records.
 COMBINED_OVERRIDES = {
-    "first": dict.fromkeys(TRIP, "pass") | dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+    "first": dict.fromkeys(TRIP, "pass") | dict.fromkeys([*TEMP_ITEMS, *SINGLE], "cannot tell"),
     "last": dict.fromkeys(TEMP_ITEMS, "cannot tell"),
 }
 
@@ -542,3 +549,19 @@ def test_a_sent_code_alma_spells_otherwise_is_cannot_tell_until_calibrated_then_
         transport=renamed,
     )
     assert verdicts(tmp_path / "after" / "junit.xml")[scenario] == "pass", after.output[-3000:]
+
+
+def test_a_single_library_institution_that_refuses_owner_less_requests_is_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.owner_without_rs_library": "refused"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    found = verdicts(tmp_path / "junit.xml")
+    assert found[SINGLE[0]] == "cannot tell", run.output[-3000:]
+    assert "Alma refused the requests without a library of" in run.output
+    assert "place the same request in Primo as this patron" in run.output
+    # The scenarios about sending name the one library instead, and still prove sending.
+    assert found[at(SENT_ON_ITS_OWN, "demo-college")[0]] == "pass"

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from alma_p2p import payloads
 from tests.suite_runner import demo_world, standin_app
 
 BASE = "http://standin.test/almaws/v1"
@@ -140,3 +141,42 @@ def test_a_borrowing_request_without_requester_is_played() -> None:
     assert listed.status_code == 200, listed.text
     assert listed.json()["requester"] is None
     assert listed.json()["status"]["value"] == "RECEIVED_PHYSICALLY"
+
+
+def _borrow_at_college(owner: str | None, played: str, external_id: str) -> httpx.Response:
+    world = demo_world()
+    world["facts"] = {"borrowing.owner_without_rs_library": played}
+    alma = httpx.Client(
+        base_url=BASE,
+        transport=httpx.WSGITransport(app=standin_app(world)),
+        headers={"Authorization": "apikey demo-college-key", "Accept": "application/json"},
+    )
+    body = payloads.borrowing_request(
+        title="A Title Nobody Holds",
+        author=None,
+        isbn=None,
+        external_id=external_id,
+        pickup_library="MAIN",
+        owner=owner,
+    )
+    return alma.post("/users/P2P-TEST-COL-01/resource-sharing-requests", json=body)
+
+
+@pytest.mark.parametrize(
+    ("played", "without_owner", "with_owner"),
+    [
+        ("only_library", None, None),
+        ("refused", "401768", None),
+        ("owner_refused", None, "401608"),
+    ],
+)
+def test_a_single_library_patron_without_library_is_served_as_played(
+    played: str, without_owner: str | None, with_owner: str | None
+) -> None:
+    for owner, code in ((None, without_owner), ("MAIN", with_owner)):
+        answer = _borrow_at_college(owner, played, f"SW-C-{owner}")
+        if code is None:
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["owner"] == "MAIN"
+        else:
+            assert answer.json()["errorList"]["error"][0]["errorCode"] == code

@@ -57,6 +57,11 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
             )
         if not mine and not (len(institution_rs) == 1 and owner in institution_rs):
             return _no_rs_library(inst)
+        if not mine and inst.plays(OWNER_WITHOUT_RS_LIBRARY) == "owner_refused":
+            raise AlmaFault(
+                "401608",
+                "The given resource sharing library (owner) is not defined in the patron record",
+            )
         return owner
     if len(mine) == 1:
         omitted = inst.plays("borrowing.owner_when_omitted")
@@ -68,8 +73,16 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
     if len(mine) > 1:
         raise AlmaFault("401607", "Resource sharing library (owner) is missing")
     if len(institution_rs) == 1:
+        if inst.plays(OWNER_WITHOUT_RS_LIBRARY) == "refused":
+            raise AlmaFault("401768", "Patron is not affiliated with a resource sharing library")
         return institution_rs[0]
     return _no_rs_library(inst)
+
+
+# UNVERIFIED(borrowing.owner_without_rs_library): at a single-library institution a patron
+# without RS library gets the one library (only_library); or Alma refuses a request without
+# owner with 401768 (refused), or one naming the library as owner with 401608 (owner_refused).
+OWNER_WITHOUT_RS_LIBRARY = "borrowing.owner_without_rs_library"
 
 
 def _no_rs_library(inst: Institution) -> str:
