@@ -180,3 +180,25 @@ def test_a_single_library_patron_without_library_is_served_as_played(
             assert answer.json()["owner"] == "MAIN"
         else:
             assert answer.json()["errorList"]["error"][0]["errorCode"] == code
+
+
+@pytest.mark.parametrize(
+    ("played", "reads"),
+    [("at_once", ["REQUEST_SENT"]), ("ready_first", ["READY_TO_SEND", "REQUEST_SENT"])],
+)
+def test_after_locate_the_request_is_sent_as_played(played: str, reads: list[str]) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.send_on_after_locate": played}
+    alma = httpx.Client(
+        base_url=BASE,
+        transport=httpx.WSGITransport(app=standin_app(world)),
+        headers={"Authorization": f"apikey {UNIVERSITY}", "Accept": "application/json"},
+    )
+    body = payloads.borrowing_request(
+        title="A Title Nobody Holds", external_id="SW-C-SEND", pickup_library="WIN", owner="WIN"
+    )
+    created = alma.post("/users/P2P-TEST-WIN-01/resource-sharing-requests", json=body)
+    assert created.status_code == 200, created.text
+    path = f"/users/P2P-TEST-WIN-01/resource-sharing-requests/{created.json()['request_id']}"
+    seen = [alma.get(path).json()["status"]["value"] for _ in reads]
+    assert seen == reads

@@ -67,6 +67,7 @@ class BorrowingRecord(TypedDict):
     _user: str
     _lent: NotRequired[tuple[str, str] | None]  # (lender's institution code, its request id)
     _tried: NotRequired[list[str]]  # the rota's partners that rejected it
+    _send_later: NotRequired[bool]  # shown "Ready to be sent" once, sent on the next read
 
 
 class LendingRecord(TypedDict):

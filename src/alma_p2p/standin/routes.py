@@ -269,14 +269,25 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
         return None
     if _waiting(live, record["request_id"]):
         return render.public(record)
+    sent_code = rules.sent_code(live.institution)
     if record["status"]["value"] == "LOCATE_IN_PROCESS":
         sent = rules.send_on(live.institution, record["title"], live.peers)
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
-        if sent.partner is not None and sent.status == rules.sent_code(live.institution):
-            network.deliver(live, record, sent.partner, _base(request))
-    elif record["status"]["value"] == rules.sent_code(live.institution):
+        if sent.partner is not None and sent.status == sent_code:
+            if live.institution.plays(rules.SEND_ON) == "ready_first":
+                record["status"] = render.code("READY_TO_SEND", "Ready to be sent")
+                record["_send_later"] = True
+            else:
+                network.deliver(live, record, sent.partner, _base(request))
+    elif record.get("_send_later") and record["status"]["value"] == "READY_TO_SEND":
+        record["_send_later"] = False
+        record["status"] = render.code(sent_code, rules.SENT_DESC)
+        partner = live.institution.partner(value_of(record["partner"]) or "")
+        if partner is not None:
+            network.deliver(live, record, partner, _base(request))
+    elif record["status"]["value"] == sent_code:
         network.answered(live, record, _base(request))
     return render.public(record)
 

@@ -179,6 +179,8 @@ def send_on(
         if not active and outcome == "cancelled":
             return SendOn(staff_cancel_code(inst), STAFF_CANCEL_DESC)
     if not active:
+        if inst.plays(SEND_ON) == "cancelled_on_locate_failure":
+            return SendOn(staff_cancel_code(inst), STAFF_CANCEL_DESC)
         return SendOn("LOCATE_FAILED", "Locate failed")
     if inst.sends_automatically:
         return SendOn(sent_code(inst), SENT_DESC, active[0])
@@ -240,6 +242,12 @@ LENDING_CANCEL_CODES = {"CANCELLED": "CANCELLED", "CANCELED": "CANCELED"}
 def lending_cancel_code(inst: Institution) -> str:
     """The status of a lending request its borrower cancelled, as the lender plays it."""
     return LENDING_CANCEL_CODES[inst.plays("lending.final_status_codes")]
+
+
+# UNVERIFIED(borrowing.send_on_after_locate): after locate, sent at once (at_once); shown
+# "Ready to be sent" on one read and sent on the next (ready_first); or, with no partner
+# left, cancelled by staff (Cancel Request on Locate Failure) rather than locate failed.
+SEND_ON = "borrowing.send_on_after_locate"
 
 
 def _partner_holds(partner: Partner, title: str, peers: Mapping[str, Institution]) -> bool:

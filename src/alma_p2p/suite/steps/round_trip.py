@@ -49,6 +49,8 @@ LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
 PICK_FROM_SHELF = "Fulfillment > Resource Requests > Pick From Shelf"
 WAITING = "REQUEST_CREATED_LEND"
 ACTIVE_AT_LENDER = frozenset({WAITING, "LOCATE_IN_PROCESS"})
+# A borrowing request on its way to its first partner: located, or ready to be sent.
+SENDING_SOON = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND"})
 ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_SENT", None})
 
 
@@ -218,7 +220,8 @@ def _(
     trip = _trip(alma_institution)
     sent = _poll(
         lambda: _read(alma, attempt),
-        lambda r: r.partner.value is not None and r.status.value != "LOCATE_IN_PROCESS",
+        # UNVERIFIED(borrowing.send_on_after_locate): "Ready to be sent" may come first.
+        lambda r: r.partner.value is not None and r.status.value not in SENDING_SOON,
         "the borrowing request being sent",
         trip.settle_seconds,
         alma_poll_interval,
