@@ -58,6 +58,7 @@ NO_RS = "test_a_patron_without_a_resource_sharing_library_is_refused_at_a_multil
 LEND = "test_a_request_for_title_ends"
 SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
 ROUND_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
+CAMPUS_AT = at(CAMPUS, "demo-university")
 SINGLE = at(
     "test_a_request_at_a_singlelibrary_institution_is_owned_by_its_one_library", "demo-college"
 )
@@ -107,6 +108,10 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     # Alma refusing a request without owner at a single-library institution may be its rule:
     # the other scenarios name the one library instead; this one says what to check.
     ("borrowing.owner_without_rs_library", "refused"): dict.fromkeys(SINGLE, "cannot tell"),
+    # A request owned by its pickup library, or refused picked up elsewhere (then picked up
+    # at its owner): ownership by the patron's library cannot be told from it.
+    ("borrowing.pickup_other_library", "owner_is_pickup"): dict.fromkeys(CAMPUS_AT, "cannot tell"),
+    ("borrowing.pickup_other_library", "refused"): dict.fromkeys(CAMPUS_AT, "cannot tell"),
     # A temporary bib left visible, or an item answer without the flag: whether Alma hides
     # temporary bibs by itself is not known, so the line says where to look by hand.
     ("borrowing.temp_bib_suppressed", "not_suppressed"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
@@ -329,11 +334,12 @@ COMBINED = {
 # a lender that rejects after the first read, so the borrower finds the request while it is
 # still active and the round trip's reject leg is proven after all.
 # Both play a temporary bib left visible (borrowing.temp_bib_suppressed), which no
-# calibration tells from a missing rule, so the temporary items stay cannot tell; "first"
-# also refuses owner-less requests at the single-library college, which no probe records.
+# calibration tells from a missing rule, and a request picked up at another campus owned by
+# its pickup library ("first") or refused ("last"; borrowing.pickup_other_library), which no
+# probe records: the temporary items and the campus ownership stay cannot tell.
 COMBINED_OVERRIDES = {
-    "first": dict.fromkeys(TRIP, "pass") | dict.fromkeys([*TEMP_ITEMS, *SINGLE], "cannot tell"),
-    "last": dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+    "first": dict.fromkeys(TRIP, "pass") | dict.fromkeys([*TEMP_ITEMS, *CAMPUS_AT], "cannot tell"),
+    "last": dict.fromkeys([*TEMP_ITEMS, *CAMPUS_AT], "cannot tell"),
 }
 
 

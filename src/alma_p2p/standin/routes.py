@@ -230,7 +230,10 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
         raise AlmaFault(
             "40166411", "Invalid field value. Field: [Ljava.lang.Object;@1f, Value: {1}"
         )
+    named = owner is not None
     owner = rules.resolve_owner(inst, user, owner)
+    if named:  # an owner Alma chose itself is borrowing.owner_when_omitted's matter
+        owner = rules.owner_by_pickup(inst, owner, value_of(body.get("pickup_location")))
     title = str(body.get("title") or "")
     rules.check_may_borrow(inst, user)
     # Staff may override the block on a title the institution holds (alma-rs-workflow.md

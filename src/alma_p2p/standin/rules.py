@@ -85,6 +85,21 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
 OWNER_WITHOUT_RS_LIBRARY = "borrowing.owner_without_rs_library"
 
 
+def owner_by_pickup(inst: Institution, owner: str, pickup: str | None) -> str:
+    """The owner a request names, picked up at ``pickup``.
+
+    UNVERIFIED(borrowing.pickup_other_library): the owner stays as named (accepted),
+    becomes the pickup library when that is another RS library (owner_is_pickup), or such a
+    request is refused as an invalid pickup_location (refused)."""
+    played = inst.plays("borrowing.pickup_other_library")
+    library = inst.library(pickup) if pickup else None
+    if played == "accepted" or pickup == owner or library is None or not library.resource_sharing:
+        return owner
+    if played == "refused":
+        raise AlmaFault("40166411", f"Invalid parameter: pickup_location {pickup}")
+    return str(pickup)
+
+
 def _no_rs_library(inst: Institution) -> str:
     """The owner Alma gives a patron without an RS library, or its refusal."""
     played = inst.plays("borrowing.no_rs_library_error")
