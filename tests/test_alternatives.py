@@ -56,7 +56,18 @@ def at(scenario: str, *institutions: str, examples: tuple[str, ...] = ()) -> lis
 CAMPUS = "test_a_request_from_a_patron_of_each_campus_is_owned_by_that_campuss_library"
 NO_RS = "test_a_patron_without_a_resource_sharing_library_is_refused_at_a_multilibrary_institution"
 LEND = "test_a_request_for_title_ends"
+SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
 ROUND_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
+SUPPLIED_TRIP = "test_a_request_the_lender_can_supply_reaches_the_lenders_pickfromshelf_list"
+CAMPUS_AT = at(CAMPUS, "demo-university")
+SINGLE = at(
+    "test_a_request_at_a_singlelibrary_institution_is_owned_by_its_one_library", "demo-college"
+)
+TEMP_ITEMS = at(
+    "test_each_received_requests_temporary_item_is_where_the_temporary_item_rule_puts_it",
+    "demo-university",
+    "demo-college",
+)
 REJECTED_EXAMPLES = (
     "a title whose items are all on loan-is rejected-Reject Request When No Available Items",
     "a title whose only available item is not requestable-is rejected-"
@@ -101,6 +112,26 @@ TODAY: dict[tuple[str, str], dict[str, str] | Stopped] = {
     ("location.circ_desk_fields", "absent"): dict.fromkeys(
         at(DESK, *EVERY_INSTITUTION), "cannot tell"
     ),
+    # A sent code the harness does not know: sent or not, it cannot tell until calibrated.
+    ("borrowing.request_sent_code", "other"): dict.fromkeys(
+        [*at(SENT_ON_ITS_OWN, "demo-university", "demo-college"), *TRIP], "cannot tell"
+    ),
+    # Alma refusing a request without owner at a single-library institution may be its rule:
+    # the other scenarios name the one library instead; this one says what to check.
+    ("borrowing.owner_without_rs_library", "refused"): dict.fromkeys(SINGLE, "cannot tell"),
+    # A request owned by its pickup library, or refused picked up elsewhere (then picked up
+    # at its owner): ownership by the patron's library cannot be told from it.
+    ("borrowing.pickup_other_library", "owner_is_pickup"): dict.fromkeys(CAMPUS_AT, "cannot tell"),
+    ("borrowing.pickup_other_library", "refused"): dict.fromkeys(CAMPUS_AT, "cannot tell"),
+    # An accepted request missing from the pick-from-shelf list at a desk of the library may
+    # be Alma listing it only once staff print the pick slip.
+    ("round_trip.requested_resources_lending", "not_listed"): dict.fromkeys(
+        at(SUPPLIED_TRIP, "demo-university"), "cannot tell"
+    ),
+    # A temporary bib left visible, or an item answer without the flag: whether Alma hides
+    # temporary bibs by itself is not known, so the line says where to look by hand.
+    ("borrowing.temp_bib_suppressed", "not_suppressed"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
+    ("item.bib_suppress_field", "absent"): dict.fromkeys(TEMP_ITEMS, "cannot tell"),
     # A finished request missing from the task list may be Alma listing only active ones.
     ("lending.task_list_includes_completed", "active_only"): dict.fromkeys(
         [*REJECTS, *TRIP, *at(LEND, "demo-lender", examples=(NOT_HELD_EXAMPLE,))], "cannot tell"
@@ -385,7 +416,17 @@ COMBINED = {
 # Where facts played together end otherwise than each alone: "first" plays active_only with
 # a lender that rejects after the first read, so the borrower finds the request while it is
 # still active and the round trip's reject leg is proven after all.
-COMBINED_OVERRIDES = {"first": dict.fromkeys(TRIP, "pass")}
+# Both play a temporary bib left visible (borrowing.temp_bib_suppressed), which no
+# calibration tells from a missing rule, and a request picked up at another campus owned by
+# its pickup library ("first") or refused ("last"; borrowing.pickup_other_library), which no
+# probe records, and a pick-from-shelf list without lending requests (no probe either): the
+# temporary items, the campus ownership and the supplied round trip stay cannot tell.
+UNPROBED = at(SUPPLIED_TRIP, "demo-university")
+COMBINED_OVERRIDES = {
+    "first": dict.fromkeys(TRIP, "pass")
+    | dict.fromkeys([*TEMP_ITEMS, *CAMPUS_AT, *UNPROBED], "cannot tell"),
+    "last": dict.fromkeys([*TEMP_ITEMS, *CAMPUS_AT, *UNPROBED], "cannot tell"),
+}
 
 
 # What a probe cannot tell apart: a world playing the key looks like the value.
@@ -597,9 +638,6 @@ class Renaming(httpx.BaseTransport):
         return httpx.Response(response.status_code, headers=headers, content=body)
 
 
-SENT_ON_ITS_OWN = "test_a_new_request_is_sent_on_its_own_to_a_partner_of_the_peertopeer_rota"
-
-
 def test_a_sent_code_alma_spells_otherwise_is_cannot_tell_until_calibrated_then_passes(
     tmp_path: Path,
 ) -> None:
@@ -657,3 +695,19 @@ def test_until_calibrated_a_location_answer_without_desks_is_cannot_tell_with_wh
     assert "lists no circulation desks at all" in run.output
     assert "alma-p2p calibrate --institution demo-lender" in run.output
     assert "Physical Location Circulation Desk List" in run.output
+
+
+def test_a_single_library_institution_that_refuses_owner_less_requests_is_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    world["facts"] = {"borrowing.owner_without_rs_library": "refused"}
+
+    run = run_live(world, tmp_path, "--institution", "demo-college")
+
+    found = verdicts(tmp_path / "junit.xml")
+    assert found[SINGLE[0]] == "cannot tell", run.output[-3000:]
+    assert "Alma refused the requests without a library of" in run.output
+    assert "place the same request in Primo as this patron" in run.output
+    # The scenarios about sending name the one library instead, and still prove sending.
+    assert found[at(SENT_ON_ITS_OWN, "demo-college")[0]] == "pass"

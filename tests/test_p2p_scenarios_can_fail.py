@@ -327,8 +327,14 @@ def test_no_request_was_created_needs_alma_to_say_so(tmp_path):
             assert_nothing_created(attempt, alma)
 
 
-def test_temporary_item_outside_the_borrowing_location_names_the_creation_rule(tmp_path):
+# However Alma shows the temporary item's place (borrowing.temp_item_place), a wrong one fails.
+PLACES = ["as_given", "temp_not_in_temp", "permanent"]
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_temporary_item_outside_the_borrowing_location_names_the_creation_rule(tmp_path, place):
     world = demo_world()
+    world["facts"] = {"borrowing.temp_item_place": place}
     _, holding, _ = temp_item(world, "01DEMO_STMARYS", "RSTEMP-WIN-0001")
     holding["location"] = "STACKS"
 
@@ -339,8 +345,10 @@ def test_temporary_item_outside_the_borrowing_location_names_the_creation_rule(t
     assert "Temporary Item Creation Rules" in run.output
 
 
-def test_temporary_item_without_the_rs_item_policy_fails(tmp_path):
+@pytest.mark.parametrize("place", PLACES)
+def test_temporary_item_without_the_rs_item_policy_fails(tmp_path, place):
     world = demo_world()
+    world["facts"] = {"borrowing.temp_item_place": place}
     _, _, item = temp_item(world, "01DEMO_COLLEGE", "RSTEMP-MAIN-0001")
     item["policy"] = "LOAN"
 

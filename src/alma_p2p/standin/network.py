@@ -28,7 +28,12 @@ if TYPE_CHECKING:
     from alma_p2p.standin.routes import Live
 
 ACTIVE_AT_LENDER = frozenset({"REQUEST_CREATED_LEND", "LOCATE_IN_PROCESS"})
-END_OF_ROTA = ("REJECTED", "Rejected by partner")
+# UNVERIFIED(round_trip.end_of_rota_status): REJECTED, or left active (Ready to be sent)
+# when the RS library keeps rejected requests active.
+END_OF_ROTA = {
+    "REJECTED": ("REJECTED", "Rejected by partner"),
+    "active": ("READY_TO_SEND", "Ready to be sent"),
+}
 
 
 def _peer(live: Live, partner: Partner) -> Live | None:
@@ -50,7 +55,9 @@ def deliver(live: Live, record: BorrowingRecord, partner: Partner, base: str) ->
         return
     title = str(record["title"])
     located = rules.locate(peer.institution, library, title)
-    external_id = f"1//{record['external_id']}"
+    by_request_id = peer.institution.plays("round_trip.lending_external_id") == "request_id"
+    # UNVERIFIED(round_trip.lending_external_id): the id carried after "1//".
+    external_id = f"1//{record['request_id'] if by_request_id else record['external_id']}"
     request_id = render.digits(f"{peer.institution.code}:lend:{external_id}")
     body: Json = {
         "external_id": external_id,
@@ -108,10 +115,10 @@ def answered(live: Live, record: BorrowingRecord, base: str) -> None:
     ]
     record["_lent"] = None
     if not left:
-        record["status"] = render.code(*END_OF_ROTA)
+        record["status"] = render.code(*END_OF_ROTA[inst.plays("round_trip.end_of_rota_status")])
         return
     record["partner"] = render.code(left[0].code, left[0].name)
-    record["status"] = render.code("REQUEST_SENT", "Request sent to partner")
+    record["status"] = render.code(rules.sent_code(inst), rules.SENT_DESC)
     deliver(live, record, left[0], base)
 
 
@@ -124,7 +131,9 @@ def withdrawn(live: Live, record: BorrowingRecord) -> None:
     if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
         return
     if lent["status"]["value"] in ACTIVE_AT_LENDER:
-        lent["status"] = render.code("CANCELLED", "Cancelled by partner")
+        # UNVERIFIED(lending.final_status_codes)
+        code = rules.lending_cancel_code(peer.institution)
+        lent["status"] = render.code(code, "Cancelled by partner")
 
 
 def requested_resources(live: Live, library: str, desk: str, base: str) -> list[Json]:
@@ -133,6 +142,10 @@ def requested_resources(live: Live, library: str, desk: str, base: str) -> list[
     out: list[Json] = []
     lib = live.institution.library(library)
     if lib is None or desk not in {d.code for d in lib.circ_desks}:
+        return out
+    # UNVERIFIED(round_trip.requested_resources_lending): listed by the title's record, or
+    # not listed (until staff print the pick slip, which no API does).
+    if live.institution.plays("round_trip.requested_resources_lending") == "not_listed":
         return out
     for lent in live.lending.values():
         if lent["owner"] != library or lent["status"]["value"] != "REQUEST_CREATED_LEND":

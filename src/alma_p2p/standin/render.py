@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NotRequired, TypedDict
 from xml.sax.saxutils import escape
 
+from alma_p2p.standin import rules
 from alma_p2p.standin.world import (
     AnalyticsReport,
     Bib,
@@ -63,11 +64,12 @@ class BorrowingRecord(TypedDict):
     title: str
     author: NotRequired[str | None]
     mms_id: str
-    requester: CodeValue
+    requester: CodeValue | None
     created_date: str
     _user: str
     _lent: NotRequired[tuple[str, str] | None]  # (lender's institution code, its request id)
     _tried: NotRequired[list[str]]  # the rota's partners that rejected it
+    _send_later: NotRequired[bool]  # shown "Ready to be sent" once, sent on the next read
 
 
 class LendingRecord(TypedDict):
@@ -572,23 +574,67 @@ def items(inst: Institution) -> Iterator[tuple[Bib, Holding, Item]]:
                 yield bib, holding, item
 
 
+def _temporary(inst: Institution, bib: Bib) -> bool:
+    """Whether the bib is one Alma made for a received borrowing request."""
+    return any(req.mms_id == bib.mms_id for req in inst.borrowing_requests)
+
+
+def _temp_place(inst: Institution, bib: Bib, holding: Holding, item: Item) -> Holding:
+    """Where a temporary item shows its place, as the institution plays
+    UNVERIFIED(borrowing.temp_item_place): as the world gives it; the place in the holding's
+    temp fields while in_temp_location is false; or the place as the permanent library,
+    location and policy with the temp fields empty. Other items are as the world gives them.
+    """
+    played = inst.plays("borrowing.temp_item_place")
+    if played == "as_given" or not _temporary(inst, bib):
+        return holding
+    library = holding.temp_library or holding.library
+    location = holding.temp_location or holding.location
+    policy = holding.temp_policy or item.policy
+    if played == "temp_not_in_temp":
+        update = {"temp_library": library, "temp_location": location, "temp_policy": policy}
+        return holding.model_copy(update={**update, "in_temp_location": False})
+    return holding.model_copy(
+        update={
+            "library": library,
+            "location": location,
+            "temp_library": None,
+            "temp_location": None,
+            "temp_policy": None,
+            "in_temp_location": False,
+            "items": [item.model_copy(update={"policy": policy})],
+        }
+    )
+
+
+def _bib_data(inst: Institution, bib: Bib, base: str) -> Json:
+    """An item's bib_data: UNVERIFIED(item.bib_suppress_field) suppress_from_publishing as a
+    string, a JSON boolean, or absent; UNVERIFIED(borrowing.temp_bib_suppressed) a temporary
+    item's bib suppressed as the world says, or never."""
+    suppressed = bib.suppress_from_publishing
+    if _temporary(inst, bib) and inst.plays("borrowing.temp_bib_suppressed") == "not_suppressed":
+        suppressed = False
+    form = inst.plays("item.bib_suppress_field")
+    data: Json = {"mms_id": bib.mms_id, "title": bib.title, "author": bib.author, "isbn": bib.isbn}
+    if form == "string":
+        data["suppress_from_publishing"] = "true" if suppressed else "false"
+    elif form == "boolean":
+        data["suppress_from_publishing"] = suppressed
+    data["link"] = f"{base}/bibs/{bib.mms_id}"
+    return data
+
+
 def item(inst: Institution, bib: Bib, holding: Holding, item: Item, base: str) -> Json:
     names = {lib.code: lib.name for lib in inst.libraries}
     locations: dict[tuple[str | None, str | None], str] = {
         (lib.code, loc.code): loc.name for lib in inst.libraries for loc in lib.locations
     }
+    holding = _temp_place(inst, bib, holding, item)
+    item = holding.items[0] if holding.items and holding.items[0].pid == item.pid else item
     in_place = item.base_status == "1"
     link = f"{base}/bibs/{bib.mms_id}/holdings/{holding.holding_id}/items/{item.pid}"
     return {
-        "bib_data": {
-            "mms_id": bib.mms_id,
-            "title": bib.title,
-            "author": bib.author,
-            "isbn": bib.isbn,
-            # UNVERIFIED(item.bib_suppress_field)
-            "suppress_from_publishing": "true" if bib.suppress_from_publishing else "false",
-            "link": f"{base}/bibs/{bib.mms_id}",
-        },
+        "bib_data": _bib_data(inst, bib, base),
         "holding_data": {
             "holding_id": holding.holding_id,
             "in_temp_location": holding.in_temp_location,
@@ -619,19 +665,34 @@ def item(inst: Institution, bib: Bib, holding: Holding, item: Item, base: str) -
 # -- resource-sharing requests -----------------------------------------------------
 
 
+def _received(inst: Institution, status: str) -> str:
+    """A seeded request's status, with the received code as the institution plays it."""
+    if status in rules.RECEIVED_CODES.values():
+        return rules.received_code(inst)
+    return status
+
+
+def requester(inst: Institution, primary_id: str) -> CodeValue | None:
+    """UNVERIFIED(borrowing.requester_form): {"value": primary id, "desc": null}, or null as
+    on the captured lending requests."""
+    if inst.plays("borrowing.requester_form") == "null":
+        return None
+    return code(primary_id, None)
+
+
 def seeded_borrowing(inst: Institution, req: BorrowingRequest) -> BorrowingRecord:
     """A borrowing request the world says Alma already holds."""
     return {
         "request_id": req.request_id,
         "external_id": req.external_id,
-        "status": code(req.status, req.status_desc),
+        "status": code(_received(inst, req.status), req.status_desc),
         "owner": req.owner,
         "partner": code(req.partner, req.partner),
         "format": code("PHYSICAL", "Physical"),
         "citation_type": code("BK", "Book"),
         "title": req.title,
         "mms_id": req.mms_id or "",
-        "requester": code(req.user, None),
+        "requester": requester(inst, req.user),
         "created_date": f"{inst.today.isoformat()}Z",
         "_user": req.user.lower(),
     }
@@ -663,7 +724,7 @@ def new_borrowing(
         "title": title,
         "author": body.get("author"),
         "mms_id": "",
-        "requester": code(user.primary_id, None),
+        "requester": requester(inst, user.primary_id),
         "created_date": f"{inst.today.isoformat()}Z",
         "_user": user.primary_id.lower(),
     }

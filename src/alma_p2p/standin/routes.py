@@ -232,6 +232,8 @@ def _code_table(live: Live, request: Request, name: str) -> Answer:
         rows = table.scopes.get(scope, [])
     if name in rules.LENDING_STEP_TABLES:
         rows = rules.played_lending_steps(live.institution, rows)
+    if name in rules.BORROWING_STEP_TABLES:
+        rows = rules.played_borrowing_steps(live.institution, rows)
     if name == "UserRoles":
         rows = [
             row.model_copy(
@@ -310,7 +312,10 @@ def _create_borrowing(live: Live, request: Request, uid: str) -> Answer:
         raise AlmaFault(
             "40166411", "Invalid field value. Field: [Ljava.lang.Object;@1f, Value: {1}"
         )
+    named = owner is not None
     owner = rules.resolve_owner(inst, user, owner)
+    if named:  # an owner Alma chose itself is borrowing.owner_when_omitted's matter
+        owner = rules.owner_by_pickup(inst, owner, value_of(body.get("pickup_location")))
     title = str(body.get("title") or "")
     rules.check_may_borrow(inst, user)
     # Staff may override the block on a title the institution holds (alma-rs-workflow.md
@@ -344,18 +349,30 @@ def _borrowing(live: Live, request: Request, uid: str, rid: str) -> Answer:
             del live.borrowing[record["request_id"]]
         else:
             # UNVERIFIED(borrowing.cancelled_status_code)
-            record["status"] = render.code("CANCELLED", "Canceled by staff")
+            code = rules.staff_cancel_code(live.institution)
+            record["status"] = render.code(code, rules.STAFF_CANCEL_DESC)
         return None
     if _waiting(live, record["request_id"]):
         return render.public(record)
+    sent_code = rules.sent_code(live.institution)
     if record["status"]["value"] == "LOCATE_IN_PROCESS":
         sent = rules.send_on(live.institution, record["title"], live.peers)
         if sent.partner is not None:
             record["partner"] = render.code(sent.partner.code, sent.partner.name)
         record["status"] = render.code(sent.status, sent.desc)
-        if sent.partner is not None and sent.status == "REQUEST_SENT":
-            network.deliver(live, record, sent.partner, _base(request))
-    elif record["status"]["value"] == "REQUEST_SENT":
+        if sent.partner is not None and sent.status == sent_code:
+            if live.institution.plays(rules.SEND_ON) == "ready_first":
+                record["status"] = render.code("READY_TO_SEND", "Ready to be sent")
+                record["_send_later"] = True
+            else:
+                network.deliver(live, record, sent.partner, _base(request))
+    elif record.get("_send_later") and record["status"]["value"] == "READY_TO_SEND":
+        record["_send_later"] = False
+        record["status"] = render.code(sent_code, rules.SENT_DESC)
+        partner = live.institution.partner(value_of(record["partner"]) or "")
+        if partner is not None:
+            network.deliver(live, record, partner, _base(request))
+    elif record["status"]["value"] == sent_code:
         network.answered(live, record, _base(request))
     return render.public(record)
 

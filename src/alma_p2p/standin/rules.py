@@ -57,6 +57,11 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
             )
         if not mine and not (len(institution_rs) == 1 and owner in institution_rs):
             return _no_rs_library(inst)
+        if not mine and inst.plays(OWNER_WITHOUT_RS_LIBRARY) == "owner_refused":
+            raise AlmaFault(
+                "401608",
+                "The given resource sharing library (owner) is not defined in the patron record",
+            )
         return owner
     if len(mine) == 1:
         omitted = inst.plays("borrowing.owner_when_omitted")
@@ -68,8 +73,31 @@ def resolve_owner(inst: Institution, user: User, owner: str | None) -> str:
     if len(mine) > 1:
         raise AlmaFault("401607", "Resource sharing library (owner) is missing")
     if len(institution_rs) == 1:
+        if inst.plays(OWNER_WITHOUT_RS_LIBRARY) == "refused":
+            raise AlmaFault("401768", "Patron is not affiliated with a resource sharing library")
         return institution_rs[0]
     return _no_rs_library(inst)
+
+
+# UNVERIFIED(borrowing.owner_without_rs_library): at a single-library institution a patron
+# without RS library gets the one library (only_library); or Alma refuses a request without
+# owner with 401768 (refused), or one naming the library as owner with 401608 (owner_refused).
+OWNER_WITHOUT_RS_LIBRARY = "borrowing.owner_without_rs_library"
+
+
+def owner_by_pickup(inst: Institution, owner: str, pickup: str | None) -> str:
+    """The owner a request names, picked up at ``pickup``.
+
+    UNVERIFIED(borrowing.pickup_other_library): the owner stays as named (accepted),
+    becomes the pickup library when that is another RS library (owner_is_pickup), or such a
+    request is refused as an invalid pickup_location (refused)."""
+    played = inst.plays("borrowing.pickup_other_library")
+    library = inst.library(pickup) if pickup else None
+    if played == "accepted" or pickup == owner or library is None or not library.resource_sharing:
+        return owner
+    if played == "refused":
+        raise AlmaFault("40166411", f"Invalid parameter: pickup_location {pickup}")
+    return str(pickup)
 
 
 def _no_rs_library(inst: Institution) -> str:
@@ -155,7 +183,8 @@ def send_on(
     order of these steps. UNVERIFIED(borrowing.no_partner_holds_outcome): partners' holdings
     play no part unless the institution plays locate_failed or cancelled, when a partner
     whose institution (``peers``, by the partner's institution_code) holds nothing of the
-    title is left out. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``.
+    title is left out. UNVERIFIED(borrowing.request_sent_code): the code ``REQUEST_SENT``
+    (``sent_code``).
     """
     partners = [p for p in (inst.partner(c) for c in inst.rota) if p is not None]
     active = [p for p in partners if p.status == "ACTIVE" and p.lending_supported]
@@ -163,12 +192,77 @@ def send_on(
     if outcome != "sent":
         active = [p for p in active if _partner_holds(p, title, peers or {})]
         if not active and outcome == "cancelled":
-            return SendOn("CANCELLED", "Canceled by staff")
+            return SendOn(staff_cancel_code(inst), STAFF_CANCEL_DESC)
     if not active:
+        if inst.plays(SEND_ON) == "cancelled_on_locate_failure":
+            return SendOn(staff_cancel_code(inst), STAFF_CANCEL_DESC)
         return SendOn("LOCATE_FAILED", "Locate failed")
     if inst.sends_automatically:
-        return SendOn("REQUEST_SENT", "Request sent to partner", active[0])
+        return SendOn(sent_code(inst), SENT_DESC, active[0])
     return SendOn("READY_TO_SEND", "Ready to be sent", active[0])
+
+
+# UNVERIFIED(borrowing.request_sent_code): REQUEST_SENT; another code is played as
+# SENT_TO_PARTNER (the code table of the borrowing steps lists the code played).
+SENT_CODES = {"REQUEST_SENT": "REQUEST_SENT", "other": "SENT_TO_PARTNER"}
+SENT_DESC = "Request sent to partner"
+BORROWING_STEP_TABLES = frozenset({"MandatoryBorrowingWorkflowSteps"})
+
+
+def sent_code(inst: Institution) -> str:
+    """The code of "Request sent to partner" as the institution plays it."""
+    return SENT_CODES[inst.plays("borrowing.request_sent_code")]
+
+
+# UNVERIFIED(borrowing.received_status_code): RECEIVED_PHYSICALLY; another code is played
+# as RECEIVED_BY_LIBRARY.
+RECEIVED_CODES = {"RECEIVED_PHYSICALLY": "RECEIVED_PHYSICALLY", "other": "RECEIVED_BY_LIBRARY"}
+# UNVERIFIED(borrowing.cancelled_status_code): a staff cancel is CANCELLED; or CANCELLED is
+# the partner's cancel and a staff cancel is played as CANCELLED_BY_STAFF.
+STAFF_CANCEL_CODES = {"CANCELLED": "CANCELLED", "other": "CANCELLED_BY_STAFF"}
+STAFF_CANCEL_DESC = "Canceled by staff"
+
+
+def received_code(inst: Institution) -> str:
+    """The code of "Physically received by library" as the institution plays it."""
+    return RECEIVED_CODES[inst.plays("borrowing.received_status_code")]
+
+
+def staff_cancel_code(inst: Institution) -> str:
+    """The status of a borrowing request staff (or the API's DELETE) cancelled."""
+    return STAFF_CANCEL_CODES[inst.plays("borrowing.cancelled_status_code")]
+
+
+def played_borrowing_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow]:
+    """A borrowing workflow-step table's rows with the sent, received and cancel codes as
+    played (a world file lists the assumed codes)."""
+    played = {
+        **dict.fromkeys(SENT_CODES.values(), sent_code(inst)),
+        **dict.fromkeys(RECEIVED_CODES.values(), received_code(inst)),
+    }
+    out = [r.model_copy(update={"code": played[r.code]}) if r.code in played else r for r in rows]
+    staff = staff_cancel_code(inst)
+    if staff == "CANCELLED":
+        return out
+    by_partner = CodeRow(code="CANCELLED", description="Cancelled by partner")
+    by_staff = CodeRow(code=staff, description=STAFF_CANCEL_DESC)
+    return [x for r in out for x in ((by_partner, by_staff) if r.code == "CANCELLED" else (r,))]
+
+
+# UNVERIFIED(lending.final_status_codes): a lending request the borrower cancelled reads
+# CANCELLED; or CANCELED, as played.
+LENDING_CANCEL_CODES = {"CANCELLED": "CANCELLED", "CANCELED": "CANCELED"}
+
+
+def lending_cancel_code(inst: Institution) -> str:
+    """The status of a lending request its borrower cancelled, as the lender plays it."""
+    return LENDING_CANCEL_CODES[inst.plays("lending.final_status_codes")]
+
+
+# UNVERIFIED(borrowing.send_on_after_locate): after locate, sent at once (at_once); shown
+# "Ready to be sent" on one read and sent on the next (ready_first); or, with no partner
+# left, cancelled by staff (Cancel Request on Locate Failure) rather than locate failed.
+SEND_ON = "borrowing.send_on_after_locate"
 
 
 def _partner_holds(partner: Partner, title: str, peers: Mapping[str, Institution]) -> bool:
@@ -191,7 +285,9 @@ REJECT_CODES = {"REJECTED": "REJECTED", "REJECT": "REJECT", "other": "LENDER_REJ
 
 
 # The statuses of a lending request Alma has finished with (its activity is Completed).
-ENDED_LENDING = frozenset({"LOCATE_FAILED", "CANCELLED", "EXPIRED", *REJECT_CODES.values()})
+ENDED_LENDING = frozenset(
+    {"LOCATE_FAILED", "EXPIRED", *REJECT_CODES.values(), *LENDING_CANCEL_CODES.values()}
+)
 # The code tables of the lending workflow steps: they list the reject code played.
 LENDING_STEP_TABLES = frozenset({"MandatoryLendingWorkflowSteps", "OptionalLendingWorkflowSteps"})
 
@@ -201,16 +297,30 @@ def played_lending_steps(inst: Institution, rows: list[CodeRow]) -> list[CodeRow
     plays it (a world file lists REJECTED)."""
     code = REJECT_CODES[inst.plays("lending.reject_status_code")]
     reject = set(REJECT_CODES.values())
-    return [r.model_copy(update={"code": code}) if r.code in reject else r for r in rows]
+    cancel = lending_cancel_code(inst)
+    return [
+        r.model_copy(update={"code": code})
+        if r.code in reject
+        else r.model_copy(update={"code": cancel})
+        if r.code in LENDING_CANCEL_CODES.values()
+        else r
+        for r in rows
+    ]
 
 
 def lending_library(inst: Institution, owner: str) -> Library:
     """The lending request's owner, which must be an RS library."""
     library = inst.library(owner)
-    if library is None or not library.resource_sharing:
-        # UNVERIFIED(lending.owner_not_rs_library_code): the code for an owner that is not
-        # an RS library.
+    if library is None:
         raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
+    if not library.resource_sharing:
+        # UNVERIFIED(lending.owner_not_rs_library_code): the code for an owner that is not
+        # an RS library: 40166411, 401608, or none (Alma creates the request).
+        played = inst.plays("lending.owner_not_rs_library_code")
+        if played == "40166411":
+            raise AlmaFault("40166411", f"Invalid parameter: owner {owner}")
+        if played == "401608":
+            raise AlmaFault("401608", f"The owner {owner} is not a resource sharing library.")
     return library
 
 

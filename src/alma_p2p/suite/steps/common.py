@@ -32,6 +32,10 @@ class Attempt:
     error: AlmaAPIError | None = None
     # Alma created it as the institution's calibrated facts say it does (not a refusal).
     created_as_calibrated: bool = False
+    pickup: str | None = None  # the pickup library the request named
+    # Alma refused it picked up at another library than its owner; this is the request
+    # picked up at the owner instead (UNVERIFIED(borrowing.pickup_other_library)).
+    pickup_refused: AlmaAPIError | None = None
 
     def describe(self) -> str:
         if self.error is not None:

@@ -27,7 +27,13 @@ from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles
 from alma_p2p.recording import REPLAY_BASE_URL
 from alma_p2p.settings import Settings
-from alma_p2p.suite.steps.borrowing import Title, _first_patron, _own_library_request
+from alma_p2p.suite.steps.borrowing import (
+    REQUEST_SENT_CODE,
+    Title,
+    _first_patron,
+    _own_library_request,
+    sent_code,
+)
 from alma_p2p.suite.steps.common import Attempt
 from alma_p2p.suite.steps.lending import (
     ENDED,
@@ -43,6 +49,8 @@ LENDING_REQUESTS = "Fulfillment > Resource Sharing > Lending Requests"
 PICK_FROM_SHELF = "Fulfillment > Resource Requests > Pick From Shelf"
 WAITING = "REQUEST_CREATED_LEND"
 ACTIVE_AT_LENDER = frozenset({WAITING, "LOCATE_IN_PROCESS"})
+# A borrowing request on its way to its first partner: located, or ready to be sent.
+SENDING_SOON = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND"})
 ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_SENT", None})
 
 
@@ -212,7 +220,8 @@ def _(
     trip = _trip(alma_institution)
     sent = _poll(
         lambda: _read(alma, attempt),
-        lambda r: r.partner.value is not None and r.status.value != "LOCATE_IN_PROCESS",
+        # UNVERIFIED(borrowing.send_on_after_locate): "Ready to be sent" may come first.
+        lambda r: r.partner.value is not None and r.status.value not in SENDING_SOON,
         "the borrowing request being sent",
         trip.settle_seconds,
         alma_poll_interval,
@@ -227,11 +236,14 @@ def _(
             pytrace=False,
         )
     external_id = sent.external_id or attempt.external_id
+    # UNVERIFIED(round_trip.lending_external_id): the lending request's external id ends with
+    # the borrowing request's external id, or with its request id.
+    carried = tuple(i for i in (external_id, sent.request_id) if i)
     lender = round_trip_lender
 
     def find() -> RsRequest | None:
         listed = lender.alma.lending_task_list(lender.library, partner=trip.as_partner)
-        return next((r for r in listed if (r.external_id or "").endswith(external_id)), None)
+        return next((r for r in listed if (r.external_id or "").endswith(carried)), None)
 
     found = _poll(
         find,
@@ -311,15 +323,33 @@ def _(
         trip.settle_seconds,
         alma_poll_interval,
     )
-    if not any(r.resource_metadata.mms_id.value == located.mms_id for r in listed):
+    if any(r.resource_metadata.mms_id.value == located.mms_id for r in listed):
+        return
+    missing = (
+        f"{trip.lender} accepted lending request {located.request_id} but "
+        f"{lender.library}'s pick-from-shelf list at desk {lender.desk} does not show "
+        f"'{located.title}' (MMS {located.mms_id})"
+    )
+    try:
+        desks = {d.code for d in lender.alma.circ_desks(lender.library)}
+    except AlmaError as exc:
+        cannot_tell(f"{missing}, and {lender.library}'s circulation desks could not be read: {exc}")
+    if lender.desk not in desks:
         pytest.fail(
-            f"{trip.lender} accepted lending request {located.request_id} but "
-            f"{lender.library}'s pick-from-shelf list at desk {lender.desk} does not show "
-            f"'{located.title}' (MMS {located.mms_id}): staff would never fetch it "
-            f"({PICK_FROM_SHELF}); check that {lender.desk} serves the item's location and "
-            "the Lending Resource Sharing fulfillment unit rule",
+            f"{missing}: staff would never fetch it ({PICK_FROM_SHELF}); {lender.desk} is not "
+            f"a circulation desk of {lender.library} ({', '.join(sorted(desks)) or 'none'}): "
+            "check round_trip's desk in the lender's profile and the Lending Resource Sharing "
+            "fulfillment unit rule",
             pytrace=False,
         )
+    # UNVERIFIED(round_trip.requested_resources_lending): Alma may list it only once staff
+    # print its pick slip, or under the item's own library.
+    cannot_tell(
+        f"{missing} within {trip.settle_seconds} s; it is not known whether Alma lists a "
+        "lending request there before staff print its pick slip, or under the item's own "
+        f"library: look at {PICK_FROM_SHELF} at {lender.desk} in {trip.lender}'s Alma, and "
+        f"check that {lender.desk} serves the item's location"
+    )
 
 
 @then("the lending member rejects it")
@@ -374,11 +404,14 @@ def _(
     attempt: Attempt,
     alma_poll_interval: float,
     alma_evidence: list[str],
+    alma_facts: Facts,
 ) -> None:
     trip = _trip(alma_institution)
+    # UNVERIFIED(borrowing.request_sent_code): the sent code as calibrated, else assumed.
+    active = ACTIVE_AT_BORROWER | {sent_code(alma_facts)}
     moved = _poll(
         lambda: _read(alma, attempt),
-        lambda r: r.partner.value != trip.partner or r.status.value not in ACTIVE_AT_BORROWER,
+        lambda r: r.partner.value != trip.partner or r.status.value not in active,
         "the borrowing request moving on",
         trip.settle_seconds,
         alma_poll_interval,
@@ -386,8 +419,16 @@ def _(
     status, partner = moved.status.value, moved.partner.value
     alma_evidence.append(f"borrowing after the reject: status={status} partner={partner}")
     if trip.next_partner is not None:
-        if partner == trip.next_partner and status in ACTIVE_AT_BORROWER:
+        if partner == trip.next_partner and status in active:
             return
+        if partner == trip.next_partner and not alma_facts.is_calibrated(REQUEST_SENT_CODE):
+            cannot_tell(
+                f"after {trip.partner} rejected it, {attempt.who}'s request "
+                f"{moved.request_id} went to {partner} with status {status}, which the harness "
+                "does not know as 'Request sent to partner' until calibrated (alma-p2p "
+                f"calibrate --institution {alma_institution.name}); look at it in Fulfillment "
+                "> Resource Sharing > Borrowing Requests"
+            )
         pytest.fail(
             f"after {trip.partner} rejected it, {attempt.who}'s request {moved.request_id} is "
             f"{status} with partner {partner or 'none'}, expected it sent on to "
