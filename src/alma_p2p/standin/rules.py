@@ -355,6 +355,8 @@ def locate(inst: Institution, library: Library, title: str) -> Located:
     if not flags.automatically_locate:
         return _located("REQUEST_CREATED_LEND", "")
     bib = next((b for b in inst.bibs if same_title(b.title, title)), None)
+    if inst.plays("lending.locate_by_title") == "identifier":
+        bib = None  # a locate profile by ISBN/OCLC only: a request by title matches nothing
     if bib is None:
         not_held = inst.plays("lending.not_held_outcome")
         if not_held == "rejected":

@@ -306,6 +306,15 @@ def _(
     )
     status = located.status.value
     alma_evidence.append(f"lending {located.request_id}: {status} mms_id={located.mms_id}")
+    if status == "LOCATE_FAILED":
+        # UNVERIFIED(lending.locate_by_title): the request carries the title only.
+        cannot_tell(
+            f"{trip.lender} could not find '{located.title}' (round_trip.supplied_title) in "
+            f"its catalogue (lending request {located.request_id}, LOCATE_FAILED): correct the "
+            f"title in the profile or catalogue it at {lender.library}; if it is there, "
+            f"{trip.lender}'s locate profile may match by ISBN/ISSN or OCLC number only "
+            "(Configuration > Resource Sharing > Locate Profiles)"
+        )
     if status != WAITING or not located.mms_id:
         pytest.fail(
             f"{trip.lender}'s lending request {located.request_id} ended {status} "
@@ -379,6 +388,15 @@ def _(
             f"{trip.lender}'s lending request {ended.request_id} ended {status}, a status the "
             f"harness does not know as a reject until the lender is calibrated (alma-p2p "
             f"calibrate --institution {trip.lender}); look at it in {look}"
+        )
+    if status == "LOCATE_FAILED":
+        # UNVERIFIED(lending.locate_by_title): the request carries the title only.
+        cannot_tell(
+            f"{trip.lender} could not find '{ended.title}' (round_trip.rejected_title) in its "
+            f"catalogue (lending request {ended.request_id}, LOCATE_FAILED), so no reject rule "
+            "could apply: correct the title in the profile or catalogue it; if it is there, "
+            f"{trip.lender}'s locate profile may match by ISBN/ISSN or OCLC number only "
+            "(Configuration > Resource Sharing > Locate Profiles)"
         )
     if status == WAITING and not rejects_within_deadline(lender.facts):
         # UNVERIFIED(lending.auto_reject_timing): the reject may come later, from a job.
