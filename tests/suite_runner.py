@@ -271,3 +271,12 @@ def run_live(
             plugins=[TransportPlugin(app, transport)] if over == "wsgi" else [],
         )
     return SuiteRun(run.returncode, run.stdout + run.stderr, _outcomes(junit), app)
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` of a child a test interrupts: Ctrl-C as a terminal delivers it (a
+    shell's background job starts with SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler, so the child would never see the test's SIGINT)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -21,6 +21,7 @@ from alma_p2p.standin import serve
 from alma_p2p.standin.population import Population
 from alma_p2p.standin.world import World
 from tests.audit_helpers import KEY, audit_args, findings, profiles_for
+from tests.suite_runner import ctrl_c_reaches_it
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.socket]
 
@@ -28,21 +29,27 @@ POP = Population(size=200, seed=11)
 DEADLINE = 60.0
 
 
-def _env(base_url: str) -> dict[str, str]:
+# The run that is stopped goes slower, so that the signal finds it on its second page even
+# on a busy machine (the resumed run goes at full speed).
+SLOW = "30"
+
+
+def _env(base_url: str, rate: str = "100") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMA_")}
-    env.update(ALMA_BASE_URL=base_url, ALMA_API_KEY=KEY, ALMA_RATE="100", PYTHONUNBUFFERED="1")
+    env.update(ALMA_BASE_URL=base_url, ALMA_API_KEY=KEY, ALMA_RATE=rate, PYTHONUNBUFFERED="1")
     return env
 
 
-def _audit(tmp: Path, base_url: str, out: Path) -> subprocess.Popen[str]:
+def _audit(tmp: Path, base_url: str, out: Path, rate: str = "100") -> subprocess.Popen[str]:
     args = audit_args(profiles_for(POP, tmp), out, "--live", "--show-identifiers", "--keep", "0")
     return subprocess.Popen(
         [sys.executable, "-m", "alma_p2p.cli", *args],
         cwd=tmp,
-        env=_env(base_url),
+        env=_env(base_url, rate),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_it,  # noqa: PLW1509 - only resets one signal
     )
 
 
@@ -72,6 +79,7 @@ def test_killed_halfway_the_resumed_audit_repeats_only_the_page_in_flight(
             stdout=subprocess.PIPE,
             stderr=log_file,
             text=True,
+            preexec_fn=ctrl_c_reaches_it,  # noqa: PLW1509 - only resets one signal
         )
         try:
             assert standin.stdout is not None
@@ -79,7 +87,7 @@ def test_killed_halfway_the_resumed_audit_repeats_only_the_page_in_flight(
             base_url = re.search(r"(http://127\.0\.0\.1:\d+/almaws/v1)", first)
             assert base_url, first
             out = tmp_path / "mine"
-            audit = _audit(tmp_path, base_url.group(1), out)
+            audit = _audit(tmp_path, base_url.group(1), out, rate=SLOW)
             kept = _wait_for_a_page(out, audit)
             audit.send_signal(signal.SIGKILL)
             audit.communicate(timeout=DEADLINE)
@@ -112,7 +120,7 @@ def test_ctrl_c_stops_cleanly_and_the_audit_continues(tmp_path: Path) -> None:
     world = World.model_validate(POP.world_data(key=KEY, per_second=200, latency_ms=20))
     with serve(world) as standin:
         out = tmp_path / "mine"
-        audit = _audit(tmp_path, standin.base_url, out)
+        audit = _audit(tmp_path, standin.base_url, out, rate=SLOW)
         _wait_for_a_page(out, audit)
         audit.send_signal(signal.SIGINT)
         _, err = audit.communicate(timeout=DEADLINE)

@@ -26,6 +26,7 @@ from alma_p2p.writes import WriteSession, guarded
 from tests.suite_runner import (
     REPO,
     STANDIN_BASE_URL,
+    ctrl_c_reaches_it,
     demo_world,
     institution,
     run_pytest,
@@ -360,7 +361,7 @@ def test_an_interrupted_run_leaves_nothing_the_sweep_does_not_settle(
                  "-p", "no:cacheprovider", f"--alma-ledger={ledger}",
                  f"--alma-report-dir={tmp_path / 'reports'}"],
                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True,
+                text=True, preexec_fn=ctrl_c_reaches_it,  # noqa: PLW1509
             ) as run:  # fmt: skip
                 try:
                     wait_for(mark, run)
