@@ -169,6 +169,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.fulfillment_operator_role",
         "staff.role_scope_library",
         "staff.circ_desk_parameter",
+        "borrowing.temp_bib_suppressed",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -654,3 +655,78 @@ def test_a_read_probe_records_the_alternative_alma_shows(
     assert entry.value == _alternative(fact_id, index)
     assert entry.seen == seen
     assert entry.evidence
+
+
+# The received item's own path: GET /items?item_barcode= is redirected there.
+TEMP_ITEM = "/items/231000000000199"
+
+
+def _in_temp_location(data: dict[str, Any]) -> None:
+    """The received item as the register assumes it: in the RS library's temporary place."""
+    holding = data["holding_data"]
+    holding["in_temp_location"] = True
+    holding["temp_library"] = {"value": "WIN", "desc": "Winona"}
+    holding["temp_location"] = {"value": "CLSBORR", "desc": None}
+    holding["temp_policy"] = {"value": "P2P_LOAN", "desc": None}
+
+
+def _temp_in_another_library(data: dict[str, Any]) -> None:
+    _in_temp_location(data)
+    data["holding_data"]["temp_library"] = {"value": "TC", "desc": None}
+
+
+def test_the_temporary_items_place_in_temp_fields_is_the_assumed_value(
+    tmp_path, profiles, monkeypatch
+):
+    edits = {TEMP_ITEM: _in_temp_location}
+    calibrated = calibrated_with(edits, tmp_path, profiles, monkeypatch)
+    entry = calibrated.facts["borrowing.temp_item_place"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == load_register().fact("borrowing.temp_item_place").assumed
+    assert entry.evidence is not None
+    assert '"in_temp_location": true' in entry.evidence
+
+
+def test_a_temporary_item_in_another_library_is_unexpected(tmp_path, profiles, monkeypatch):
+    edits = {TEMP_ITEM: _temp_in_another_library}
+    entry = calibrated_with(edits, tmp_path, profiles, monkeypatch).facts[
+        "borrowing.temp_item_place"
+    ]
+    assert entry.value == UNEXPECTED
+    assert entry.seen == "temp_library TC, not WIN"
+
+
+@pytest.mark.parametrize(
+    ("fact_id", "switch", "index"),
+    [
+        # The demo world's received item sits in WIN's borrowing location as its home.
+        ("borrowing.temp_item_place", "as_given", 1),
+        ("borrowing.temp_item_place", "temp_not_in_temp", 0),
+        ("borrowing.temp_item_place", "permanent", 1),
+        ("borrowing.temp_bib_suppressed", "suppressed", None),
+        ("borrowing.temp_bib_suppressed", "not_suppressed", 0),
+    ],
+)
+def test_a_probe_records_what_the_standin_plays(
+    fact_id, switch, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {fact_id: switch}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts[fact_id]  # type: ignore[union-attr]
+    fact = load_register().fact(fact_id)
+    assert entry.status == "calibrated", entry
+    assert entry.value == (fact.assumed if index is None else fact.alternatives[index].value)
+    assert entry.evidence is not None
+    # The barcode read is redirected to the item itself.
+    assert "/items/231000000000199 → 200" in entry.evidence
+
+
+def test_a_temporary_bib_whose_item_carries_no_flag_is_not_asked(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    world["facts"] = {"item.bib_suppress_field": "absent"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["borrowing.temp_bib_suppressed"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "item.bib_suppress_field" in entry.why

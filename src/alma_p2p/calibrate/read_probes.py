@@ -305,6 +305,69 @@ def _item_bib_suppress(p: Probing, fact: Fact) -> Answer:
     return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
 
 
+def _received_item(p: Probing) -> tuple[httpx.Response, dict[str, Any], str] | NotAsked:
+    """The profile's first received request's temporary item, and the request's RS library."""
+    received = p.profile.borrowing.received_requests if p.profile.borrowing else []
+    if not received:
+        return NotAsked("the profile names no item (borrowing.received_requests)")
+    response = p.ask("/items", {"item_barcode": received[0].item_barcode})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"item {received[0].item_barcode}: {status_and_codes(response)}")
+    return response, data, received[0].rs_library
+
+
+@probe("borrowing.temp_item_place")
+def _temp_item_place(p: Probing, fact: Fact) -> Answer:
+    """Where the temporary item shows its place: the holding's temp fields (in a temporary
+    location, or not), or item_data's library as its permanent place."""
+    found = _received_item(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, data, rs_library = found
+    holding = data.get("holding_data") or {}
+    item = data.get("item_data") or {}
+    temp = ("in_temp_location", "temp_library", "temp_location", "temp_policy")
+    shown = {
+        "holding_data": {k: holding.get(k) for k in temp},
+        "item_data": {k: item.get(k) for k in ("library", "location", "policy")},
+    }
+    temp_library = _value(holding.get("temp_library"))
+    if temp_library:
+        if temp_library != rs_library:
+            return unexpected(response, f"temp_library {temp_library}, not {rs_library}", shown)
+        if holding.get("in_temp_location") is True:
+            return Seen(fact.assumed, evidence(response, shown))
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    library = _value(item.get("library"))
+    if library == rs_library:
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"no temp fields and library {library}, not {rs_library}", shown)
+
+
+@probe("borrowing.temp_bib_suppressed")
+def _temp_bib_suppressed(p: Probing, fact: Fact) -> Answer:
+    """Whether the temporary item's bib is suppressed from discovery. A bib staff suppressed
+    by hand reads the same as one Alma suppressed: the profile's request must have been
+    received with no hand edit of its bib."""
+    found = _received_item(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, data, _ = found
+    bib = data.get("bib_data") or {}
+    if "suppress_from_publishing" not in bib:
+        return NotAsked(
+            "the item answer carries no bib_data.suppress_from_publishing (item.bib_suppress_field)"
+        )
+    value = bib["suppress_from_publishing"]
+    shown = {"bib_data": {"suppress_from_publishing": value}}
+    if value in ("true", True):
+        return Seen(fact.assumed, evidence(response, shown))
+    if value in ("false", False):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
+
+
 def _error_code_probe(
     path: Callable[[Probing], str],
     alternatives: Mapping[str, int],
