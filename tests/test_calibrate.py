@@ -170,6 +170,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.role_scope_library",
         "staff.circ_desk_parameter",
         "borrowing.temp_bib_suppressed",
+        "analytics.rs_terms_of_use",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -696,19 +697,26 @@ def test_a_temporary_item_in_another_library_is_unexpected(tmp_path, profiles, m
     assert entry.seen == "temp_library TC, not WIN"
 
 
+# What each probe's evidence shows it asked.
+ITEM_READ = "/items/231000000000199 → 200"  # GET /items?item_barcode= is redirected there
+REPORT_READ = "GET https://alma.invalid/almaws/v1/analytics/reports?path="
+
+
 @pytest.mark.parametrize(
-    ("fact_id", "switch", "index"),
+    ("fact_id", "switch", "index", "asked"),
     [
         # The demo world's received item sits in WIN's borrowing location as its home.
-        ("borrowing.temp_item_place", "as_given", 1),
-        ("borrowing.temp_item_place", "temp_not_in_temp", 0),
-        ("borrowing.temp_item_place", "permanent", 1),
-        ("borrowing.temp_bib_suppressed", "suppressed", None),
-        ("borrowing.temp_bib_suppressed", "not_suppressed", 0),
+        ("borrowing.temp_item_place", "as_given", 1, ITEM_READ),
+        ("borrowing.temp_item_place", "temp_not_in_temp", 0, ITEM_READ),
+        ("borrowing.temp_item_place", "permanent", 1, ITEM_READ),
+        ("borrowing.temp_bib_suppressed", "suppressed", None, ITEM_READ),
+        ("borrowing.temp_bib_suppressed", "not_suppressed", 0, ITEM_READ),
+        ("analytics.rs_terms_of_use", "included", None, REPORT_READ),
+        ("analytics.rs_terms_of_use", "non_rs_only", 0, REPORT_READ),
     ],
 )
 def test_a_probe_records_what_the_standin_plays(
-    fact_id, switch, index, tmp_path, profiles, monkeypatch
+    fact_id, switch, index, asked, tmp_path, profiles, monkeypatch
 ):
     world = demo_world()
     world["facts"] = {fact_id: switch}
@@ -718,8 +726,7 @@ def test_a_probe_records_what_the_standin_plays(
     assert entry.status == "calibrated", entry
     assert entry.value == (fact.assumed if index is None else fact.alternatives[index].value)
     assert entry.evidence is not None
-    # The barcode read is redirected to the item itself.
-    assert "/items/231000000000199 → 200" in entry.evidence
+    assert asked in entry.evidence
 
 
 def test_a_temporary_bib_whose_item_carries_no_flag_is_not_asked(tmp_path, profiles, monkeypatch):

@@ -368,6 +368,30 @@ def _temp_bib_suppressed(p: Probing, fact: Fact) -> Answer:
     return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
 
 
+@probe("analytics.rs_terms_of_use")
+def _rs_terms_of_use(p: Probing, fact: Fact) -> Answer:
+    """Whether the profile's terms-of-use report over "Configurations (Limited)" shows any
+    resource sharing row. The report is the institution's own: a filter in it that leaves
+    out resource sharing reads the same as a subject area without it, so the profile's
+    report must be the one the suite checks (it expects resource sharing rows)."""
+    check = p.profile.analytics.get("terms_of_use")
+    if check is None:
+        return NotAsked("the profile names no analytics.terms_of_use report")
+    rows: list[dict[str, str]] = []
+    response = p.answer_of(lambda: rows.extend(p.client.analytics_report(check.report)))
+    if response is None:
+        raise ProbeFailed("the terms-of-use report got no answer from Alma")
+    if not response.is_success:
+        raise ProbeFailed(f"the terms-of-use report answered {status_and_codes(response)}")
+    if not rows:
+        return NotAsked("the terms-of-use report has no rows, so it shows nothing either way")
+    shared = [r for r in rows if any("resource sharing" in str(v).lower() for v in r.values())]
+    shown = {"rows": len(rows), "resource sharing rows": shared[:5]}
+    if shared:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))
+
+
 def _error_code_probe(
     path: Callable[[Probing], str],
     alternatives: Mapping[str, int],
