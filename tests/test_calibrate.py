@@ -737,3 +737,62 @@ def test_a_temporary_bib_whose_item_carries_no_flag_is_not_asked(tmp_path, profi
     assert entry.status == "assumed"
     assert entry.why is not None
     assert "item.bib_suppress_field" in entry.why
+
+
+def _calibrate_lender_with_a_waiting_request(
+    facts: dict[str, str], tmp_path: Path, profiles: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Calibrate demo-lender after St Mary's asked it for a title it holds on the shelf
+    (the probe only looks for a lending request Alma already holds)."""
+    world = demo_world()
+    world["facts"] = facts
+    app = standin_app(world)
+    key = key_of(world, LENDER)
+    with httpx.Client(
+        base_url=BASE,
+        transport=httpx.WSGITransport(app=app),
+        headers={"Authorization": f"apikey {key}", "Accept": "application/json"},
+    ) as alma:
+        body = {
+            "external_id": "CALIBRATE-WAITING-1",
+            "owner": "RIVER",
+            "partner": {"value": "DEMO_STMARYS"},
+            "format": {"value": "PHYSICAL"},
+            "citation_type": {"value": "BK"},
+            "title": "Bridges of Riverbend",
+        }
+        made = alma.post("/partners/DEMO_STMARYS/lending-requests", json=body)
+        assert made.status_code == 200, made.text
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_LENDER", key)
+    outcome = calibrate(
+        "demo-lender",
+        settings=settings_for(tmp_path, profiles, "demo-lender"),
+        transport=httpx.WSGITransport(app=app),
+        today=date(2026, 11, 26),
+        say=lambda _line: None,
+    )
+    return load_calibrated(outcome.path).facts["round_trip.requested_resources_lending"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("switch", "index"), [("listed", None), ("not_listed", 0)])
+def test_a_waiting_lending_request_on_the_pick_from_shelf_list_or_not(
+    switch, index, tmp_path, profiles, monkeypatch
+):
+    fact_id = "round_trip.requested_resources_lending"
+    entry = _calibrate_lender_with_a_waiting_request(
+        {fact_id: switch}, tmp_path, profiles, monkeypatch
+    )
+    fact = load_register().fact(fact_id)
+    assert entry.status == "calibrated", entry
+    assert entry.value == (fact.assumed if index is None else fact.alternatives[index].value)
+    assert entry.evidence is not None
+    assert "task-lists/requested-resources?" in entry.evidence
+    assert f'"of them listed": {1 if index is None else 0}' in entry.evidence
+
+
+def test_no_waiting_lending_request_is_not_asked(tmp_path, profiles, monkeypatch):
+    _, outcome, _ = run(demo_world(), tmp_path, profiles, monkeypatch, "demo-lender", LENDER)
+    entry = load_calibrated(outcome.path).facts["round_trip.requested_resources_lending"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "no accepted lending request waits at RIVER" in entry.why

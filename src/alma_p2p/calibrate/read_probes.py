@@ -38,6 +38,8 @@ WRONG_KEY = "l7xx00000000calibrateDeliberatelyWrongKey"
 # The job is found by its English name: UNVERIFIED(jobs.name_not_localized), which a
 # calibration that finds it confirms.
 EXPIRED_JOB = "Expired Resource Sharing Requests"
+# A lending request accepted and located, waiting for staff to pick the item.
+WAITING = "REQUEST_CREATED_LEND"
 
 
 @probe("gateway.environment_type_form")
@@ -389,6 +391,56 @@ def _rs_terms_of_use(p: Probing, fact: Fact) -> Answer:
     shown = {"rows": len(rows), "resource sharing rows": shared[:5]}
     if shared:
         return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+@probe("round_trip.requested_resources_lending")
+def _requested_resources_lending(p: Probing, fact: Fact) -> Answer:
+    """Whether the lending requests waiting at the lender's RS library (accepted and
+    located: REQUEST_CREATED_LEND with a record) are on its desk's pick-from-shelf list.
+    Nothing is created: the API cannot cancel an accepted lending request, so only one
+    Alma already holds is looked for."""
+    lending = p.profile.lending
+    if lending is None:
+        return NotAsked("the profile has no lending section (no lending library to read)")
+    library = lending.rs_library
+    desk = next(
+        (lib.circ_desk for lib in p.profile.resource_sharing_libraries if lib.code == library),
+        None,
+    )
+    if desk is None:
+        return NotAsked(f"the profile names no circ_desk for resource sharing library {library}")
+    tasks = p.ask("/task-lists/rs/lending-requests", {"library": library, "status": WAITING})
+    listed = json_or_none(tasks)
+    if not tasks.is_success or not isinstance(listed, dict):
+        raise ProbeFailed(f"the lending task list answered {status_and_codes(tasks)}")
+    waiting = {
+        str(r["mms_id"])
+        for r in listed.get("user_resource_sharing_request") or []
+        if isinstance(r, dict) and r.get("mms_id")
+    }
+    if not waiting:
+        return NotAsked(
+            f"no accepted lending request waits at {library} ({WAITING} with a record); "
+            "once one does, calibrate again"
+        )
+    response = p.ask("/task-lists/requested-resources", {"library": library, "circ_desk": desk})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the pick-from-shelf list answered {status_and_codes(response)}")
+    entries = [r for r in data.get("requested_resource") or [] if isinstance(r, dict)]
+    on_list = {str(_value((r.get("resource_metadata") or {}).get("mms_id"))) for r in entries}
+    shown = {"waiting lending requests": len(waiting), "of them listed": len(waiting & on_list)}
+    if waiting & on_list:
+        return Seen(fact.assumed, evidence(response, shown))
+    desks = p.ask(f"/conf/libraries/{library}/circ-desks")
+    codes = {
+        d.get("code")
+        for d in (json_or_none(desks) or {}).get("circ_desk") or []
+        if isinstance(d, dict)
+    }
+    if desk not in codes:
+        raise ProbeFailed(f"{desk} is not a circulation desk of {library}: fix the profile")
     return Seen(alternative(fact, 0), evidence(response, shown))
 
 
