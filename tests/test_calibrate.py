@@ -111,7 +111,8 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
     assert "→ 400" in no_rs.evidence
     assert "401768" in no_rs.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
-    posts = [r for r in app.request_log if r.method == "POST"]
+    # (the Users self-test's POST, which creates nothing, asks whether the key may write)
+    posts = [r for r in app.request_log if r.method == "POST" and not r.path.endswith("/test")]
     # Owner left to Alma by a patron of each of two RS libraries (one could be the default).
     assert [r.path for r in posts] == [
         "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
@@ -171,6 +172,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.circ_desk_parameter",
         "borrowing.temp_bib_suppressed",
         "analytics.rs_terms_of_use",
+        "gateway.unsupported_method_answer",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -313,7 +315,8 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
     # not held, all on loan (auto-reject timing), a made-up title (task list)
-    assert [r.method for r in app.request_log].count("POST") == 3
+    posts = [r for r in app.request_log if r.method == "POST" and not r.path.endswith("/test")]
+    assert len(posts) == 3
     listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
     assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
     assert listing.evidence is not None
@@ -700,6 +703,7 @@ def test_a_temporary_item_in_another_library_is_unexpected(tmp_path, profiles, m
 # What each probe's evidence shows it asked.
 ITEM_READ = "/items/231000000000199 → 200"  # GET /items?item_barcode= is redirected there
 REPORT_READ = "GET https://alma.invalid/almaws/v1/analytics/reports?path="
+UNSUPPORTED = "PATCH https://alma.invalid/almaws/v1/users/operation/test → "
 
 
 @pytest.mark.parametrize(
@@ -713,6 +717,9 @@ REPORT_READ = "GET https://alma.invalid/almaws/v1/analytics/reports?path="
         ("borrowing.temp_bib_suppressed", "not_suppressed", 0, ITEM_READ),
         ("analytics.rs_terms_of_use", "included", None, REPORT_READ),
         ("analytics.rs_terms_of_use", "non_rs_only", 0, REPORT_READ),
+        ("gateway.unsupported_method_answer", "60101", None, UNSUPPORTED),
+        ("gateway.unsupported_method_answer", "405", 0, UNSUPPORTED),
+        ("gateway.unsupported_method_answer", "unauthorized", 1, UNSUPPORTED),
     ],
 )
 def test_a_probe_records_what_the_standin_plays(
@@ -796,3 +803,17 @@ def test_no_waiting_lending_request_is_not_asked(tmp_path, profiles, monkeypatch
     assert entry.status == "assumed"
     assert entry.why is not None
     assert "no accepted lending request waits at RIVER" in entry.why
+
+
+def test_a_key_that_may_not_write_in_users_does_not_ask_the_unsupported_method(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    key = institution(world, UNIVERSITY)["api_keys"][0]
+    key["areas"] = {**key["areas"], "Users": "R"}
+    app, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["gateway.unsupported_method_answer"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "may not write in Users" in entry.why
+    assert "PATCH" not in {r.method for r in app.request_log}

@@ -110,6 +110,30 @@ def _unauthorized_form(p: Probing, fact: Fact) -> Answer:
     return NotAsked("the key has every API area the harness reads, so none could be asked")
 
 
+@probe("gateway.unsupported_method_answer")
+def _unsupported_method(p: Probing, fact: Fact) -> Answer:
+    """PATCH on the Users self-test, which takes GET and POST only: asked only when the POST
+    self-test says the key may write in Users, so UNAUTHORIZED is not the key's lack of the
+    area. Nothing is created (the write gate lets self-tests through)."""
+    area = "/users/operation/test"
+    allowed = p.answer_of(lambda: p.client.check_write_permission(area))
+    if allowed is None or not allowed.is_success:
+        return NotAsked(f"the key may not write in Users (POST {area} was refused)")
+    response = p.answer_of(lambda: p.client.patch_self_test(area))
+    if response is None:
+        raise ProbeFailed(f"PATCH {area} got no answer from Alma")
+    codes = error_codes(response)
+    if response.status_code == 400 and "60101" in codes:
+        return Seen(fact.assumed, evidence(response))
+    if response.status_code == 405:
+        return Seen(alternative(fact, 0), evidence(response))
+    if "UNAUTHORIZED" in codes:
+        # Refused as a key without the area would be, though this key may write in Users.
+        seen = "UNAUTHORIZED for a key that may write in Users"
+        return Seen(alternative(fact, 1), evidence(response), seen=seen)
+    return unexpected(response, status_and_codes(response))
+
+
 @probe("lists.empty_page_shape")
 def _empty_page_shape(p: Probing, fact: Fact) -> Answer:
     library = p.profile.resource_sharing_libraries[0].code
