@@ -222,7 +222,8 @@ CALIBRATED.update(JOB_EVIDENCE_UNREAD)
 # Calibration records how Alma shows staff roles, but not which library an institution-wide
 # role serves, which desks a role without parameters covers, or which code is the operator.
 CALIBRATED.update(STAFF_EVIDENCE_UNREAD)
-# No probe reads a saved report over the subject area: it stays assumed, and cannot tell.
+# Calibration reads the profile's report and records a subject area without RS rows, but a
+# report cannot show what its subject area lacks: the scenario stays cannot tell.
 CALIBRATED[("analytics.rs_terms_of_use", "non_rs_only")] = dict.fromkeys(
     at(TERMS, "demo-university"), "cannot tell"
 )
@@ -238,7 +239,6 @@ NOT_RECORDED = {
     # A table of one row given as an object shows only on a table of one row; the probe
     # reads a workflow-steps table of many, so it records the list form.
     ("code_table.row_key", "single"),
-    ("analytics.rs_terms_of_use", "non_rs_only"),
     ("jobs.name_not_localized", "localized"),
     ("lending.auto_reject_timing", "by_job"),
     ("borrowing.excluded_group_refused", "created"),
@@ -471,11 +471,14 @@ BY_JOB_NAME = {
 
 def unprobed(played: dict[str, str]) -> set[str]:
     """The facts no probe can record in a world playing ``played`` together."""
+    out: set[str] = set()
     if played.get("jobs.name_not_localized") == "localized":
-        return BY_JOB_NAME
-    if played.get("jobs.instance_shape") == "no_submit_date":
-        return {"jobs.instances_newest_first"}  # no dates to compare
-    return set()
+        out |= BY_JOB_NAME
+    elif played.get("jobs.instance_shape") == "no_submit_date":
+        out.add("jobs.instances_newest_first")  # no dates to compare
+    if played.get("item.bib_suppress_field") == "absent":
+        out.add("borrowing.temp_bib_suppressed")  # the item answer carries no flag
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,8 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
     assert "→ 400" in no_rs.evidence
     assert "401768" in no_rs.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
-    posts = [r for r in app.request_log if r.method == "POST"]
+    # (the Users self-test's POST, which creates nothing, asks whether the key may write)
+    posts = [r for r in app.request_log if r.method == "POST" and not r.path.endswith("/test")]
     # Owner left to Alma by a patron of each of two RS libraries (one could be the default).
     assert [r.path for r in posts] == [
         "/almaws/v1/users/P2P-TEST-NORS-01/resource-sharing-requests",
@@ -169,6 +170,9 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.fulfillment_operator_role",
         "staff.role_scope_library",
         "staff.circ_desk_parameter",
+        "borrowing.temp_bib_suppressed",
+        "analytics.rs_terms_of_use",
+        "gateway.unsupported_method_answer",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -311,7 +315,8 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
     # not held, all on loan (auto-reject timing), a made-up title (task list)
-    assert [r.method for r in app.request_log].count("POST") == 3
+    posts = [r for r in app.request_log if r.method == "POST" and not r.path.endswith("/test")]
+    assert len(posts) == 3
     listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
     assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
     assert listing.evidence is not None
@@ -654,3 +659,161 @@ def test_a_read_probe_records_the_alternative_alma_shows(
     assert entry.value == _alternative(fact_id, index)
     assert entry.seen == seen
     assert entry.evidence
+
+
+# The received item's own path: GET /items?item_barcode= is redirected there.
+TEMP_ITEM = "/items/231000000000199"
+
+
+def _in_temp_location(data: dict[str, Any]) -> None:
+    """The received item as the register assumes it: in the RS library's temporary place."""
+    holding = data["holding_data"]
+    holding["in_temp_location"] = True
+    holding["temp_library"] = {"value": "WIN", "desc": "Winona"}
+    holding["temp_location"] = {"value": "CLSBORR", "desc": None}
+    holding["temp_policy"] = {"value": "P2P_LOAN", "desc": None}
+
+
+def _temp_in_another_library(data: dict[str, Any]) -> None:
+    _in_temp_location(data)
+    data["holding_data"]["temp_library"] = {"value": "TC", "desc": None}
+
+
+def test_the_temporary_items_place_in_temp_fields_is_the_assumed_value(
+    tmp_path, profiles, monkeypatch
+):
+    edits = {TEMP_ITEM: _in_temp_location}
+    calibrated = calibrated_with(edits, tmp_path, profiles, monkeypatch)
+    entry = calibrated.facts["borrowing.temp_item_place"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == load_register().fact("borrowing.temp_item_place").assumed
+    assert entry.evidence is not None
+    assert '"in_temp_location": true' in entry.evidence
+
+
+def test_a_temporary_item_in_another_library_is_unexpected(tmp_path, profiles, monkeypatch):
+    edits = {TEMP_ITEM: _temp_in_another_library}
+    entry = calibrated_with(edits, tmp_path, profiles, monkeypatch).facts[
+        "borrowing.temp_item_place"
+    ]
+    assert entry.value == UNEXPECTED
+    assert entry.seen == "temp_library TC, not WIN"
+
+
+# What each probe's evidence shows it asked.
+ITEM_READ = "/items/231000000000199 → 200"  # GET /items?item_barcode= is redirected there
+REPORT_READ = "GET https://alma.invalid/almaws/v1/analytics/reports?path="
+UNSUPPORTED = "PATCH https://alma.invalid/almaws/v1/users/operation/test → "
+
+
+@pytest.mark.parametrize(
+    ("fact_id", "switch", "index", "asked"),
+    [
+        # The demo world's received item sits in WIN's borrowing location as its home.
+        ("borrowing.temp_item_place", "as_given", 1, ITEM_READ),
+        ("borrowing.temp_item_place", "temp_not_in_temp", 0, ITEM_READ),
+        ("borrowing.temp_item_place", "permanent", 1, ITEM_READ),
+        ("borrowing.temp_bib_suppressed", "suppressed", None, ITEM_READ),
+        ("borrowing.temp_bib_suppressed", "not_suppressed", 0, ITEM_READ),
+        ("analytics.rs_terms_of_use", "included", None, REPORT_READ),
+        ("analytics.rs_terms_of_use", "non_rs_only", 0, REPORT_READ),
+        ("gateway.unsupported_method_answer", "60101", None, UNSUPPORTED),
+        ("gateway.unsupported_method_answer", "405", 0, UNSUPPORTED),
+        ("gateway.unsupported_method_answer", "unauthorized", 1, UNSUPPORTED),
+    ],
+)
+def test_a_probe_records_what_the_standin_plays(
+    fact_id, switch, index, asked, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {fact_id: switch}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts[fact_id]  # type: ignore[union-attr]
+    fact = load_register().fact(fact_id)
+    assert entry.status == "calibrated", entry
+    assert entry.value == (fact.assumed if index is None else fact.alternatives[index].value)
+    assert entry.evidence is not None
+    assert asked in entry.evidence
+
+
+def test_a_temporary_bib_whose_item_carries_no_flag_is_not_asked(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    world["facts"] = {"item.bib_suppress_field": "absent"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["borrowing.temp_bib_suppressed"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "item.bib_suppress_field" in entry.why
+
+
+def _calibrate_lender_with_a_waiting_request(
+    facts: dict[str, str], tmp_path: Path, profiles: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Calibrate demo-lender after St Mary's asked it for a title it holds on the shelf
+    (the probe only looks for a lending request Alma already holds)."""
+    world = demo_world()
+    world["facts"] = facts
+    app = standin_app(world)
+    key = key_of(world, LENDER)
+    with httpx.Client(
+        base_url=BASE,
+        transport=httpx.WSGITransport(app=app),
+        headers={"Authorization": f"apikey {key}", "Accept": "application/json"},
+    ) as alma:
+        body = {
+            "external_id": "CALIBRATE-WAITING-1",
+            "owner": "RIVER",
+            "partner": {"value": "DEMO_STMARYS"},
+            "format": {"value": "PHYSICAL"},
+            "citation_type": {"value": "BK"},
+            "title": "Bridges of Riverbend",
+        }
+        made = alma.post("/partners/DEMO_STMARYS/lending-requests", json=body)
+        assert made.status_code == 200, made.text
+    monkeypatch.setenv("ALMA_API_KEY_DEMO_LENDER", key)
+    outcome = calibrate(
+        "demo-lender",
+        settings=settings_for(tmp_path, profiles, "demo-lender"),
+        transport=httpx.WSGITransport(app=app),
+        today=date(2026, 11, 26),
+        say=lambda _line: None,
+    )
+    return load_calibrated(outcome.path).facts["round_trip.requested_resources_lending"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("switch", "index"), [("listed", None), ("not_listed", 0)])
+def test_a_waiting_lending_request_on_the_pick_from_shelf_list_or_not(
+    switch, index, tmp_path, profiles, monkeypatch
+):
+    fact_id = "round_trip.requested_resources_lending"
+    entry = _calibrate_lender_with_a_waiting_request(
+        {fact_id: switch}, tmp_path, profiles, monkeypatch
+    )
+    fact = load_register().fact(fact_id)
+    assert entry.status == "calibrated", entry
+    assert entry.value == (fact.assumed if index is None else fact.alternatives[index].value)
+    assert entry.evidence is not None
+    assert "task-lists/requested-resources?" in entry.evidence
+    assert f'"of them listed": {1 if index is None else 0}' in entry.evidence
+
+
+def test_no_waiting_lending_request_is_not_asked(tmp_path, profiles, monkeypatch):
+    _, outcome, _ = run(demo_world(), tmp_path, profiles, monkeypatch, "demo-lender", LENDER)
+    entry = load_calibrated(outcome.path).facts["round_trip.requested_resources_lending"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "no accepted lending request waits at RIVER" in entry.why
+
+
+def test_a_key_that_may_not_write_in_users_does_not_ask_the_unsupported_method(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    key = institution(world, UNIVERSITY)["api_keys"][0]
+    key["areas"] = {**key["areas"], "Users": "R"}
+    app, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = load_calibrated(outcome.path).facts["gateway.unsupported_method_answer"]  # type: ignore[union-attr]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "may not write in Users" in entry.why
+    assert "PATCH" not in {r.method for r in app.request_log}

@@ -166,6 +166,13 @@ class AlmaClient:
             raise ValueError(f"{path} is not an Alma API self-test")
         self._http.send("POST", path, {}, None)
 
+    def patch_self_test(self, path: str) -> None:
+        """PATCH an API area's self-test with no body: no Alma endpoint takes PATCH, so the
+        answer shows how Alma refuses a method a path does not take. It creates nothing."""
+        if path not in SELF_TESTS:
+            raise ValueError(f"{path} is not an Alma API self-test")
+        self._http.send("PATCH", path, {}, None)
+
     def delete(self, path: str, params: Mapping[str, str | int] | None = None) -> None:
         """DELETE; idempotent, so retried like a GET."""
         query = {k: str(v) for k, v in (params or {}).items()}

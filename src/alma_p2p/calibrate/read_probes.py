@@ -38,6 +38,8 @@ WRONG_KEY = "l7xx00000000calibrateDeliberatelyWrongKey"
 # The job is found by its English name: UNVERIFIED(jobs.name_not_localized), which a
 # calibration that finds it confirms.
 EXPIRED_JOB = "Expired Resource Sharing Requests"
+# A lending request accepted and located, waiting for staff to pick the item.
+WAITING = "REQUEST_CREATED_LEND"
 
 
 @probe("gateway.environment_type_form")
@@ -106,6 +108,30 @@ def _unauthorized_form(p: Probing, fact: Fact) -> Answer:
             return Seen(alternative(fact, 0), evidence(response))
         return unexpected(response, status_and_codes(response))
     return NotAsked("the key has every API area the harness reads, so none could be asked")
+
+
+@probe("gateway.unsupported_method_answer")
+def _unsupported_method(p: Probing, fact: Fact) -> Answer:
+    """PATCH on the Users self-test, which takes GET and POST only: asked only when the POST
+    self-test says the key may write in Users, so UNAUTHORIZED is not the key's lack of the
+    area. Nothing is created (the write gate lets self-tests through)."""
+    area = "/users/operation/test"
+    allowed = p.answer_of(lambda: p.client.check_write_permission(area))
+    if allowed is None or not allowed.is_success:
+        return NotAsked(f"the key may not write in Users (POST {area} was refused)")
+    response = p.answer_of(lambda: p.client.patch_self_test(area))
+    if response is None:
+        raise ProbeFailed(f"PATCH {area} got no answer from Alma")
+    codes = error_codes(response)
+    if response.status_code == 400 and "60101" in codes:
+        return Seen(fact.assumed, evidence(response))
+    if response.status_code == 405:
+        return Seen(alternative(fact, 0), evidence(response))
+    if "UNAUTHORIZED" in codes:
+        # Refused as a key without the area would be, though this key may write in Users.
+        seen = "UNAUTHORIZED for a key that may write in Users"
+        return Seen(alternative(fact, 1), evidence(response), seen=seen)
+    return unexpected(response, status_and_codes(response))
 
 
 @probe("lists.empty_page_shape")
@@ -303,6 +329,143 @@ def _item_bib_suppress(p: Probing, fact: Fact) -> Answer:
     if isinstance(value, bool):
         return Seen(alternative(fact, 1), evidence(response, shown))
     return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
+
+
+def _received_item(p: Probing) -> tuple[httpx.Response, dict[str, Any], str] | NotAsked:
+    """The profile's first received request's temporary item, and the request's RS library."""
+    received = p.profile.borrowing.received_requests if p.profile.borrowing else []
+    if not received:
+        return NotAsked("the profile names no item (borrowing.received_requests)")
+    response = p.ask("/items", {"item_barcode": received[0].item_barcode})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"item {received[0].item_barcode}: {status_and_codes(response)}")
+    return response, data, received[0].rs_library
+
+
+@probe("borrowing.temp_item_place")
+def _temp_item_place(p: Probing, fact: Fact) -> Answer:
+    """Where the temporary item shows its place: the holding's temp fields (in a temporary
+    location, or not), or item_data's library as its permanent place."""
+    found = _received_item(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, data, rs_library = found
+    holding = data.get("holding_data") or {}
+    item = data.get("item_data") or {}
+    temp = ("in_temp_location", "temp_library", "temp_location", "temp_policy")
+    shown = {
+        "holding_data": {k: holding.get(k) for k in temp},
+        "item_data": {k: item.get(k) for k in ("library", "location", "policy")},
+    }
+    temp_library = _value(holding.get("temp_library"))
+    if temp_library:
+        if temp_library != rs_library:
+            return unexpected(response, f"temp_library {temp_library}, not {rs_library}", shown)
+        if holding.get("in_temp_location") is True:
+            return Seen(fact.assumed, evidence(response, shown))
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    library = _value(item.get("library"))
+    if library == rs_library:
+        return Seen(alternative(fact, 1), evidence(response, shown))
+    return unexpected(response, f"no temp fields and library {library}, not {rs_library}", shown)
+
+
+@probe("borrowing.temp_bib_suppressed")
+def _temp_bib_suppressed(p: Probing, fact: Fact) -> Answer:
+    """Whether the temporary item's bib is suppressed from discovery. A bib staff suppressed
+    by hand reads the same as one Alma suppressed: the profile's request must have been
+    received with no hand edit of its bib."""
+    found = _received_item(p)
+    if isinstance(found, NotAsked):
+        return found
+    response, data, _ = found
+    bib = data.get("bib_data") or {}
+    if "suppress_from_publishing" not in bib:
+        return NotAsked(
+            "the item answer carries no bib_data.suppress_from_publishing (item.bib_suppress_field)"
+        )
+    value = bib["suppress_from_publishing"]
+    shown = {"bib_data": {"suppress_from_publishing": value}}
+    if value in ("true", True):
+        return Seen(fact.assumed, evidence(response, shown))
+    if value in ("false", False):
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"suppress_from_publishing is {json.dumps(value)}", shown)
+
+
+@probe("analytics.rs_terms_of_use")
+def _rs_terms_of_use(p: Probing, fact: Fact) -> Answer:
+    """Whether the profile's terms-of-use report over "Configurations (Limited)" shows any
+    resource sharing row. The report is the institution's own: a filter in it that leaves
+    out resource sharing reads the same as a subject area without it, so the profile's
+    report must be the one the suite checks (it expects resource sharing rows)."""
+    check = p.profile.analytics.get("terms_of_use")
+    if check is None:
+        return NotAsked("the profile names no analytics.terms_of_use report")
+    rows: list[dict[str, str]] = []
+    response = p.answer_of(lambda: rows.extend(p.client.analytics_report(check.report)))
+    if response is None:
+        raise ProbeFailed("the terms-of-use report got no answer from Alma")
+    if not response.is_success:
+        raise ProbeFailed(f"the terms-of-use report answered {status_and_codes(response)}")
+    if not rows:
+        return NotAsked("the terms-of-use report has no rows, so it shows nothing either way")
+    shared = [r for r in rows if any("resource sharing" in str(v).lower() for v in r.values())]
+    shown = {"rows": len(rows), "resource sharing rows": shared[:5]}
+    if shared:
+        return Seen(fact.assumed, evidence(response, shown))
+    return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+@probe("round_trip.requested_resources_lending")
+def _requested_resources_lending(p: Probing, fact: Fact) -> Answer:
+    """Whether the lending requests waiting at the lender's RS library (accepted and
+    located: REQUEST_CREATED_LEND with a record) are on its desk's pick-from-shelf list.
+    Nothing is created: the API cannot cancel an accepted lending request, so only one
+    Alma already holds is looked for."""
+    lending = p.profile.lending
+    if lending is None:
+        return NotAsked("the profile has no lending section (no lending library to read)")
+    library = lending.rs_library
+    desk = next(
+        (lib.circ_desk for lib in p.profile.resource_sharing_libraries if lib.code == library),
+        None,
+    )
+    if desk is None:
+        return NotAsked(f"the profile names no circ_desk for resource sharing library {library}")
+    tasks = p.ask("/task-lists/rs/lending-requests", {"library": library, "status": WAITING})
+    listed = json_or_none(tasks)
+    if not tasks.is_success or not isinstance(listed, dict):
+        raise ProbeFailed(f"the lending task list answered {status_and_codes(tasks)}")
+    waiting = {
+        str(r["mms_id"])
+        for r in listed.get("user_resource_sharing_request") or []
+        if isinstance(r, dict) and r.get("mms_id")
+    }
+    if not waiting:
+        return NotAsked(
+            f"no accepted lending request waits at {library} ({WAITING} with a record); "
+            "once one does, calibrate again"
+        )
+    response = p.ask("/task-lists/requested-resources", {"library": library, "circ_desk": desk})
+    data = json_or_none(response)
+    if not response.is_success or not isinstance(data, dict):
+        raise ProbeFailed(f"the pick-from-shelf list answered {status_and_codes(response)}")
+    entries = [r for r in data.get("requested_resource") or [] if isinstance(r, dict)]
+    on_list = {str(_value((r.get("resource_metadata") or {}).get("mms_id"))) for r in entries}
+    shown = {"waiting lending requests": len(waiting), "of them listed": len(waiting & on_list)}
+    if waiting & on_list:
+        return Seen(fact.assumed, evidence(response, shown))
+    desks = p.ask(f"/conf/libraries/{library}/circ-desks")
+    codes = {
+        d.get("code")
+        for d in (json_or_none(desks) or {}).get("circ_desk") or []
+        if isinstance(d, dict)
+    }
+    if desk not in codes:
+        raise ProbeFailed(f"{desk} is not a circulation desk of {library}: fix the profile")
+    return Seen(alternative(fact, 0), evidence(response, shown))
 
 
 def _error_code_probe(
