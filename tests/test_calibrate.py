@@ -310,8 +310,14 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
-    # not held, all on loan (auto-reject timing), a made-up title (task list)
-    assert [r.method for r in app.request_log].count("POST") == 3
+    # not held, all on loan (auto-reject timing), a made-up title (task list), the held
+    # all-on-loan title again (locate by title)
+    assert [r.method for r in app.request_log].count("POST") == 4
+    by_title = load_calibrated(outcome.path).facts["lending.locate_by_title"]  # type: ignore[union-attr]
+    assert by_title.status == "calibrated", by_title
+    assert by_title.value == load_register().fact("lending.locate_by_title").assumed
+    assert by_title.evidence is not None
+    assert '"mms_id": "99' in by_title.evidence
     listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
     assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
     assert listing.evidence is not None
@@ -654,3 +660,17 @@ def test_a_read_probe_records_the_alternative_alma_shows(
     assert entry.value == _alternative(fact_id, index)
     assert entry.seen == seen
     assert entry.evidence
+
+
+def test_a_lender_whose_locate_does_not_match_by_title_is_recorded_as_such(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.locate_by_title": "identifier"}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch, "demo-lender", LENDER)
+    entry = outcome.calibrated.facts["lending.locate_by_title"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("lending.locate_by_title", 0)
+    assert entry.evidence is not None
+    assert '"status": "LOCATE_FAILED"' in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]

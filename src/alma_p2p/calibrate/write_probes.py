@@ -35,6 +35,7 @@ WRITE_FACTS = (
     "lending.auto_reject_timing",
     "lending.task_list_includes_completed",
     "borrowing.no_partner_holds_outcome",
+    "lending.locate_by_title",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -336,3 +337,48 @@ def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     if _cancelled(status, ended.status.desc):
         return Seen(alternative(fact, 1), shows)
     return NotAsked(f"the request ended {status}, which is none of the register's values")
+
+
+@probe("lending.locate_by_title")
+def _locate_by_title(p: Probing, fact: Fact) -> Answer:
+    """A lending request naming only the title of a book the lender holds (the profile's
+    all-on-loan title, whose request ends by itself): did locate match a bib (mms_id)?"""
+    lending = p.profile.lending
+    if lending is None or lending.all_on_loan.title is None:
+        return NotAsked("needs the profile's lending.all_on_loan title (a held book)")
+    if "REJECTED" not in lending.all_on_loan.expect:
+        return NotAsked("the profile does not expect its all-on-loan title to be rejected")
+    session = _session(p)
+    data = _test_data(p, "locate_by_title")
+    partner = lending.borrower_partner
+    body = payloads.lending_request(
+        partner=partner,
+        owner=lending.rs_library,
+        title=lending.all_on_loan.title,
+        external_id=data.external_id(),
+    )
+    try:
+        created = session.create_lending_request(partner, body)
+        request_id = created.request_id or ""
+        located = poll(
+            lambda: session.lending_request(partner, request_id),
+            lambda r: bool(r.mms_id) or r.status.value not in (None, "", "LOCATE_IN_PROCESS"),
+            what="locate",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded:
+        return NotAsked(f"still locating after {REJECT_WINDOW:g} s: no match to read")
+    except AlmaError as exc:
+        raise ProbeFailed(f"the lending request: {exc}") from exc
+    last = p._last[-1] if p._last else None
+    if last is None:
+        raise ProbeFailed("no answer to show")
+    status = located.status.value or ""
+    shown = {"mms_id": located.mms_id or "", "status": status}
+    shows = evidence(last, shown).replace(request_id, "<request id>")
+    if located.mms_id:
+        return Seen(fact.assumed, shows)
+    if status == "LOCATE_FAILED":
+        return Seen(alternative(fact, 0), shows)
+    return NotAsked(f"the request is {status} without a matched bib: this probe cannot tell")
