@@ -119,6 +119,8 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
         # a made-up title, for borrowing.no_partner_holds_outcome
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # a lending request owned by LAW, not an RS library (lending.owner_not_rs_library_code)
+        "/almaws/v1/partners/DEMO_LENDER/lending-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
@@ -169,6 +171,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.fulfillment_operator_role",
         "staff.role_scope_library",
         "staff.circ_desk_parameter",
+        "lending.owner_not_rs_library_code",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -674,3 +677,19 @@ def test_a_lender_whose_locate_does_not_match_by_title_is_recorded_as_such(
     assert entry.evidence is not None
     assert '"status": "LOCATE_FAILED"' in entry.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+@pytest.mark.parametrize(("word", "index"), [("401608", 0), ("accepted", 1)])
+def test_a_lending_owner_that_is_not_an_rs_library_is_recorded_as_alma_answers(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.owner_not_rs_library_code": word}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["lending.owner_not_rs_library_code"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("lending.owner_not_rs_library_code", index)
+    assert entry.evidence is not None
+    assert entry.evidence.startswith(
+        "POST https://alma.invalid/almaws/v1/partners/DEMO_LENDER/lending-requests"
+    )

@@ -36,6 +36,7 @@ WRITE_FACTS = (
     "lending.task_list_includes_completed",
     "borrowing.no_partner_holds_outcome",
     "lending.locate_by_title",
+    "lending.owner_not_rs_library_code",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -382,3 +383,53 @@ def _locate_by_title(p: Probing, fact: Fact) -> Answer:
     if status == "LOCATE_FAILED":
         return Seen(alternative(fact, 0), shows)
     return NotAsked(f"the request is {status} without a matched bib: this probe cannot tell")
+
+
+@probe("lending.owner_not_rs_library_code")
+def _owner_not_rs_library(p: Probing, fact: Fact) -> Answer:
+    """A lending request for a made-up title (locate ends it by itself if Alma takes it)
+    whose owner is a library of the institution that is not an RS library."""
+    try:
+        libraries = p.client.libraries()
+    except AlmaError as exc:
+        raise ProbeFailed(f"the libraries could not be read: {exc}") from exc
+    others = sorted(
+        lib.code
+        for lib in libraries
+        if lib.resource_sharing is False and lib.code not in p.profile.rs_library_codes
+    )
+    if not others:
+        return NotAsked("the institution has no library that is not an RS library")
+    lending = p.profile.lending
+    partner = lending.borrower_partner if lending else None
+    if partner is None and p.profile.partners:
+        partner = p.profile.partners[0].code
+    if partner is None:
+        return NotAsked("the profile names no partner to send a lending request from")
+    session = _session(p)
+    data = _test_data(p, "owner_not_rs_library")
+    title, author = data.unheld_title()
+    body = payloads.lending_request(
+        partner=partner,
+        owner=others[0],
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+    )
+    response = p.answer_of(lambda: session.create_lending_request(partner, body))
+    if response is None:
+        raise ProbeFailed("the lending request got no answer")
+    if response.is_success:
+        payload = json_or_none(response) or {}
+        shown = {"owner": payload.get("owner"), "status": payload.get("status")}
+        request_id = str(payload.get("request_id") or "")
+        shows = evidence(response, shown)
+        return Seen(
+            alternative(fact, 1), shows.replace(request_id, "<request id>") if request_id else shows
+        )
+    codes = error_codes(response)
+    if "40166411" in codes:
+        return Seen(fact.assumed, evidence(response))
+    if "401608" in codes:
+        return Seen(alternative(fact, 0), evidence(response))
+    return unexpected(response, status_and_codes(response))
