@@ -121,13 +121,15 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
         # a lending request owned by LAW, not an RS library (lending.owner_not_rs_library_code)
         "/almaws/v1/partners/DEMO_LENDER/lending-requests",
+        # owned by the patron's library, picked up at the other (borrowing.pickup_other_library)
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
-    assert len(deleted) == 3
+    assert len(deleted) == 4
     assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
-    assert deleted[1].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
-    assert deleted[2].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    for path in deleted[1:]:
+        assert path.startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
     sent = got["borrowing.no_partner_holds_outcome"]
     assert sent.value == register.fact("borrowing.no_partner_holds_outcome").assumed
     assert sent.evidence is not None
@@ -172,6 +174,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.role_scope_library",
         "staff.circ_desk_parameter",
         "lending.owner_not_rs_library_code",
+        "borrowing.pickup_other_library",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -693,3 +696,18 @@ def test_a_lending_owner_that_is_not_an_rs_library_is_recorded_as_alma_answers(
     assert entry.evidence.startswith(
         "POST https://alma.invalid/almaws/v1/partners/DEMO_LENDER/lending-requests"
     )
+
+
+@pytest.mark.parametrize(("word", "index"), [("owner_is_pickup", 0), ("refused", 1)])
+def test_a_pickup_at_another_rs_library_is_recorded_as_alma_answers(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"borrowing.pickup_other_library": word}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["borrowing.pickup_other_library"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("borrowing.pickup_other_library", index)
+    assert entry.evidence is not None
+    assert "/users/P2P-TEST-WIN-01/resource-sharing-requests" in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]

@@ -37,6 +37,7 @@ WRITE_FACTS = (
     "borrowing.no_partner_holds_outcome",
     "lending.locate_by_title",
     "lending.owner_not_rs_library_code",
+    "borrowing.pickup_other_library",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -433,3 +434,63 @@ def _owner_not_rs_library(p: Probing, fact: Fact) -> Answer:
     if "401608" in codes:
         return Seen(alternative(fact, 0), evidence(response))
     return unexpected(response, status_and_codes(response))
+
+
+def _one_library_patron(p: Probing) -> tuple[str, str] | None:
+    """A test patron whose only RS library is one of the profile's, and that library."""
+    for patron in p.profile.test_patrons:
+        try:
+            libraries = p.client.user(patron.primary_id).rs_library_codes
+        except AlmaError as exc:
+            raise ProbeFailed(f"test patron {patron.primary_id} could not be read: {exc}") from exc
+        if len(libraries) == 1 and libraries[0] in p.profile.rs_library_codes:
+            return patron.primary_id, libraries[0]
+    return None
+
+
+def _owner_code(payload: object) -> str | None:
+    owner = payload.get("owner") if isinstance(payload, dict) else None
+    code = owner.get("value") if isinstance(owner, dict) else owner
+    return str(code) if code else None
+
+
+@probe("borrowing.pickup_other_library")
+def _pickup_other_library(p: Probing, fact: Fact) -> Answer:
+    """A request for a made-up title owned by the test patron's RS library and picked up at
+    another RS library of the institution: accepted as named, owner moved, or refused?"""
+    if not p.profile.multi_library:
+        return NotAsked("needs a profile with two RS libraries")
+    found = _one_library_patron(p)
+    if found is None:
+        return NotAsked("needs a test patron (test_patrons) with exactly one RS library")
+    user_id, home = found
+    other = next(code for code in p.profile.rs_library_codes if code != home)
+    session = _session(p)
+    data = _test_data(p, "pickup_other_library")
+    title, author = data.unheld_title()
+    body = payloads.borrowing_request(
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+        pickup_library=other,
+        owner=home,
+    )
+    response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))
+    if response is None:
+        raise ProbeFailed("the borrowing request got no answer")
+    if not response.is_success:
+        if "40166411" in error_codes(response):
+            return Seen(alternative(fact, 1), evidence(response))
+        return unexpected(response, status_and_codes(response))
+    payload = json_or_none(response) or {}
+    owner = _owner_code(payload)
+    shown = {
+        "owner": owner,
+        "pickup_location": payload.get("pickup_location"),
+        "asked": {"owner": home, "pickup_location": other},
+    }
+    if owner == home:
+        return Seen(fact.assumed, evidence(response, shown))
+    if owner == other:
+        return Seen(alternative(fact, 0), evidence(response, shown))
+    return unexpected(response, f"owner is {json.dumps(owner)}", shown)
