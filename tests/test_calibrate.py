@@ -711,3 +711,21 @@ def test_a_pickup_at_another_rs_library_is_recorded_as_alma_answers(
     assert entry.evidence is not None
     assert "/users/P2P-TEST-WIN-01/resource-sharing-requests" in entry.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+@pytest.mark.parametrize(
+    ("word", "index"), [("only_library", None), ("refused", 1), ("owner_refused", 2)]
+)
+def test_a_patron_without_rs_library_at_a_single_library_institution_is_recorded(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"borrowing.owner_without_rs_library": word}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch, "demo-college", "01DEMO_COLLEGE")
+    entry = outcome.calibrated.facts["borrowing.owner_without_rs_library"]
+    assert entry.status == "calibrated", entry
+    fact = load_register().fact("borrowing.owner_without_rs_library")
+    assert entry.value == (fact.assumed if index is None else _alternative(fact.id, index))
+    assert entry.evidence is not None
+    assert "/users/P2P-TEST-COL-01/resource-sharing-requests" in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]

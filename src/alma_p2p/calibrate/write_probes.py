@@ -38,6 +38,7 @@ WRITE_FACTS = (
     "lending.locate_by_title",
     "lending.owner_not_rs_library_code",
     "borrowing.pickup_other_library",
+    "borrowing.owner_without_rs_library",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -494,3 +495,54 @@ def _pickup_other_library(p: Probing, fact: Fact) -> Answer:
     if owner == other:
         return Seen(alternative(fact, 0), evidence(response, shown))
     return unexpected(response, f"owner is {json.dumps(owner)}", shown)
+
+
+@probe("borrowing.owner_without_rs_library")
+def _owner_without_rs_library(p: Probing, fact: Fact) -> Answer:
+    """At a single-library institution, requests for made-up titles by a test patron with
+    no RS library, without and then with the one library as owner: owned by it, or
+    refused (401768/401607 without owner, 401608 with)? Owned by the one library cannot be
+    told from owned by the default RS library: both are that library here."""
+    if p.profile.multi_library:
+        return NotAsked("asked at single-library institutions only")
+    user_id = None
+    for patron in p.profile.test_patrons:
+        try:
+            libraries = p.client.user(patron.primary_id).rs_library_codes
+        except AlmaError as exc:
+            raise ProbeFailed(f"test patron {patron.primary_id} could not be read: {exc}") from exc
+        if not libraries:
+            user_id = patron.primary_id
+            break
+    if user_id is None:
+        return NotAsked("needs a test patron (test_patrons) with no RS library")
+    only = p.profile.rs_library_codes[0]
+    session = _session(p)
+    last = None
+    for n, owner in enumerate((None, only)):
+        data = _test_data(p, f"owner_without_rs_library{n}")
+        title, author = data.unheld_title()
+        body = payloads.borrowing_request(
+            title=title,
+            author=author,
+            external_id=data.external_id(),
+            pickup_library=only,
+            owner=owner,
+        )
+        response = p.answer_of(lambda: session.create_borrowing_request(user_id, body))  # noqa: B023
+        if response is None:
+            raise ProbeFailed("the borrowing request got no answer")
+        codes = error_codes(response)
+        if not response.is_success:
+            if owner is None and ("401768" in codes or "401607" in codes):
+                return Seen(alternative(fact, 1), evidence(response))
+            if owner is not None and "401608" in codes:
+                return Seen(alternative(fact, 2), evidence(response))
+            return unexpected(response, status_and_codes(response))
+        got = _owner_code(json_or_none(response))
+        shown = {"owner": got, "asked_owner": owner}
+        if got != only:
+            return unexpected(response, f"owner is {json.dumps(got)}", shown)
+        last = (response, shown)
+    assert last is not None
+    return Seen(fact.assumed, evidence(*last))
