@@ -175,6 +175,7 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "staff.circ_desk_parameter",
         "lending.owner_not_rs_library_code",
         "borrowing.pickup_other_library",
+        "borrowing.requester_form",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -729,3 +730,21 @@ def test_a_patron_without_rs_library_at_a_single_library_institution_is_recorded
     assert entry.evidence is not None
     assert "/users/P2P-TEST-COL-01/resource-sharing-requests" in entry.evidence
     assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+def test_a_borrowing_request_without_requester_is_recorded_as_null(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    world["facts"] = {"borrowing.requester_form": "null"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["borrowing.requester_form"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("borrowing.requester_form", 0)
+    assert entry.evidence is not None
+    assert '"requester": null' in entry.evidence
+    # The assumed form shows the test patron by a placeholder, not by their id.
+    _, again, _ = run(demo_world(), tmp_path, profiles, monkeypatch)
+    assumed = again.calibrated.facts["borrowing.requester_form"]
+    assert assumed.value == load_register().fact("borrowing.requester_form").assumed
+    assert assumed.evidence is not None
+    assert '"value": "<test patron>"' in assumed.evidence
+    assert "P2P-TEST" not in assumed.evidence.split("\n", 1)[1]

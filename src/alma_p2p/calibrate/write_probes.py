@@ -23,7 +23,7 @@ from alma_p2p.calibrate.probing import (
     status_and_codes,
     unexpected,
 )
-from alma_p2p.facts import Fact
+from alma_p2p.facts import UNEXPECTED, Fact
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.writes import WriteSession
@@ -39,6 +39,7 @@ WRITE_FACTS = (
     "lending.owner_not_rs_library_code",
     "borrowing.pickup_other_library",
     "borrowing.owner_without_rs_library",
+    "borrowing.requester_form",  # last: reads back a borrowing request made before it
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -546,3 +547,33 @@ def _owner_without_rs_library(p: Probing, fact: Fact) -> Answer:
         last = (response, shown)
     assert last is not None
     return Seen(fact.assumed, evidence(*last))
+
+
+@probe("borrowing.requester_form")
+def _requester_form(p: Probing, fact: Fact) -> Answer:
+    """A borrowing request an earlier probe of this calibration created, read back before
+    its cancellation: the requester as {"value": primary id}, or null?"""
+    session = _session(p)
+    made = next(
+        (c for c in session.created if c.kind == "borrowing" and c.request_id and not c.refused),
+        None,
+    )
+    if made is None or made.request_id is None:
+        return NotAsked("no borrowing request was created by this calibration to read back")
+    user_id, request_id = made.owner, made.request_id
+    response = p.answer_of(lambda: p.client.borrowing_request(user_id, request_id))
+    if response is None or not response.is_success:
+        raise ProbeFailed("the borrowing request could not be read back")
+    payload = json_or_none(response)
+    if not isinstance(payload, dict):
+        return unexpected(response, "not a JSON object")
+    requester = payload.get("requester")
+    shown = {"requester": requester}
+    shows = evidence(response, shown).replace(request_id, "<request id>")
+    shows = shows.replace(user_id, "<test patron>")
+    if requester is None or requester == {}:
+        return Seen(alternative(fact, 0), shows)
+    if isinstance(requester, dict) and requester.get("value") == user_id:
+        return Seen(fact.assumed, shows)
+    seen = "requester of another form" if isinstance(requester, dict) else type(requester).__name__
+    return Seen(UNEXPECTED, shows, seen=seen)
