@@ -318,8 +318,11 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
     # not held, all on loan (auto-reject timing), a made-up title (task list), the held
-    # all-on-loan title again (locate by title)
-    assert [r.method for r in app.request_log].count("POST") == 4
+    # all-on-loan title again (locate by title), and two borrowing requests of its test
+    # patron without an RS library (borrowing.owner_without_rs_library, single library)
+    assert [r.method for r in app.request_log].count("POST") == 6
+    alone = load_calibrated(outcome.path).facts["borrowing.owner_without_rs_library"]  # type: ignore[union-attr]
+    assert alone.value == load_register().fact("borrowing.owner_without_rs_library").assumed
     by_title = load_calibrated(outcome.path).facts["lending.locate_by_title"]  # type: ignore[union-attr]
     assert by_title.status == "calibrated", by_title
     assert by_title.value == load_register().fact("lending.locate_by_title").assumed
