@@ -120,13 +120,17 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
         # a made-up title, for borrowing.no_partner_holds_outcome
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # a lending request owned by LAW, not an RS library (lending.owner_not_rs_library_code)
+        "/almaws/v1/partners/DEMO_LENDER/lending-requests",
+        # owned by the patron's library, picked up at the other (borrowing.pickup_other_library)
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
-    assert len(deleted) == 3
+    assert len(deleted) == 4
     assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
-    assert deleted[1].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
-    assert deleted[2].startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
+    for path in deleted[1:]:
+        assert path.startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")
     sent = got["borrowing.no_partner_holds_outcome"]
     assert sent.value == register.fact("borrowing.no_partner_holds_outcome").assumed
     assert sent.evidence is not None
@@ -173,6 +177,9 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "borrowing.temp_bib_suppressed",
         "analytics.rs_terms_of_use",
         "gateway.unsupported_method_answer",
+        "lending.owner_not_rs_library_code",
+        "borrowing.pickup_other_library",
+        "borrowing.requester_form",
     ):
         entry = got[fact_id]
         assert entry.status == "calibrated", (fact_id, entry)
@@ -314,9 +321,18 @@ def test_lending_write_probe_records_the_not_held_outcome(tmp_path, profiles, mo
     assert timing.value == load_register().fact("lending.auto_reject_timing").assumed
     assert timing.evidence is not None
     assert '"value": "REJECTED"' in timing.evidence
-    # not held, all on loan (auto-reject timing), a made-up title (task list)
+    # not held, all on loan (auto-reject timing), a made-up title (task list), the held
+    # all-on-loan title again (locate by title), and two borrowing requests of its test
+    # patron without an RS library (borrowing.owner_without_rs_library, single library)
     posts = [r for r in app.request_log if r.method == "POST" and not r.path.endswith("/test")]
-    assert len(posts) == 3
+    assert len(posts) == 6
+    alone = load_calibrated(outcome.path).facts["borrowing.owner_without_rs_library"]  # type: ignore[union-attr]
+    assert alone.value == load_register().fact("borrowing.owner_without_rs_library").assumed
+    by_title = load_calibrated(outcome.path).facts["lending.locate_by_title"]  # type: ignore[union-attr]
+    assert by_title.status == "calibrated", by_title
+    assert by_title.value == load_register().fact("lending.locate_by_title").assumed
+    assert by_title.evidence is not None
+    assert '"mms_id": "99' in by_title.evidence
     listing = load_calibrated(outcome.path).facts["lending.task_list_includes_completed"]  # type: ignore[union-attr]
     assert listing.value == load_register().fact("lending.task_list_includes_completed").assumed
     assert listing.evidence is not None
@@ -817,3 +833,84 @@ def test_a_key_that_may_not_write_in_users_does_not_ask_the_unsupported_method(
     assert entry.why is not None
     assert "may not write in Users" in entry.why
     assert "PATCH" not in {r.method for r in app.request_log}
+
+
+def test_a_lender_whose_locate_does_not_match_by_title_is_recorded_as_such(
+    tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.locate_by_title": "identifier"}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch, "demo-lender", LENDER)
+    entry = outcome.calibrated.facts["lending.locate_by_title"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("lending.locate_by_title", 0)
+    assert entry.evidence is not None
+    assert '"status": "LOCATE_FAILED"' in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+@pytest.mark.parametrize(("word", "index"), [("401608", 0), ("accepted", 1)])
+def test_a_lending_owner_that_is_not_an_rs_library_is_recorded_as_alma_answers(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"lending.owner_not_rs_library_code": word}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["lending.owner_not_rs_library_code"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("lending.owner_not_rs_library_code", index)
+    assert entry.evidence is not None
+    assert entry.evidence.startswith(
+        "POST https://alma.invalid/almaws/v1/partners/DEMO_LENDER/lending-requests"
+    )
+
+
+@pytest.mark.parametrize(("word", "index"), [("owner_is_pickup", 0), ("refused", 1)])
+def test_a_pickup_at_another_rs_library_is_recorded_as_alma_answers(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"borrowing.pickup_other_library": word}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["borrowing.pickup_other_library"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("borrowing.pickup_other_library", index)
+    assert entry.evidence is not None
+    assert "/users/P2P-TEST-WIN-01/resource-sharing-requests" in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+@pytest.mark.parametrize(
+    ("word", "index"), [("only_library", None), ("refused", 1), ("owner_refused", 2)]
+)
+def test_a_patron_without_rs_library_at_a_single_library_institution_is_recorded(
+    word, index, tmp_path, profiles, monkeypatch
+):
+    world = demo_world()
+    world["facts"] = {"borrowing.owner_without_rs_library": word}
+    _, outcome, said = run(world, tmp_path, profiles, monkeypatch, "demo-college", "01DEMO_COLLEGE")
+    entry = outcome.calibrated.facts["borrowing.owner_without_rs_library"]
+    assert entry.status == "calibrated", entry
+    fact = load_register().fact("borrowing.owner_without_rs_library")
+    assert entry.value == (fact.assumed if index is None else _alternative(fact.id, index))
+    assert entry.evidence is not None
+    assert "/users/P2P-TEST-COL-01/resource-sharing-requests" in entry.evidence
+    assert not [line for line in said if "LEFT IN ALMA" in line]
+
+
+def test_a_borrowing_request_without_requester_is_recorded_as_null(tmp_path, profiles, monkeypatch):
+    world = demo_world()
+    world["facts"] = {"borrowing.requester_form": "null"}
+    _, outcome, _ = run(world, tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts["borrowing.requester_form"]
+    assert entry.status == "calibrated", entry
+    assert entry.value == _alternative("borrowing.requester_form", 0)
+    assert entry.evidence is not None
+    assert '"requester": null' in entry.evidence
+    # The assumed form shows the test patron by a placeholder, not by their id.
+    _, again, _ = run(demo_world(), tmp_path, profiles, monkeypatch)
+    assumed = again.calibrated.facts["borrowing.requester_form"]
+    assert assumed.value == load_register().fact("borrowing.requester_form").assumed
+    assert assumed.evidence is not None
+    assert '"value": "<test patron>"' in assumed.evidence
+    assert "P2P-TEST" not in assumed.evidence.split("\n", 1)[1]
