@@ -89,21 +89,27 @@ def add_spent(config: pytest.Config, name: str, client: AlmaClient) -> None:
     clients_of(config).spent[name] = mine
 
 
+def run_client(config: pytest.Config, settings: Settings, profile: Profile) -> AlmaClient:
+    """A client for an institution as this run's mode wants it: one that answers from the
+    cassettes in replay (the canonical host, no key, no waits), else ``live_client``; a
+    configuration error fails the scenario with the institution's name."""
+    try:
+        if settings.mode == "replay":
+            return AlmaClient(
+                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
+            )
+        return live_client(config, profile)
+    except AlmaConfigError as exc:
+        pytest.fail(f"{profile.name}: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def alma_client(
     pytestconfig: pytest.Config, alma_settings: Settings, alma_institution: Profile
 ) -> Iterator[AlmaClient]:
     """One client per institution for the whole run (its GET cache spans the session)."""
     name = alma_institution.name
-    try:
-        if alma_settings.mode == "replay":
-            client = AlmaClient(
-                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
-            )
-        else:
-            client = live_client(pytestconfig, alma_institution)
-    except AlmaConfigError as exc:
-        pytest.fail(f"{name}: {exc}", pytrace=False)
+    client = run_client(pytestconfig, alma_settings, alma_institution)
     clients = clients_of(pytestconfig)
     clients.open[name] = client
     clients.gates[name] = guarded(client)

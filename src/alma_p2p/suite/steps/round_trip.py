@@ -16,16 +16,15 @@ from typing import TypeVar, cast
 import pytest
 from pytest_bdd import given, then, when
 
-from alma_p2p.alma import AlmaClient, AlmaConfigError, AlmaError
+from alma_p2p.alma import AlmaClient, AlmaError
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.facts import Facts, institution_facts
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.payloads import TestData
-from alma_p2p.plugin.clients import add_spent, live_client
+from alma_p2p.plugin.clients import add_spent, run_client
 from alma_p2p.plugin.writes import WRITES, settle
 from alma_p2p.polling import DeadlineExceeded, poll
 from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles
-from alma_p2p.recording import REPLAY_BASE_URL
 from alma_p2p.settings import Settings
 from alma_p2p.suite.steps.borrowing import (
     REQUEST_SENT_CODE,
@@ -105,15 +104,7 @@ def round_trip_lender(
             "profile, and the pick-from-shelf list is read per desk",
             pytrace=False,
         )
-    try:
-        if alma_settings.mode == "replay":
-            client = AlmaClient(
-                base_url=REPLAY_BASE_URL, api_key="replay", backoff=0, rate_per_second=None
-            )
-        else:
-            client = live_client(pytestconfig, lender)
-    except AlmaConfigError as exc:
-        pytest.fail(f"{trip.lender}: {exc}", pytrace=False)
+    client = run_client(pytestconfig, alma_settings, lender)
     guarded(client)  # the lender is only read
     try:
         with client:
