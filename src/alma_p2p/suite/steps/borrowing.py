@@ -84,7 +84,11 @@ def _request(
     title: Title,
     pickup: str,
     owner: str | None = None,
+    *,
+    override_blocks: bool = False,
 ) -> Attempt:
+    """The patron's request as created (``override_blocks``: as staff placing it over the
+    patron's blocks would), or Alma's refusal."""
     attempt = Attempt(who, user_id, test_data.external_id(), pickup=pickup)
     body = payloads.borrowing_request(
         title=title.title,
@@ -95,7 +99,9 @@ def _request(
         owner=owner,
     )
     try:
-        attempt.request = writes.create_borrowing_request(user_id, body)
+        attempt.request = writes.create_borrowing_request(
+            user_id, body, override_blocks=override_blocks
+        )
     except AlmaAPIError as exc:
         if not exc.refusal:
             raise  # Alma busy or failing: the harness's error verdict, not a refusal

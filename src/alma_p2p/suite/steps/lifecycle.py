@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from alma_p2p import payloads
 from alma_p2p.alma import AlmaAPIError, AlmaClient
 from alma_p2p.guide import BY_ID
 from alma_p2p.outcomes import broken_premise, cannot_tell
@@ -113,40 +112,16 @@ def _(
     home = _home_library(alma, alma_institution, user_id)
     owner = home if alma_institution.multi_library else None
     elsewhere = _pickup_elsewhere(alma_institution, home)
-    attempt = _override(alma_writes, alma_test_data, who, user_id, title, elsewhere, owner)
+    attempt = _request(
+        alma_writes, alma_test_data, who, user_id, title, elsewhere, owner, override_blocks=True
+    )
     codes = set(attempt.error.codes) if attempt.error is not None else set()
     if elsewhere != home and attempt.error is not None and not OWNER_REFUSALS & codes:
         # UNVERIFIED(borrowing.pickup_other_library): Alma may refuse a pickup at another
         # library than the owner; the blocks are what this scenario is about.
-        attempt = _override(alma_writes, alma_test_data, who, user_id, title, home, owner)
-    return attempt
-
-
-def _override(
-    writes: WriteSession,
-    test_data: TestData,
-    who: str,
-    user_id: str,
-    title: Title,
-    pickup: str,
-    owner: str | None,
-) -> Attempt:
-    """The patron's request created with override_blocks=true, or Alma's refusal."""
-    attempt = Attempt(who, user_id, test_data.external_id(), pickup=pickup)
-    body = payloads.borrowing_request(
-        title=title.title,
-        author=title.author,
-        isbn=title.isbn,
-        external_id=attempt.external_id,
-        pickup_library=pickup,
-        owner=owner,
-    )
-    try:
-        attempt.request = writes.create_borrowing_request(user_id, body, override_blocks=True)
-    except AlmaAPIError as exc:
-        if not exc.refusal:
-            raise
-        attempt.error = exc
+        attempt = _request(
+            alma_writes, alma_test_data, who, user_id, title, home, owner, override_blocks=True
+        )
     return attempt
 
 

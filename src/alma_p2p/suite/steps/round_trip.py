@@ -16,7 +16,7 @@ from typing import TypeVar, cast
 import pytest
 from pytest_bdd import given, then, when
 
-from alma_p2p.alma import AlmaClient, AlmaError
+from alma_p2p.alma import AlmaAPIError, AlmaClient, AlmaError
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.facts import Facts, institution_facts
 from alma_p2p.outcomes import cannot_tell
@@ -332,7 +332,9 @@ def _(
     )
     try:
         desks = {d.code for d in lender.alma.circ_desks(lender.library)}
-    except AlmaError as exc:
+    except AlmaAPIError as exc:
+        if not exc.refusal:  # Alma busy or failing: the error verdict, never a finding
+            raise
         cannot_tell(f"{missing}, and {lender.library}'s circulation desks could not be read: {exc}")
     if lender.desk not in desks:
         pytest.fail(
