@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from alma_p2p import polling
 from alma_p2p.alma import (
     AlmaAPIError,
     AlmaBadRequest,
@@ -31,6 +32,7 @@ from alma_p2p.alma.errors import AlmaWriteRefused
 from alma_p2p.alma.http import _RetryAfterWait
 from alma_p2p.ledger import Ledger
 from alma_p2p.writes import WriteSession, guarded
+from tests.suite_runner import VirtualClock
 
 KEY = "l7xxCANARY0123456789"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -430,13 +432,21 @@ def test_retry_after_is_honoured():
     assert _RetryAfterWait(0)(State()) == 0.0  # type: ignore[arg-type]
 
 
-def test_throttle_spaces_calls():
-    rec = Recorder(lambda r: httpx.Response(200, json={}))
+def test_throttle_spaces_calls_on_the_harness_clock(monkeypatch: pytest.MonkeyPatch):
+    # The throttle waits on polling.CLOCK: on a virtual clock no wall time passes, and what
+    # it waited is exact. 25 calls at 20 per second: 20 fit the first second, 5 the next.
+    clock = VirtualClock()
+    monkeypatch.setattr(polling, "CLOCK", clock)
+    sent: list[float] = []
+    rec = Recorder(lambda r: sent.append(clock.now) or httpx.Response(200, json={}))
     alma = client(rec, rate_per_second=20)
-    started = time.monotonic()
     for _ in range(25):
         alma.get_json("/conf/general", cache=False)
-    assert time.monotonic() - started >= 0.2  # 25 calls cannot fit in one 20-per-second window
+    assert len(sent) == 25
+    assert sent[19] < 1.0 <= sent[20]  # the 21st waits for the first to leave the window
+    assert max(sent) < 1.2
+    windows = [sum(1 for t in sent if start <= t < start + 1.0) for start in sent]
+    assert max(windows) <= 20  # never more than 20 in any one second
 
 
 # -- cache, quota, writes ---------------------------------------------------------
