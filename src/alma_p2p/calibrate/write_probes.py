@@ -5,6 +5,7 @@ registers itself in ``PROBES`` on import."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from alma_p2p import payloads
@@ -28,6 +29,7 @@ from alma_p2p.facts import UNEXPECTED, Fact
 from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
+from alma_p2p.profile import PartnerHeldTitle
 from alma_p2p.writes import WriteSession
 
 WRITE_FACTS = (
@@ -647,6 +649,47 @@ def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | 
     return None
 
 
+def _request_held_title(
+    p: Probing, session: WriteSession, user_id: str, held: PartnerHeldTitle
+) -> RsRequest | NotAsked:
+    """The first test patron's request for the partner-held title, for their own library
+    (a single library's patron without an RS library may have to name it:
+    UNVERIFIED(borrowing.owner_without_rs_library)); or why there is none."""
+    try:
+        libraries = p.client.user(user_id).rs_library_codes
+    except AlmaError as exc:
+        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
+    home = libraries[0] if libraries else p.profile.rs_library_codes[0]
+    data = _test_data(p, "send_on_after_locate")
+    refused = ""
+    for owner in (home,) if libraries else (None, home):
+        body = payloads.borrowing_request(
+            title=held.title,
+            isbn=held.isbn,
+            external_id=data.external_id(),
+            pickup_library=home,
+            owner=owner,
+        )
+        try:
+            return session.create_borrowing_request(user_id, body)
+        except AlmaAPIError as exc:
+            if not exc.refusal:
+                raise ProbeFailed(f"the borrowing request: {exc}") from exc
+            if "401604" in exc.codes:
+                return NotAsked(
+                    f"the institution itself holds '{held.title}' (401604), so Alma sends it "
+                    "to no partner: name a title only a partner holds in "
+                    "borrowing.partner_held_title"
+                )
+            refused = status_and_codes(p._last[-1]) if p._last else str(exc)
+            if owner is None and {"401768", "401607"} & set(exc.codes):
+                continue  # refused without owner: name the one library
+        except AlmaError as exc:
+            raise ProbeFailed(f"the borrowing request: {exc}") from exc
+        break
+    return NotAsked(f"the request was refused ({refused}): nothing was sent on to watch")
+
+
 @probe("borrowing.send_on_after_locate")
 def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
     """The "sent on its own" scenario's request (its title a rota partner holds, by the
@@ -663,46 +706,10 @@ def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
             "patron (test_patrons)"
         )
     user_id = p.profile.test_patrons[0].primary_id
-    try:
-        libraries = p.client.user(user_id).rs_library_codes
-    except AlmaError as exc:
-        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
-    home = libraries[0] if libraries else p.profile.rs_library_codes[0]
     session = _session(p)
-    data = _test_data(p, "send_on_after_locate")
-    # Without an RS library of their own (a single-library institution), the patron's
-    # request may have to name the one library (UNVERIFIED(borrowing.owner_without_rs_library)).
-    created = response = None
-    for owner in (home,) if libraries else (None, home):
-        body = payloads.borrowing_request(
-            title=held.title,
-            isbn=held.isbn,
-            external_id=data.external_id(),
-            pickup_library=home,
-            owner=owner,
-        )
-        try:
-            created = session.create_borrowing_request(user_id, body)
-            break
-        except AlmaAPIError as exc:
-            if not exc.refusal:
-                raise ProbeFailed(f"the borrowing request: {exc}") from exc
-            response = p._last[-1] if p._last else None
-            if owner is None and {"401768", "401607"} & set(exc.codes):
-                continue
-            if "401604" in exc.codes:
-                return NotAsked(
-                    f"the institution itself holds '{held.title}' (401604), so Alma sends it "
-                    "to no partner: name a title only a partner holds in "
-                    "borrowing.partner_held_title"
-                )
-            return NotAsked(
-                f"the request was refused ({status_and_codes(response) if response else exc}): "
-                "nothing was sent on to watch"
-            )
-        except AlmaError as exc:
-            raise ProbeFailed(f"the borrowing request: {exc}") from exc
-    assert created is not None
+    created = _request_held_title(p, session, user_id, held)
+    if isinstance(created, NotAsked):
+        return created
     request_id = created.request_id or ""
     steps = [_step(created)]
 
@@ -734,21 +741,36 @@ def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
     last = p._last[-1] if p._last else None
     if last is None:
         raise ProbeFailed("no answer to show")
-    status, desc = ended.status.value or "", ended.status.desc
     shown = {"held by (profile)": held.partner, "statuses": steps}
     # The request id differs on every calibration; the file must not.
     shows = evidence(last, shown).replace(request_id, "<request id>")
+    return _sending_order(p, session, fact, ended, held, steps, shows)
+
+
+def _sending_order(
+    p: Probing,
+    session: WriteSession,
+    fact: Fact,
+    ended: RsRequest,
+    held: PartnerHeldTitle,
+    steps: list[str],
+    shows: str,
+) -> Answer:
+    """The alternative the held title's statuses (``steps``, shown by ``shows``) match,
+    and, when it was sent, how the no-partner probe's request ended."""
+    status, desc, sequence = ended.status.value or "", ended.status.desc, " → ".join(steps)
     if _cancelled(status, desc):
         return Seen(alternative(fact, 1), shows)
     if status == "LOCATE_FAILED":
         return NotAsked(
             f"the request for '{held.title}', which the profile says {held.partner} holds, "
-            f"ended LOCATE_FAILED ({' → '.join(steps)}): Alma built no rota, so how a request "
-            "is sent on cannot be seen; check borrowing.partner_held_title and the rota"
+            f"ended LOCATE_FAILED ({sequence}): Alma built no rota, so how a request is sent "
+            "on cannot be seen; check borrowing.partner_held_title and the rota"
         )
     if not _sent_on(status, desc):
-        return unexpected(last, " → ".join(steps), shown)
-    value = fact.assumed if READY not in {s.split(" ")[0] for s in steps} else alternative(fact, 0)
+        return Seen(UNEXPECTED, shows, seen=sequence)
+    ready = any(step.split(" ")[0] == READY for step in steps)
+    value = alternative(fact, 0) if ready else fact.assumed
     no_partner = _no_partner_outcome(p, session)
     if no_partner is not None:
         how, more = no_partner
@@ -816,10 +838,9 @@ def _excluded_group_refused(p: Probing, fact: Fact) -> Answer:
         if request_id:
             # At once, not when the session closes: it must not go out to a partner. The
             # session's cleanup then finds it gone.
-            try:
+            # (Failing, the session's cleanup tries again, and reports it if it stays.)
+            with contextlib.suppress(AlmaError):
                 p.client.cancel_borrowing_request(patron, request_id)
-            except AlmaError:
-                pass  # the session's cleanup tries again, and reports it if it stays
         return NotAsked(
             f"Alma created the request of the {excluded.user_group} test patron (removed at "
             "once): either the Borrowing Resource Sharing rules let "
