@@ -241,6 +241,9 @@ NOT_RECORDED = {
     ("code_table.row_key", "single"),
     ("jobs.name_not_localized", "localized"),
     ("lending.auto_reject_timing", "by_job"),
+    # A request Alma creates for the excluded patron is removed at once and the fact stays
+    # assumed: it cannot tell an API that ignores the Borrowing RS rules from rules that let
+    # the group borrow (only a refusal is recorded, with its code).
     ("borrowing.excluded_group_refused", "created"),
 }
 

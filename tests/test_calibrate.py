@@ -121,14 +121,18 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
         # a made-up title, for borrowing.no_partner_holds_outcome
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # a title a partner holds, for borrowing.send_on_after_locate
+        "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
         # a lending request owned by LAW, not an RS library (lending.owner_not_rs_library_code)
         "/almaws/v1/partners/DEMO_LENDER/lending-requests",
         # owned by the patron's library, picked up at the other (borrowing.pickup_other_library)
         "/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests",
+        # the excluded patron's, refused (borrowing.excluded_group_refused)
+        "/almaws/v1/users/P2P-TEST-ALUM-01/resource-sharing-requests",
     ]
     # The requests Alma created were cancelled and removed.
     deleted = sorted(r.path for r in app.request_log if r.method == "DELETE")
-    assert len(deleted) == 4
+    assert len(deleted) == 5
     assert deleted[0].startswith("/almaws/v1/users/P2P-TEST-TC-01/resource-sharing-requests/")
     for path in deleted[1:]:
         assert path.startswith("/almaws/v1/users/P2P-TEST-WIN-01/resource-sharing-requests/")

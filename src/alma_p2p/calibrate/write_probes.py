@@ -1,13 +1,15 @@
 """The probes that write: test requests made with the profile's test data through a
 ledgered :class:`~alma_p2p.writes.WriteSession` (no-RS-library error, owner when omitted,
-not held, auto-reject timing). Each registers itself in ``PROBES`` on import."""
+not held, auto-reject timing, sending on after locate, the excluded user group, …). Each
+registers itself in ``PROBES`` on import."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from alma_p2p import payloads
-from alma_p2p.alma import AlmaError
+from alma_p2p.alma import AlmaAPIError, AlmaError
 from alma_p2p.alma.models import RsRequest
 from alma_p2p.calibrate.probing import (
     Answer,
@@ -24,8 +26,10 @@ from alma_p2p.calibrate.probing import (
     unexpected,
 )
 from alma_p2p.facts import UNEXPECTED, Fact
+from alma_p2p.guide import BY_ID
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
+from alma_p2p.profile import PartnerHeldTitle
 from alma_p2p.writes import WriteSession
 
 WRITE_FACTS = (
@@ -35,11 +39,15 @@ WRITE_FACTS = (
     "lending.auto_reject_timing",
     "lending.task_list_includes_completed",
     "borrowing.no_partner_holds_outcome",
+    # after no_partner_holds_outcome: reads back that probe's request for a made-up title
+    "borrowing.send_on_after_locate",
     "lending.locate_by_title",
     "lending.owner_not_rs_library_code",
     "borrowing.pickup_other_library",
     "borrowing.owner_without_rs_library",
-    "borrowing.requester_form",  # last: reads back a borrowing request made before it
+    "borrowing.requester_form",  # reads back a borrowing request made before it
+    # after requester_form: a request it creates is removed at once, not read back
+    "borrowing.excluded_group_refused",
 )
 REJECT_WINDOW = 60.0  # seconds the auto-reject probe follows a request, as the suite does
 POLL_INTERVAL = 2.0
@@ -577,3 +585,279 @@ def _requester_form(p: Probing, fact: Fact) -> Answer:
         return Seen(fact.assumed, shows)
     seen = "requester of another form" if isinstance(requester, dict) else type(requester).__name__
     return Seen(UNEXPECTED, shows, seen=seen)
+
+
+# -- sending on after locate --------------------------------------------------------------
+
+READY = "READY_TO_SEND"
+# Refusals of a borrowing request that name the patron's library or the request itself,
+# not who may borrow: such a refusal shows nothing about the Borrowing RS rules.
+NOT_ABOUT_THE_GROUP = {
+    "401768": "the patron has no resource sharing library",
+    "401607": "the resource sharing library (owner) is missing",
+    "401608": "the owner is not one of the patron's resource sharing libraries",
+    "402039": "the RS library has no borrowing Default Location",
+    "401664": "a mandatory field is missing",
+    "40166411": "a field is invalid",
+    "402362": "the patron already has this request",
+    "401604": "the institution holds the title",
+}
+
+
+def _step(request: RsRequest) -> str:
+    """One status of a request as the sequence shows it: the code, and the partner."""
+    status = request.status.value or "no status"
+    return f"{status} ({request.partner.value})" if request.partner.value else status
+
+
+def _no_partner_request(p: Probing, session: WriteSession) -> tuple[str, str] | None:
+    """The (user, request id) of the request for a made-up title that the
+    borrowing.no_partner_holds_outcome probe of this calibration created, if it did."""
+    external_id = _test_data(p, "no_partner_holds").external_id()  # that probe's first id
+    made = next(
+        (
+            c
+            for c in session.created
+            if c.kind == "borrowing" and c.external_id == external_id and not c.refused
+        ),
+        None,
+    )
+    if made is None or made.request_id is None:
+        return None
+    return made.owner, made.request_id
+
+
+def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | None:
+    """How the request for a title no partner holds ended, read back: ("cancelled" or
+    "locate_failed", its evidence); None when it went out to a partner, or there is none."""
+    found = _no_partner_request(p, session)
+    if found is None:
+        return None
+    user_id, request_id = found
+    response = p.answer_of(lambda: p.client.borrowing_request(user_id, request_id))
+    payload = json_or_none(response) if response is not None else None
+    if response is None or not response.is_success or not isinstance(payload, dict):
+        return None
+    status = payload.get("status") or {}
+    value, desc = str(status.get("value") or ""), status.get("desc")
+    shown = {"a made-up title, which no partner holds": {"status": status}}
+    shows = evidence(response, shown).replace(request_id, "<request id>")
+    if _cancelled(value, desc):
+        return "cancelled", shows
+    if value == "LOCATE_FAILED":
+        return "locate_failed", shows
+    return None
+
+
+def _request_held_title(
+    p: Probing, session: WriteSession, user_id: str, held: PartnerHeldTitle
+) -> RsRequest | NotAsked:
+    """The first test patron's request for the partner-held title, for their own library
+    (a single library's patron without an RS library may have to name it:
+    UNVERIFIED(borrowing.owner_without_rs_library)); or why there is none."""
+    try:
+        libraries = p.client.user(user_id).rs_library_codes
+    except AlmaError as exc:
+        raise ProbeFailed(f"test patron {user_id} could not be read: {exc}") from exc
+    home = libraries[0] if libraries else p.profile.rs_library_codes[0]
+    data = _test_data(p, "send_on_after_locate")
+    refused = ""
+    for owner in (home,) if libraries else (None, home):
+        body = payloads.borrowing_request(
+            title=held.title,
+            isbn=held.isbn,
+            external_id=data.external_id(),
+            pickup_library=home,
+            owner=owner,
+        )
+        try:
+            return session.create_borrowing_request(user_id, body)
+        except AlmaAPIError as exc:
+            if not exc.refusal:
+                raise ProbeFailed(f"the borrowing request: {exc}") from exc
+            if "401604" in exc.codes:
+                return NotAsked(
+                    f"the institution itself holds '{held.title}' (401604), so Alma sends it "
+                    "to no partner: name a title only a partner holds in "
+                    "borrowing.partner_held_title"
+                )
+            refused = status_and_codes(p._last[-1]) if p._last else str(exc)
+            if owner is None and {"401768", "401607"} & set(exc.codes):
+                continue  # refused without owner: name the one library
+        except AlmaError as exc:
+            raise ProbeFailed(f"the borrowing request: {exc}") from exc
+        break
+    return NotAsked(f"the request was refused ({refused}): nothing was sent on to watch")
+
+
+@probe("borrowing.send_on_after_locate")
+def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
+    """The "sent on its own" scenario's request (its title a rota partner holds, by the
+    first test patron for their own library), followed for a minute: each status and
+    partner. Sent at once, "Ready to be sent" then sent, or cancelled. The way a request
+    no partner can supply ends is read from borrowing.no_partner_holds_outcome's request
+    (a made-up title), read back, not asked again: cancelled there is the third
+    alternative; where Alma sent that one too, it cannot be seen."""
+    borrowing = p.profile.borrowing
+    held = borrowing.partner_held_title if borrowing else None
+    if held is None or not p.profile.test_patrons:
+        return NotAsked(
+            "needs borrowing.partner_held_title (a title a rota partner holds) and a test "
+            "patron (test_patrons)"
+        )
+    user_id = p.profile.test_patrons[0].primary_id
+    session = _session(p)
+    created = _request_held_title(p, session, user_id, held)
+    if isinstance(created, NotAsked):
+        return created
+    request_id = created.request_id or ""
+    steps = [_step(created)]
+
+    def read() -> RsRequest:
+        request = p.client.borrowing_request(user_id, request_id)
+        if steps[-1] != _step(request):
+            steps.append(_step(request))
+        return request
+
+    try:
+        ended = poll(
+            read,
+            lambda r: r.status.value not in LOCATING and r.status.value != READY,
+            what="sending on",
+            deadline=REJECT_WINDOW,
+            interval=POLL_INTERVAL,
+        )
+    except DeadlineExceeded as exc:
+        still = exc.last.status.value if isinstance(exc.last, RsRequest) else None
+        if still == READY:
+            return NotAsked(
+                f"'Ready to be sent' for {REJECT_WINDOW:g} s ({' → '.join(steps)}): no "
+                "Sending Borrowing Request Rule sends it, or Alma sends it later than the "
+                "probe waits; this probe cannot tell which"
+            )
+        return NotAsked(f"still {still or 'without status'} after {REJECT_WINDOW:g} s")
+    except AlmaError as exc:
+        raise ProbeFailed(f"the borrowing request could not be read back: {exc}") from exc
+    last = p._last[-1] if p._last else None
+    if last is None:
+        raise ProbeFailed("no answer to show")
+    shown = {"held by (profile)": held.partner, "statuses": steps}
+    # The request id differs on every calibration; the file must not.
+    shows = evidence(last, shown).replace(request_id, "<request id>")
+    return _sending_order(p, session, fact, ended, held, steps, shows)
+
+
+def _sending_order(
+    p: Probing,
+    session: WriteSession,
+    fact: Fact,
+    ended: RsRequest,
+    held: PartnerHeldTitle,
+    steps: list[str],
+    shows: str,
+) -> Answer:
+    """The alternative the held title's statuses (``steps``, shown by ``shows``) match,
+    and, when it was sent, how the no-partner probe's request ended."""
+    status, desc, sequence = ended.status.value or "", ended.status.desc, " → ".join(steps)
+    if _cancelled(status, desc):
+        return Seen(alternative(fact, 1), shows)
+    if status == "LOCATE_FAILED":
+        return NotAsked(
+            f"the request for '{held.title}', which the profile says {held.partner} holds, "
+            f"ended LOCATE_FAILED ({sequence}): Alma built no rota, so how a request is sent "
+            "on cannot be seen; check borrowing.partner_held_title and the rota"
+        )
+    if not _sent_on(status, desc):
+        return Seen(UNEXPECTED, shows, seen=sequence)
+    ready = any(step.split(" ")[0] == READY for step in steps)
+    value = alternative(fact, 0) if ready else fact.assumed
+    no_partner = _no_partner_outcome(p, session)
+    if no_partner is not None:
+        how, more = no_partner
+        shows = f"{shows}\n\n{more}"
+        if how == "cancelled":
+            return Seen(alternative(fact, 1), shows)
+    return Seen(value, shows)
+
+
+# -- who may borrow -----------------------------------------------------------------------
+
+FU_RULES = BY_ID["fulfillment_unit_rules"]
+TERMS = BY_ID["terms_of_use"]
+
+
+@probe("borrowing.excluded_group_refused")
+def _excluded_group_refused(p: Probing, fact: Fact) -> Answer:
+    """The who-may-borrow scenario's request: the profile's excluded patron asks for a
+    made-up title. Refused: the code is recorded. Created: removed at once, and not
+    recorded, since a created request cannot tell an API that ignores the Borrowing RS
+    rules from rules that let the group borrow."""
+    borrowing = p.profile.borrowing
+    excluded = borrowing.excluded_patron if borrowing else None
+    where = "borrowing.excluded_patron in profile.yaml"
+    if excluded is None:
+        return NotAsked(
+            "set borrowing.excluded_patron (patron, user_group, error) in profile.yaml to a "
+            "test patron of a user group the Borrowing Resource Sharing rules do not let borrow"
+        )
+    try:
+        user = p.client.user(excluded.patron)
+    except AlmaAPIError as exc:
+        if exc.refusal and "401861" in exc.codes:  # "User with identifier X was not found"
+            return NotAsked(
+                f"the excluded test patron does not exist in Alma: create them with user "
+                f"group {excluded.user_group}, or correct {where}"
+            )
+        raise ProbeFailed(f"the excluded test patron could not be read: {exc}") from exc
+    except AlmaError as exc:
+        raise ProbeFailed(f"the excluded test patron could not be read: {exc}") from exc
+    group = user.user_group.value
+    if group != excluded.user_group:
+        return NotAsked(
+            f"the excluded test patron is in user group {group or 'none'}, not "
+            f"{excluded.user_group}: put them back in it, or correct {where}"
+        )
+    session = _session(p)
+    data = _test_data(p, "excluded_group")
+    title, author = data.unheld_title()
+    # As the scenario asks: picked up at the first RS library, owned by the patron's own.
+    owner = (user.rs_library_codes or (None,))[0] if p.profile.multi_library else None
+    body = payloads.borrowing_request(
+        title=title,
+        author=author,
+        external_id=data.external_id(),
+        pickup_library=p.profile.rs_library_codes[0],
+        owner=owner,
+    )
+    patron = excluded.patron
+    response = p.answer_of(lambda: session.create_borrowing_request(patron, body))
+    if response is None:
+        raise ProbeFailed("the borrowing request got no answer")
+    if response.is_success:
+        request_id = str((json_or_none(response) or {}).get("request_id") or "")
+        if request_id:
+            # At once, not when the session closes: it must not go out to a partner. The
+            # session's cleanup then finds it gone.
+            # (Failing, the session's cleanup tries again, and reports it if it stays.)
+            with contextlib.suppress(AlmaError):
+                p.client.cancel_borrowing_request(patron, request_id)
+        return NotAsked(
+            f"Alma created the request of the {excluded.user_group} test patron (removed at "
+            "once): either the Borrowing Resource Sharing rules let "
+            f"{excluded.user_group} borrow, or the API does not apply them, and a created "
+            f"request cannot tell which. Check in Alma: {FU_RULES.menu} (the RS fulfillment "
+            f"unit's Borrowing Resource Sharing rule) and {TERMS.menu} (its terms of use); "
+            "or place the same request in Primo as this patron"
+        )
+    codes = error_codes(response)
+    other = [f"{c}: {NOT_ABOUT_THE_GROUP[c]}" for c in codes if c in NOT_ABOUT_THE_GROUP]
+    if other:
+        return NotAsked(
+            f"refused for another reason than the user group ({'; '.join(other)}): that "
+            "says nothing about who may borrow"
+        )
+    if not codes:
+        return unexpected(response, status_and_codes(response))
+    # The patron's id is test data, but not the file's to show: the request's path names it.
+    shows = evidence(response).replace(patron, "<excluded test patron>")
+    return Seen(fact.assumed, shows, seen=", ".join(codes))

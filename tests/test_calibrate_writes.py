@@ -1,0 +1,378 @@
+"""The write probes of ``alma-p2p calibrate`` for sending on after locate
+(``borrowing.send_on_after_locate``) and for the user group that may not borrow
+(``borrowing.excluded_group_refused``), against the stand-in playing each alternative.
+
+Each calibration runs on a virtual clock (tests/suite_runner), so a probe that follows a
+request for its minute costs no wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from alma_p2p.calibrate import calibrate
+from alma_p2p.facts import CALIBRATED_FILE, UNEXPECTED, CalibratedFact, load_register
+from alma_p2p.ledger import Ledger
+from alma_p2p.payloads import EXTERNAL_ID_PREFIX
+from alma_p2p.settings import api_key_variable, load_settings
+from alma_p2p.standin import StandinApp
+from alma_p2p.standin.rules import ENDED_LENDING
+from tests.calibrated import CODES, demo_profiles
+from tests.suite_runner import TransportWrapper, demo_world, institution, record_of, standin_app
+from tests.suite_runner import _virtual_time as virtual_time
+from tests.test_alternatives import Renaming
+from tests.test_canary import CANARIES, canary_world
+
+pytestmark = [pytest.mark.standin]
+
+SEND_ON = "borrowing.send_on_after_locate"
+EXCLUDED = "borrowing.excluded_group_refused"
+NO_PARTNER = "borrowing.no_partner_holds_outcome"
+UNIVERSITY, COLLEGE, LENDER = "01DEMO_STMARYS", "01DEMO_COLLEGE", "01DEMO_LENDER"
+ALUMNUS = "P2P-TEST-ALUM-01"  # demo-university's borrowing.excluded_patron
+REQUESTS = "/resource-sharing-requests"
+
+
+@dataclass
+class Calibration:
+    app: StandinApp
+    facts: dict[str, CalibratedFact]
+    said: list[str]
+    path: Path
+    ledger: Ledger
+    lent_before: set[str]
+
+
+def calibrate_in(
+    world: dict[str, Any],
+    tmp_path: Path,
+    name: str = "demo-university",
+    wrapper: TransportWrapper | None = None,
+) -> Calibration:
+    """Calibrate ``name`` against a fresh stand-in of ``world``; the profiles (and so the
+    facts file) and the ledger are kept in ``tmp_path`` from one call to the next."""
+    profiles = demo_profiles(tmp_path / "institutions")
+    app = standin_app(world)
+    key = str(institution(world, CODES[name])["api_keys"][0]["key"])
+    settings = load_settings(
+        mode="live",
+        institutions=(name,),
+        base_url="http://standin.invalid/almaws/v1",
+        rate=100,
+        profiles_dir=profiles,
+        ledger=tmp_path / "ledger.jsonl",
+        institution_keys={api_key_variable(name): SecretStr(key)},
+    )
+    lent_before = set(app._live[LENDER].lending)
+    said: list[str] = []
+    transport = (wrapper or (lambda t: t))(httpx.WSGITransport(app=app))
+    with virtual_time():
+        outcome = calibrate(name, settings=settings, transport=transport, say=said.append)
+    return Calibration(
+        app,
+        dict(outcome.calibrated.facts),
+        said,
+        outcome.path,
+        Ledger(tmp_path / "ledger.jsonl"),
+        lent_before,
+    )
+
+
+def playing(**facts: str) -> dict[str, Any]:
+    world = demo_world()
+    world["facts"] = {k.replace("__", "."): v for k, v in facts.items()}
+    return world
+
+
+def value(fact_id: str, switch: str) -> str:
+    fact = load_register().fact(fact_id)
+    if switch == fact.switch:
+        return fact.assumed
+    return next(a.value for a in fact.alternatives if a.switch == switch)
+
+
+def assert_nothing_left(run: Calibration) -> None:
+    """Nothing the calibration created is left in Alma, and the ledger owes nothing."""
+    assert not [line for line in run.said if "LEFT IN ALMA" in line], run.said
+    assert run.ledger.outstanding() == []
+    for live in run.app._live.values():
+        made = [
+            r for r in live.borrowing.values() if r["external_id"].startswith(EXTERNAL_ID_PREFIX)
+        ]
+        assert made == [], f"{live.institution.code} still holds {made}"
+    # What a sent request opened at the lender was cancelled with it.
+    lender = run.app._live[LENDER].lending
+    opened = {rid: r["status"]["value"] for rid, r in lender.items() if rid not in run.lent_before}
+    assert {rid: s for rid, s in opened.items() if s not in ENDED_LENDING} == {}
+
+
+def evidence_of(run: Calibration, fact_id: str) -> str:
+    entry = run.facts[fact_id]
+    assert entry.status == "calibrated", entry
+    assert entry.evidence is not None
+    return entry.evidence
+
+
+# -- borrowing.send_on_after_locate -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "patron"), [("demo-university", "WIN"), ("demo-college", "COL")])
+def test_the_assumed_world_records_a_request_sent_at_once(name, patron, tmp_path):
+    run = calibrate_in(demo_world(), tmp_path, name)
+    entry = run.facts[SEND_ON]
+    assert entry.value == value(SEND_ON, "at_once"), entry
+    shows = evidence_of(run, SEND_ON)
+    read = f"/users/P2P-TEST-{patron}-01{REQUESTS}/<request id> → 200"
+    assert shows.startswith("GET https://alma.invalid/almaws/v1" + read)
+    assert '"held by (profile)": "DEMO_LENDER"' in shows
+    assert '"LOCATE_IN_PROCESS",\n    "REQUEST_SENT (DEMO_LENDER)"' in shows
+    # The title the profile names as held by a partner, as the "sent on its own" scenario.
+    posts = [r for r in run.app.request_log if r.method == "POST" and r.path.endswith(REQUESTS)]
+    assert posts, "no borrowing request was created"
+    assert_nothing_left(run)
+
+
+def test_ready_to_be_sent_then_sent_is_the_first_alternative(tmp_path):
+    run = calibrate_in(playing(borrowing__send_on_after_locate="ready_first"), tmp_path)
+    assert run.facts[SEND_ON].value == value(SEND_ON, "ready_first")
+    shows = evidence_of(run, SEND_ON)
+    assert '"READY_TO_SEND (DEMO_LENDER)",\n    "REQUEST_SENT (DEMO_LENDER)"' in shows
+    assert_nothing_left(run)
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        # The request for a made-up title (borrowing.no_partner_holds_outcome's) loses its
+        # partners in locate and is cancelled rather than left LOCATE_FAILED.
+        {SEND_ON: "cancelled_on_locate_failure", NO_PARTNER: "locate_failed"},
+        # The same setting, as the no-partner fact plays it: one request shows both.
+        {NO_PARTNER: "cancelled"},
+    ],
+    ids=["send_on", "no_partner_holds"],
+)
+def test_a_request_no_partner_can_supply_cancelled_is_the_second_alternative(facts, tmp_path):
+    world = demo_world()
+    world["facts"] = facts
+    run = calibrate_in(world, tmp_path)
+    assert run.facts[SEND_ON].value == value(SEND_ON, "cancelled_on_locate_failure")
+    shows = evidence_of(run, SEND_ON)
+    # Both requests show: the held title sent at once, the made-up one cancelled.
+    assert '"REQUEST_SENT (DEMO_LENDER)"' in shows
+    assert '"a made-up title, which no partner holds"' in shows
+    assert '"value": "CANCELLED"' in shows
+    # No second request for a made-up title: the no-partner probe's is read back. The
+    # patron's four are for the owner left to Alma, the made-up title, the held title and
+    # the pickup at another library.
+    posts = [r.path for r in run.app.request_log if r.method == "POST"]
+    assert posts.count(f"/almaws/v1/users/P2P-TEST-WIN-01{REQUESTS}") == 4
+    assert_nothing_left(run)
+
+
+def test_a_request_for_a_made_up_title_that_fails_locate_shows_the_sending_order(tmp_path):
+    run = calibrate_in(playing(borrowing__no_partner_holds_outcome="locate_failed"), tmp_path)
+    assert run.facts[SEND_ON].value == value(SEND_ON, "at_once")
+    assert '"value": "LOCATE_FAILED"' in evidence_of(run, SEND_ON)
+
+
+def test_where_every_request_goes_to_a_partner_a_cancel_on_locate_failure_cannot_show(
+    tmp_path,
+):
+    # The sandbox cancels a request that locate leaves without partner, but sends even a
+    # made-up title to a partner: no request of the calibration ends without one, so what
+    # it records is the sending order (the probe's text in facts.yaml says so).
+    run = calibrate_in(
+        playing(borrowing__send_on_after_locate="cancelled_on_locate_failure"), tmp_path
+    )
+    assert run.facts[NO_PARTNER].value == value(NO_PARTNER, "sent")
+    assert run.facts[SEND_ON].value == value(SEND_ON, "at_once")
+    assert "made-up title" not in evidence_of(run, SEND_ON)
+    assert "cannot show the third alternative" in load_register().fact(SEND_ON).probe
+
+
+def test_the_held_title_cancelled_for_want_of_a_rota_is_the_second_alternative(tmp_path):
+    world = playing(borrowing__send_on_after_locate="cancelled_on_locate_failure")
+    institution(world, UNIVERSITY)["rota"] = []
+    run = calibrate_in(world, tmp_path)
+    assert run.facts[SEND_ON].value == value(SEND_ON, "cancelled_on_locate_failure")
+    assert '"LOCATE_IN_PROCESS",\n    "CANCELLED"' in evidence_of(run, SEND_ON)
+    assert_nothing_left(run)
+
+
+def test_the_held_title_failing_locate_is_a_premise_not_an_answer(tmp_path):
+    world = demo_world()
+    institution(world, UNIVERSITY)["rota"] = []
+    run = calibrate_in(world, tmp_path)
+    entry = run.facts[SEND_ON]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "which the profile says DEMO_LENDER holds, ended LOCATE_FAILED" in entry.why
+    assert "check borrowing.partner_held_title and the rota" in entry.why
+
+
+def test_ready_to_be_sent_for_the_whole_minute_is_not_asked(tmp_path):
+    world = demo_world()
+    institution(world, UNIVERSITY)["sends_automatically"] = False
+    run = calibrate_in(world, tmp_path)
+    entry = run.facts[SEND_ON]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "'Ready to be sent' for 60 s (LOCATE_IN_PROCESS → READY_TO_SEND (DEMO_LENDER))" in (
+        entry.why
+    )
+    assert "this probe cannot tell which" in entry.why
+    assert_nothing_left(run)
+
+
+def test_a_status_none_of_the_alternatives_names_is_unexpected_with_the_sequence(tmp_path):
+    def expiring(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        renamed = Renaming(inner, "REQUEST_SENT", "EXPIRED")
+        return Renaming(renamed, "Request sent to partner", "Expired")
+
+    run = calibrate_in(demo_world(), tmp_path, wrapper=expiring)
+    entry = run.facts[SEND_ON]
+    assert entry.value == UNEXPECTED
+    assert entry.seen == "LOCATE_IN_PROCESS → EXPIRED (DEMO_LENDER)"
+
+
+def test_a_title_the_institution_holds_itself_is_not_asked(tmp_path):
+    profiles = demo_profiles(tmp_path / "institutions")
+    path = profiles / "demo-university" / "profile.yaml"
+    profile = yaml.safe_load(path.read_text(encoding="utf-8"))
+    profile["borrowing"]["partner_held_title"]["title"] = "A History of Winona"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    run = calibrate_in(demo_world(), tmp_path)
+    entry = run.facts[SEND_ON]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "the institution itself holds 'A History of Winona' (401604)" in entry.why
+    assert_nothing_left(run)
+
+
+def test_a_profile_without_a_partner_held_title_says_what_to_set(tmp_path):
+    profiles = demo_profiles(tmp_path / "institutions")
+    path = profiles / "demo-university" / "profile.yaml"
+    profile = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del profile["borrowing"]["partner_held_title"]
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    run = calibrate_in(demo_world(), tmp_path)
+    assert run.facts[SEND_ON].why == (
+        "needs borrowing.partner_held_title (a title a rota partner holds) and a test "
+        "patron (test_patrons)"
+    )
+
+
+# -- borrowing.excluded_group_refused ---------------------------------------------------
+
+
+def test_the_assumed_world_records_the_refusal_and_its_code(tmp_path):
+    run = calibrate_in(demo_world(), tmp_path)
+    entry = run.facts[EXCLUDED]
+    assert entry.value == value(EXCLUDED, "refused")
+    assert entry.seen == "401652"
+    shows = evidence_of(run, EXCLUDED)
+    assert shows.startswith(
+        "POST https://alma.invalid/almaws/v1/users/<excluded test patron>" + REQUESTS
+    )
+    assert '"errorCode": "401652"' in shows
+    assert ALUMNUS not in shows
+    assert_nothing_left(run)
+
+
+def test_another_refusal_code_is_recorded_as_seen(tmp_path):
+    world = demo_world()
+    institution(world, UNIVERSITY)["excluded_group_error"] = "401999"
+    run = calibrate_in(world, tmp_path)
+    assert (run.facts[EXCLUDED].value, run.facts[EXCLUDED].seen) == (
+        value(EXCLUDED, "refused"),
+        "401999",
+    )
+
+
+def test_a_created_request_is_removed_at_once_and_not_recorded(tmp_path):
+    run = calibrate_in(playing(borrowing__excluded_group_refused="created"), tmp_path)
+    entry = run.facts[EXCLUDED]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert entry.why.startswith("Alma created the request of the ALUMNI test patron (removed at")
+    assert "a created request cannot tell which" in entry.why
+    assert "Fulfillment Units" in entry.why
+    assert "Terms of Use and Policies" in entry.why
+    assert ALUMNUS not in entry.why
+    # Removed right after it was created, not when the write session closes.
+    log = [(r.method, r.path) for r in run.app.request_log]
+    made = log.index(("POST", f"/almaws/v1/users/{ALUMNUS}{REQUESTS}"))
+    assert log[made + 1][0] == "DELETE"
+    assert log[made + 1][1].startswith(f"/almaws/v1/users/{ALUMNUS}{REQUESTS}/")
+    assert_nothing_left(run)
+
+
+def test_a_refusal_for_another_reason_says_nothing_about_the_group(tmp_path):
+    world = demo_world()
+    record_of(institution(world, UNIVERSITY)["users"], "primary_id", ALUMNUS)["rs_libraries"] = []
+    run = calibrate_in(world, tmp_path)
+    entry = run.facts[EXCLUDED]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert entry.why.startswith("refused for another reason than the user group (401768: ")
+
+
+def test_an_excluded_patron_in_another_group_is_not_asked(tmp_path):
+    world = demo_world()
+    record_of(institution(world, UNIVERSITY)["users"], "primary_id", ALUMNUS)["user_group"] = "UG"
+    run = calibrate_in(world, tmp_path)
+    entry = run.facts[EXCLUDED]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "is in user group UG, not ALUMNI" in entry.why
+    assert not [r for r in run.app.request_log if ALUMNUS in r.path and r.method == "POST"]
+
+
+def test_a_profile_without_an_excluded_patron_says_what_to_set(tmp_path):
+    run = calibrate_in(demo_world(), tmp_path, "demo-college")
+    entry = run.facts[EXCLUDED]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert entry.why.startswith(
+        "set borrowing.excluded_patron (patron, user_group, error) in profile.yaml"
+    )
+
+
+# -- both -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{}, {SEND_ON: "ready_first"}, {NO_PARTNER: "cancelled"}, {EXCLUDED: "created"}],
+    ids=["assumed", "ready_first", "cancelled", "created"],
+)
+def test_a_second_calibration_writes_the_same_bytes(facts, tmp_path):
+    world = demo_world()
+    world["facts"] = facts
+    first = calibrate_in(world, tmp_path).path.read_bytes()
+    again = calibrate_in(world, tmp_path)
+    assert again.path.read_bytes() == first
+    assert not [line for line in again.said if "DRIFT" in line]
+
+
+@pytest.mark.parametrize("facts", [{}, {EXCLUDED: "created"}], ids=["refused", "created"])
+def test_no_key_and_no_patron_value_in_what_the_probes_write(facts, tmp_path):
+    world = canary_world()
+    world["facts"] = facts
+    run = calibrate_in(world, tmp_path)
+    key = str(institution(world, UNIVERSITY)["api_keys"][0]["key"])
+    text = run.path.read_text(encoding="utf-8")
+    for fact_id in (SEND_ON, EXCLUDED):
+        entry = run.facts[fact_id]
+        shown = (entry.evidence or "") + (entry.why or "") + (entry.seen or "")
+        assert shown
+        assert [c for c in (*CANARIES, key, ALUMNUS) if c in shown] == []
+    assert [c for c in (*CANARIES, key) if c in text] == []
+    assert run.path.name == CALIBRATED_FILE
