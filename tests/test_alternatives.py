@@ -206,8 +206,9 @@ CALIBRATED: dict[tuple[str, str], dict[str, str]] = {
     ("location.circ_desk_fields", "absent"): dict.fromkeys(
         at(DESK, *EVERY_INSTITUTION), "cannot tell"
     ),
-    # No probe can tell whether the API applies the Borrowing RS rules at all (a write with
-    # an excluded patron proves nothing either way): it stays cannot tell, as before.
+    # Calibration records a refusal (with its code), but a request Alma creates for the
+    # excluded patron cannot tell an API that ignores the Borrowing RS rules from rules that
+    # let the group borrow (NOT_RECORDED): it stays cannot tell, as before.
     ("borrowing.excluded_group_refused", "created"): {
         "test_a_patron_of_a_user_group_that_may_not_borrow_is_refused[demo-university]": (
             "cannot tell"
