@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from alma_p2p.calibrate import PROBES, calibrate
+from alma_p2p.calibrate import PROBES, calibrate, read_probes
 from alma_p2p.calibrate.probing import NotAsked, Probing
 from alma_p2p.calibrate.read_probes import BURST_CALLS, BURST_PATH
 from alma_p2p.facts import UNEXPECTED, CalibratedFact, load_register
@@ -133,6 +133,7 @@ def test_a_burst_at_the_harness_rate_without_429_records_the_assumed_threshold(
     assert f'"calls": {BURST_CALLS}' in entry.evidence
     assert '"paced at": "100 per second"' in entry.evidence
     assert '"answered HTTP 429": 0' in entry.evidence
+    assert '"busiest second": "10 calls or more"' in entry.evidence
     burst = [r for r in app.request_log if r.path.endswith(BURST_PATH) and r.institution]
     assert len(burst) == BURST_CALLS
     # The number the register's probe text promises (they count against the daily allowance).
@@ -178,6 +179,19 @@ def test_a_sandbox_that_answers_429_within_the_burst_is_recorded_as_unexpected(
     assert '"PER_SECOND_THRESHOLD"' in entry.evidence
     sent = [r for r in burst.app.request_log if r.path.endswith(BURST_PATH) and r.institution]
     assert len(sent) == 10  # it stopped at the first 429
+
+
+def test_a_burst_alma_answers_too_slowly_to_reach_ten_a_second_does_not_ask(
+    tmp_path, profiles, monkeypatch
+):
+    # Each call of the burst leaves 0.2 s after the one before (Alma taking that long).
+    clock = iter(range(BURST_CALLS))
+    monkeypatch.setattr(read_probes, "_now", lambda: next(clock) * 0.2)
+    _, outcome, _ = run(demo_world(), tmp_path, profiles, monkeypatch)
+    entry = outcome.calibrated.facts[PER_SECOND]
+    assert entry.status == "assumed"
+    assert entry.why is not None
+    assert "too slowly for the burst to reach 10 calls in any second" in entry.why
 
 
 def test_a_rate_below_ten_does_not_ask(tmp_path, profiles):
