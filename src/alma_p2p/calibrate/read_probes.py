@@ -1,19 +1,26 @@
-"""The read-only probes: the gateway's answers, list shapes, a location's and a library's
-desks, the expiry job, a partner, an item, error codes and workflow-step code tables.
+"""The read-only probes: the gateway's answers and per-second threshold, list shapes, a
+location's and a library's desks, the expiry job, a partner, an item, an Analytics report,
+error codes and workflow-step code tables.
 Each registers itself in :data:`~alma_p2p.calibrate.probing.PROBES` on import."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from alma_p2p.alma import AlmaClient
-from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES
+from alma_p2p.alma import AlmaClient, AlmaContractError, AlmaDailyLimitReached, AlmaError
+from alma_p2p.alma.errors import error_class_for
+from alma_p2p.alma.gateway import ANALYTICS_PROBE, READ_PROBES, REGION_HOSTS
 from alma_p2p.alma.models import code_table_rows
+from alma_p2p.alma.parsing import looks_like_html, parse_analytics
 from alma_p2p.calibrate.probing import (
     PROBES,
     Answer,
@@ -40,6 +47,8 @@ WRONG_KEY = "l7xx00000000calibrateDeliberatelyWrongKey"
 EXPIRED_JOB = "Expired Resource Sharing Requests"
 # A lending request accepted and located, waiting for staff to pick the item.
 WAITING = "REQUEST_CREATED_LEND"
+# Rows per Analytics page, as AlmaClient.analytics_report asks (so its first page is cached).
+REPORT_PAGE = 1000
 
 
 @probe("gateway.environment_type_form")
@@ -132,6 +141,124 @@ def _unsupported_method(p: Probing, fact: Fact) -> Answer:
         seen = "UNAUTHORIZED for a key that may write in Users"
         return Seen(alternative(fact, 1), evidence(response), seen=seen)
     return unexpected(response, status_and_codes(response))
+
+
+@probe("gateway.sandbox_same_host")
+def _sandbox_same_host(p: Probing, fact: Fact) -> Answer:
+    """The sandbox guard's own answer (memoised: no call of its own). It is asked only after
+    the guard passed, so it can only confirm: a key that reached production on this host, or
+    no Alma at all, stopped the calibration before any probe."""
+    host = urlsplit(p.base_url).hostname or ""
+    if host not in REGION_HOSTS.values():
+        return NotAsked(
+            f"the calibration asked {host}, not a region gateway (api-<region>.hosted."
+            "exlibrisgroup.com): with ALMA_BASE_URL unset it asks the profile's region host"
+        )
+    response = p.ask("/conf/general")
+    data = json_or_none(response) or {}
+    shown = {"host": host, "environment_type": data.get("environment_type")}
+    return Seen(fact.assumed, evidence(response, shown))
+
+
+# The per-second burst: Configuration self-tests at the harness's own rate, about 2.5 s at the
+# default 10 a second. The fact's probe text names the number: they count against the daily
+# allowance.
+BURST_CALLS = 25
+BURST_PATH = "/conf/test"
+FACT_RATE = 10.0  # the calls per second gateway.sandbox_per_second_threshold is about
+# When each call of the burst left (the wall's clock: the throttle and Alma keep real time).
+_now = time.monotonic
+
+
+@dataclass
+class _Tally:
+    """The answers Alma gives while a burst is under way."""
+
+    listening: bool = False
+    answers: list[httpx.Response] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)
+
+    def hear(self, response: httpx.Response) -> None:
+        if self.listening:
+            self.answers.append(response)
+
+
+@probe("gateway.sandbox_per_second_threshold")
+def _per_second_threshold(p: Probing, fact: Fact) -> Answer:
+    """``BURST_CALLS`` GETs of ``/conf/test`` through the calibration's own client: its
+    throttle paces them together with every other call of the run, as in a suite run (a
+    second client would add its rate to the first's). Stops at the first call that met a
+    429; retried calls count as the answers they got."""
+    rate = p.settings.rate
+    if rate < FACT_RATE:
+        return NotAsked(
+            f"the harness runs at {rate:g} calls per second (ALMA_RATE), below the "
+            f"{FACT_RATE:g} this fact is about; calibrate with ALMA_RATE={FACT_RATE:g} to ask"
+        )
+    tally = _Tally(listening=True)
+    p.client.on_response(tally.hear)
+    sent = 0
+    try:
+        while sent < BURST_CALLS:
+            sent += 1
+            tally.sent_at.append(_now())
+            before = len(tally.answers)
+            try:
+                p.client.get_json(BURST_PATH, cache=False)
+            except AlmaError as exc:  # an error answer is heard; no answer is no burst
+                if len(tally.answers) == before:
+                    raise ProbeFailed(f"GET {BURST_PATH}: {exc}") from exc
+            if any(r.status_code == 429 for r in tally.answers[before:]):
+                break
+    finally:
+        tally.listening = False
+    return _burst_answer(fact, tally, sent, rate)
+
+
+def _busiest_second(sent_at: list[float]) -> int:
+    """The most calls that left within one second of each other."""
+    return max(sum(1 for t in sent_at[i:] if t - start < 1.0) for i, start in enumerate(sent_at))
+
+
+def _burst_answer(fact: Fact, tally: _Tally, sent: int, rate: float) -> Answer:
+    answers = tally.answers
+    other = [r for r in answers if not r.is_success and r.status_code != 429]
+    if other:
+        raise ProbeFailed(f"GET {BURST_PATH} answered {status_and_codes(other[0])}")
+    too_many = [r for r in answers if r.status_code == 429]
+    for response in too_many:
+        left = response.headers.get("X-Exl-Api-Remaining", "")
+        calls_left = int(left) if left.isdigit() else None
+        if error_class_for(429, error_codes(response), calls_left) is AlmaDailyLimitReached:
+            raise ProbeFailed("the daily API allowance is used up; calibrate again tomorrow")
+    pace = f"{rate:g} per second"
+    if not too_many:
+        if _busiest_second(tally.sent_at) < FACT_RATE:
+            # No 429 at a slower pace says nothing about 10 a second.
+            return NotAsked(
+                f"Alma answered too slowly for the burst to reach {FACT_RATE:g} calls in any "
+                "second, so it shows nothing either way (nor can the harness go faster)"
+            )
+        shown = {
+            "calls": sent,
+            "paced at": pace,
+            "busiest second": f"{FACT_RATE:g} calls or more",
+            "answered HTTP 429": 0,
+        }
+        return Seen(fact.assumed, evidence(answers[-1], shown))
+    codes = error_codes(too_many[0])
+    shown = {
+        "calls": sent,
+        "answers": len(answers),
+        "paced at": pace,
+        "answered HTTP 429": len(too_many),
+        "errorCode": list(codes),
+    }
+    seen = (
+        f"HTTP 429{f' {codes[0]}' if codes else ''} at call {sent} of {BURST_CALLS} paced at "
+        f"{pace} ({len(too_many)} of {len(answers)} answers)"
+    )
+    return unexpected(too_many[0], seen, shown)
 
 
 @probe("lists.empty_page_shape")
@@ -403,12 +530,13 @@ def _rs_terms_of_use(p: Probing, fact: Fact) -> Answer:
     check = p.profile.analytics.get("terms_of_use")
     if check is None:
         return NotAsked("the profile names no analytics.terms_of_use report")
-    rows: list[dict[str, str]] = []
-    response = p.answer_of(lambda: rows.extend(p.client.analytics_report(check.report)))
-    if response is None:
-        raise ProbeFailed("the terms-of-use report got no answer from Alma")
+    response = _report_page(p, check.report)
     if not response.is_success:
         raise ProbeFailed(f"the terms-of-use report answered {status_and_codes(response)}")
+    try:
+        rows = p.client.analytics_report(check.report)  # its first page: the one just read
+    except AlmaError as exc:
+        raise ProbeFailed(f"the terms-of-use report could not be read: {exc}") from exc
     if not rows:
         return NotAsked("the terms-of-use report has no rows, so it shows nothing either way")
     shared = [r for r in rows if any("resource sharing" in str(v).lower() for v in r.values())]
@@ -416,6 +544,75 @@ def _rs_terms_of_use(p: Probing, fact: Fact) -> Answer:
     if shared:
         return Seen(fact.assumed, evidence(response, shown))
     return Seen(alternative(fact, 0), evidence(response, shown))
+
+
+# The profile's Analytics reports, the terms-of-use one first (its probe reads it anyway).
+ANALYTICS_ITEMS = ("terms_of_use", "fulfillment_policies", "fulfillment_unit_rules")
+
+
+def _report_page(p: Probing, report: str) -> httpx.Response:
+    """The first page of ``report`` asked as the suite asks it (XML, column names, the
+    client's page size), once per calibration. The client keeps the page's text, so reading
+    the report's rows afterwards does not ask for it again."""
+    params: dict[str, str | int] = {"path": report, "limit": REPORT_PAGE, "col_names": "true"}
+    key = "/analytics/reports?accept=xml&path=" + report
+    if key not in p._memo:  # Probing.ask's memo; ask itself reads JSON
+        p._memo[key] = p.answer_of(
+            lambda: p.client.get_text(
+                "/analytics/reports", params, accept="application/xml", cache=False
+            )
+        )
+    response = p._memo[key]
+    if response is None:
+        raise ProbeFailed("the Analytics report got no answer from Alma")
+    return response
+
+
+@probe("analytics.xml_shape")
+def _analytics_xml_shape(p: Probing, fact: Fact) -> Answer:
+    """The first page of one of the profile's reports, read by the suite's own parser and
+    held to the shape it assumes: ``QueryResult`` with ``IsFinished`` and
+    ``ResultXml/rowset``, and a heading for every column of the schema."""
+    item = next((i for i in ANALYTICS_ITEMS if i in p.profile.analytics), None)
+    if item is None:
+        return NotAsked(
+            "the profile names no Analytics report (analytics.terms_of_use, "
+            "analytics.fulfillment_policies or analytics.fulfillment_unit_rules)"
+        )
+    response = _report_page(p, p.profile.analytics[item].report)
+    if not response.is_success:
+        raise ProbeFailed(f"the {item} report answered {status_and_codes(response)}")
+    kind = response.headers.get("content-type", "")
+    if looks_like_html(kind, response.content):
+        return unexpected(response, f"an HTML page ({kind or 'no content type'})")
+    data = json_or_none(response)
+    if data is not None:
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        return unexpected(response, f"JSON with keys {keys}, though XML was asked for")
+    headings: dict[str, str] = {}
+    try:
+        page = parse_analytics(response.text, headings)
+        root = ET.fromstring(response.text)  # noqa: S314 - parse_analytics read it already
+    except (AlmaContractError, ET.ParseError):
+        return unexpected(response, f"a body that is not XML ({kind or 'no content type'})")
+    names = {_local(e.tag) for e in root.iter()}
+    columns = sorted(headings, key=lambda c: (len(c), c))  # Column2 before Column10
+    lacks = [n for n in ("QueryResult", "IsFinished", "ResultXml", "rowset") if n not in names]
+    lacks += [f"a heading for {c}" for c in columns if headings[c] == c]
+    lacks += [] if headings else ["column headings"]
+    shown = {
+        "root": _local(root.tag),
+        "present": [n for n in ("QueryResult", "ResumptionToken", "IsFinished") if n in names],
+        "column headings": [headings[c] for c in columns],
+        "rows on the first page": len(page.rows),
+    }
+    if lacks:
+        return unexpected(response, f"XML <{_local(root.tag)}> without {', '.join(lacks)}", shown)
+    return Seen(fact.assumed, evidence(response, shown))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 @probe("round_trip.requested_resources_lending")
