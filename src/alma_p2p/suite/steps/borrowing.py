@@ -571,11 +571,12 @@ def temp_item_place(item: Item, facts: Facts) -> Place | str:
 
     Alma shows it in ``holding_data``'s temp fields or in ``item_data`` (alma-api.md §7.3):
     the temp fields when the holding says it is in its temporary location, ``item_data``
-    when they are empty, and either when both name the same place. A real lending item has
-    the temp fields filled while ``in_temp_location`` is false: whether such temp fields are
-    where the item is depends on UNVERIFIED(borrowing.temp_item_place), so only this
-    institution's calibration decides it (the temp fields, as on a lending item; otherwise
-    the holding's flag is believed and the item is where ``item_data`` says).
+    when they are empty, and either when both name the same place. Temp fields filled while
+    ``in_temp_location`` is false are where a real lending item in transit was (§7.3), so a
+    temporary item shown so is placed only by this institution's calibration: where it
+    showed its received item that way (UNVERIFIED(borrowing.temp_item_place) until then),
+    the temp fields; otherwise (not calibrated, or calibrated on an item shown otherwise)
+    the place cannot be told.
     """
     holding, data = item.holding_data, item.item_data
     home = Place(data.library.value, data.location.value, data.policy.value)
@@ -588,21 +589,22 @@ def temp_item_place(item: Item, facts: Facts) -> Place | str:
     )
     if holding.in_temp_location is True or temp == home:
         return temp
-    if facts.is_calibrated(TEMP_ITEM_PLACE):
-        fact = facts.register.fact(TEMP_ITEM_PLACE)
-        value = facts.value(TEMP_ITEM_PLACE)
-        flag_not_set = next(a.value for a in fact.alternatives if a.switch == "temp_not_in_temp")
-        if value == flag_not_set:
-            return temp
-        if value != UNEXPECTED:
-            return home
+    fact = facts.register.fact(TEMP_ITEM_PLACE)
+    unflagged = next(a.value for a in fact.alternatives if a.switch == "temp_not_in_temp")
     entry = facts.entry(TEMP_ITEM_PLACE)
-    known = (
-        f"when calibrated on {entry.date} this sandbox showed another form ({entry.seen})"
-        if entry is not None and entry.status == "calibrated"
-        else "it is not known whether Alma leaves the flag unset on a temporary item that is "
-        "in its temporary location (not calibrated)"
-    )
+    if entry is None or entry.status != "calibrated":
+        known = (
+            "it is not known whether Alma leaves that flag unset on a temporary item in its "
+            "temporary location, as on a lending item in transit (not calibrated)"
+        )
+    elif entry.value == unflagged:
+        return temp
+    else:
+        seen = f"{entry.value} ({entry.seen})" if entry.seen else entry.value
+        known = (
+            f"when calibrated on {entry.date} this sandbox showed its received item otherwise "
+            f"({seen}), so which of the two is its place is not known"
+        )
     return (
         f"its holding names temporary place {temp} but says it is not in its temporary "
         f"location, and its item data names {home}; {known}"
