@@ -182,6 +182,21 @@ def test_once_calibrated_as_owned_by_pickup_the_campus_is_a_line_to_check_by_han
     assert "check that each test patron's record names their campus's library" in run.output
 
 
+def test_a_sandbox_that_kept_the_owner_when_calibrated_and_now_moves_it_is_cannot_tell(
+    tmp_path: Path,
+) -> None:
+    world = demo_world()
+    calibrate(world, tmp_path)  # accepted: the owner stays the library named
+    world["facts"] = {PICKUP: "owner_is_pickup"}
+
+    run = calibrated_run(world, tmp_path)
+
+    assert run.outcome_of(CAMPUS) == "skipped", run.output[-3000:]
+    assert "is owned by its pickup library TC, not by WIN" in run.output
+    assert "that is not what this sandbox did with a request picked up at another" in run.output
+    assert "run alma-p2p calibrate --institution demo-university again" in run.output
+
+
 # -- temporary items -----------------------------------------------------------------
 
 

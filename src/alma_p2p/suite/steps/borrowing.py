@@ -467,8 +467,10 @@ def _check_owners(
     attempts: dict[str, Attempt], expectation: str, facts: Facts, institution: str
 ) -> None:
     problems, unread, by_pickup = [], [], []
+    refused_elsewhere = False
     for key, attempt in attempts.items():
         if attempt.pickup_refused is not None and attempt.request is not None:
+            refused_elsewhere = True
             by_pickup.append(
                 f"Alma refused {attempt.who}'s request picked up at another library than "
                 f"{key.split(':', 2)[0]} ({attempt.pickup_refused}), so it was picked up there "
@@ -507,7 +509,8 @@ def _check_owners(
             )
     fail_with(problems, "Borrowing requests that would be handled by the wrong library:")
     if by_pickup:
-        cannot_tell("; ".join(by_pickup) + ": " + _owner_by_pickup_advice(facts, institution))
+        advice = _owner_by_pickup_advice(facts, institution, refused=refused_elsewhere)
+        cannot_tell("; ".join(by_pickup) + ": " + advice)
     if unread:
         cannot_tell(
             f"Alma's answer names no owner for the requests of {', '.join(unread)}; open them in "
@@ -515,9 +518,10 @@ def _check_owners(
         )
 
 
-def _owner_by_pickup_advice(facts: Facts, institution: str) -> str:
-    """Why an owner that is the pickup library (or a refused pickup elsewhere) proves
-    nothing about the patron's library, and what to check by hand."""
+def _owner_by_pickup_advice(facts: Facts, institution: str, *, refused: bool) -> str:
+    """Why an owner that is the pickup library (or, ``refused``, a request picked up at its
+    owner after Alma refused a pickup elsewhere) proves nothing about the patron's library,
+    and what to check by hand."""
     record = (
         f"check that each test patron's record names their campus's library; if not, {FIX_PATRON}"
     )
@@ -525,7 +529,7 @@ def _owner_by_pickup_advice(facts: Facts, institution: str) -> str:
         f"place such a request in Primo and open it in Alma ({BORROWING_REQUESTS}) to see its "
         f"owner, and {record}"
     )
-    if pickup_rule(facts) == "owner_is_pickup":
+    if pickup_rule(facts) == "owner_is_pickup" and not refused:
         # Calibrated: Alma owns a request by its pickup library, so the owner it shows says
         # where the request is picked up, not whose patron placed it; a request picked up at
         # the patron's own library would be owned there either way.
