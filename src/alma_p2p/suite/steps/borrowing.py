@@ -32,6 +32,10 @@ BORROWING_REQUESTS = "Fulfillment > Resource Sharing > Borrowing Requests"
 # (which Alma must refuse with 401608 unless it is one of the patron's RS libraries).
 OWNER_WHEN_OMITTED = "borrowing.owner_when_omitted"
 NO_RS_LIBRARY = "borrowing.no_rs_library_error"
+# Whether Alma keeps the owner a request names when it is picked up at another RS library,
+# owns it by its pickup library, or refuses it: calibrated, it decides where the campus
+# scenario picks its requests up and what an owner equal to the pickup library means.
+PICKUP_OTHER = "borrowing.pickup_other_library"
 FIX_TEMP_ITEM = BY_ID["temp_item_creation_rule"].fix("temporary_item")
 ITEM_POLICY = BY_ID["item_policy"]
 SENDING = BY_ID["sending_rule"].fix("sending")
@@ -124,15 +128,18 @@ def _own_library_request(
     test_data: TestData,
     patron: tuple[str, str],
     title: Title,
+    *,
+    pickup: str | None = None,
 ) -> Attempt:
-    """The patron's request naming their own RS library as owner, picked up elsewhere.
+    """The patron's request naming their own RS library as owner, picked up at ``pickup``
+    (by default elsewhere: ``_pickup_elsewhere``).
 
     A single-library institution's patrons carry no RS library, and naming the one library
     may be refused (UNVERIFIED(borrowing.owner_without_rs_library)): there Alma chooses.
     """
     who, user_id = patron
     home = _home_library(alma, profile, user_id)
-    pickup = _pickup_elsewhere(profile, home)
+    pickup = pickup or _pickup_elsewhere(profile, home)
     owner = home if profile.multi_library else None
     attempt = _request(writes, test_data, who, user_id, title, pickup=pickup, owner=owner)
     refused = attempt.error.codes if attempt.error is not None else ()
@@ -151,6 +158,30 @@ def _own_library_request(
             again.pickup_refused = attempt.error
         return again  # refused again: that refusal is about the request itself
     return attempt
+
+
+def pickup_rule(facts: Facts) -> str | None:
+    """What this institution's sandbox did with a request picked up at another RS library
+    than the owner it names, when ``alma-p2p calibrate`` recorded it: the register's word
+    for it (accepted, owner_is_pickup, refused); None when not calibrated or unexpected.
+    UNVERIFIED(borrowing.pickup_other_library) until then."""
+    if not facts.is_calibrated(PICKUP_OTHER):
+        return None
+    fact = facts.register.fact(PICKUP_OTHER)
+    words = {fact.assumed: fact.switch} | {a.value: a.switch for a in fact.alternatives}
+    return words.get(facts.value(PICKUP_OTHER))
+
+
+def _pickup_calibration(facts: Facts, institution: str) -> str:
+    """What is known of ``borrowing.pickup_other_library`` here, for a cannot-tell line."""
+    entry = facts.entry(PICKUP_OTHER)
+    if entry is None or entry.status != "calibrated":
+        return f"not calibrated: run alma-p2p calibrate --institution {institution}"
+    seen = f" ({entry.seen})" if entry.seen else ""
+    return (
+        f"when calibrated on {entry.date} this sandbox answered: {entry.value}{seen}; if Alma "
+        f"changed, run alma-p2p calibrate --institution {institution} again"
+    )
 
 
 def _first_patron(profile: Profile) -> tuple[str, str]:
@@ -209,18 +240,29 @@ def _(
         and alma_facts.value(OWNER_WHEN_OMITTED)
         == alma_facts.register.fact(OWNER_WHEN_OMITTED).assumed
     )
+    refuses_elsewhere = pickup_rule(alma_facts) == "refused"
     for patron in alma_institution.test_patrons:
         who = patron.label or patron.primary_id
         home = _home_library(alma, alma_institution, patron.primary_id)
+        # A sandbox that refuses a pickup at another library than the owner (calibrated) is
+        # asked for one at the owner: Alma then cannot move the owner to the pickup library,
+        # and accepts the patron's library as owner only if the patron's record has it
+        # (401608 otherwise, alma-api.md §3.2).
+        pickup = home if refuses_elsewhere else _pickup_elsewhere(alma_institution, home)
         attempts[home + ":" + patron.primary_id] = _own_library_request(
-            alma, alma_writes, alma_institution, alma_test_data, (who, patron.primary_id), title
+            alma,
+            alma_writes,
+            alma_institution,
+            alma_test_data,
+            (who, patron.primary_id),
+            title,
+            pickup=pickup,
         )
         if owner_less:
             # UNVERIFIED(borrowing.owner_when_omitted): used only once a sandbox run has
             # calibrated it; Primo's requests name no owner.
             # Another made-up title: the same one again would be the patron's duplicate.
             other = Title(*alma_test_data.unheld_title())
-            pickup = _pickup_elsewhere(alma_institution, home)
             attempts[home + ":" + patron.primary_id + ":no owner"] = _request(
                 alma_writes, alma_test_data, who, patron.primary_id, other, pickup=pickup
             )
@@ -386,12 +428,17 @@ def _(attempt: Attempt, alma: AlmaClient, alma_institution: Profile, alma_facts:
 
 
 @then("each request is owned by the resource sharing library of the patron's campus")
-def _(attempts: dict[str, Attempt]) -> None:
-    _check_owners(attempts, "the resource sharing library of the patron's campus")
+def _(attempts: dict[str, Attempt], alma_institution: Profile, alma_facts: Facts) -> None:
+    _check_owners(
+        attempts,
+        "the resource sharing library of the patron's campus",
+        alma_facts,
+        alma_institution.name,
+    )
 
 
 @then("each request is owned by the institution's resource sharing library")
-def _(attempts: dict[str, Attempt]) -> None:
+def _(attempts: dict[str, Attempt], alma_institution: Profile, alma_facts: Facts) -> None:
     # UNVERIFIED(borrowing.owner_without_rs_library): that Alma gives such a patron the one
     # library; a refusal may be Alma's rule rather than the institution's setup.
     refused = {
@@ -402,6 +449,8 @@ def _(attempts: dict[str, Attempt]) -> None:
     _check_owners(
         {k: a for k, a in attempts.items() if k not in refused},
         "the institution's one resource sharing library",
+        alma_facts,
+        alma_institution.name,
     )
     if refused:
         cannot_tell(
@@ -414,10 +463,14 @@ def _(attempts: dict[str, Attempt]) -> None:
         )
 
 
-def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
+def _check_owners(
+    attempts: dict[str, Attempt], expectation: str, facts: Facts, institution: str
+) -> None:
     problems, unread, by_pickup = [], [], []
+    refused_elsewhere = False
     for key, attempt in attempts.items():
         if attempt.pickup_refused is not None and attempt.request is not None:
+            refused_elsewhere = True
             by_pickup.append(
                 f"Alma refused {attempt.who}'s request picked up at another library than "
                 f"{key.split(':', 2)[0]} ({attempt.pickup_refused}), so it was picked up there "
@@ -456,13 +509,8 @@ def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
             )
     fail_with(problems, "Borrowing requests that would be handled by the wrong library:")
     if by_pickup:
-        cannot_tell(
-            "; ".join(by_pickup)
-            + ": it is not known whether Alma accepts a request picked up at another "
-            "resource sharing library than the one it names as owner, or owns it by its pickup "
-            "library; place such a "
-            f"request in Primo and open it in Alma ({BORROWING_REQUESTS}) to see its owner"
-        )
+        advice = _owner_by_pickup_advice(facts, institution, refused=refused_elsewhere)
+        cannot_tell("; ".join(by_pickup) + ": " + advice)
     if unread:
         cannot_tell(
             f"Alma's answer names no owner for the requests of {', '.join(unread)}; open them in "
@@ -470,7 +518,101 @@ def _check_owners(attempts: dict[str, Attempt], expectation: str) -> None:
         )
 
 
+def _owner_by_pickup_advice(facts: Facts, institution: str, *, refused: bool) -> str:
+    """Why an owner that is the pickup library (or, ``refused``, a request picked up at its
+    owner after Alma refused a pickup elsewhere) proves nothing about the patron's library,
+    and what to check by hand."""
+    record = (
+        f"check that each test patron's record names their campus's library; if not, {FIX_PATRON}"
+    )
+    by_hand = (
+        f"place such a request in Primo and open it in Alma ({BORROWING_REQUESTS}) to see its "
+        f"owner, and {record}"
+    )
+    if pickup_rule(facts) == "owner_is_pickup" and not refused:
+        # Calibrated: Alma owns a request by its pickup library, so the owner it shows says
+        # where the request is picked up, not whose patron placed it; a request picked up at
+        # the patron's own library would be owned there either way.
+        return (
+            "this sandbox gives a request picked up at another resource sharing library to "
+            f"that library ({_pickup_calibration(facts, institution)}), so a request's owner "
+            "follows where it is picked up and the API cannot show that a patron's request "
+            f"goes to their campus's library; {record}"
+        )
+    if facts.is_calibrated(PICKUP_OTHER):
+        return (
+            "that is not what this sandbox did with a request picked up at another library "
+            f"({_pickup_calibration(facts, institution)}); {by_hand}"
+        )
+    return (
+        "it is not known whether Alma accepts a request picked up at another resource sharing "
+        "library than the one it names as owner, or owns it by its pickup library "
+        f"({_pickup_calibration(facts, institution)}); {by_hand}"
+    )
+
+
 # -- temporary items ----------------------------------------------------------------
+
+
+TEMP_ITEM_PLACE = "borrowing.temp_item_place"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an item shows it is: library, location and item policy."""
+
+    library: str | None
+    location: str | None
+    policy: str | None
+
+    def __str__(self) -> str:
+        where = f"{self.library or 'no library'}/{self.location or 'no location'}"
+        return f"{where} (policy {self.policy or 'none'})"
+
+
+def temp_item_place(item: Item, facts: Facts) -> Place | str:
+    """Where a received request's temporary item is, or why that cannot be told.
+
+    Alma shows it in ``holding_data``'s temp fields or in ``item_data`` (alma-api.md §7.3):
+    the temp fields when the holding says it is in its temporary location, ``item_data``
+    when they are empty, and either when both name the same place. Temp fields filled while
+    ``in_temp_location`` is false are where a real lending item in transit was (§7.3), so a
+    temporary item shown so is placed only by this institution's calibration: where it
+    showed its received item that way (UNVERIFIED(borrowing.temp_item_place) until then),
+    the temp fields; otherwise (not calibrated, or calibrated on an item shown otherwise)
+    the place cannot be told.
+    """
+    holding, data = item.holding_data, item.item_data
+    home = Place(data.library.value, data.location.value, data.policy.value)
+    if not holding.temp_location.value:
+        return home
+    temp = Place(
+        holding.temp_library.value,
+        holding.temp_location.value,
+        holding.temp_policy.value or data.policy.value,
+    )
+    if holding.in_temp_location is True or temp == home:
+        return temp
+    fact = facts.register.fact(TEMP_ITEM_PLACE)
+    unflagged = next(a.value for a in fact.alternatives if a.switch == "temp_not_in_temp")
+    entry = facts.entry(TEMP_ITEM_PLACE)
+    if entry is None or entry.status != "calibrated":
+        known = (
+            "it is not known whether Alma leaves that flag unset on a temporary item in its "
+            "temporary location, as on a lending item in transit (not calibrated)"
+        )
+    elif entry.value == unflagged:
+        return temp
+    else:
+        seen = f"{entry.value} ({entry.seen})" if entry.seen else entry.value
+        known = (
+            f"when calibrated on {entry.date} this sandbox showed its received item otherwise "
+            f"({seen}), so which of the two is its place is not known"
+        )
+    return (
+        f"its holding names temporary place {temp} but says it is not in its temporary "
+        f"location, and its item data names {home}; {known}"
+    )
 
 
 @dataclass
@@ -478,23 +620,22 @@ class Received:
     expected: ReceivedRequest
     request: RsRequest
     item: Item
+    place: Place | str  # where the item is, or why that cannot be told (temp_item_place)
 
     @property
     def where(self) -> tuple[str | None, str | None]:
-        """(library, location) of the temporary item.
-
-        Alma fills ``holding_data`` temp fields and ``item_data`` inconsistently for RS
-        items (alma-api.md §7.3), so the temp fields win when they are filled.
-        UNVERIFIED(borrowing.temp_item_place).
-        """
-        holding, data = self.item.holding_data, self.item.item_data
-        if holding.temp_location.value:
-            return holding.temp_library.value, holding.temp_location.value
-        return data.library.value, data.location.value
+        """(library, location) of the temporary item; (None, None) when not known."""
+        if isinstance(self.place, str):
+            return None, None
+        return self.place.library, self.place.location
 
     @property
     def policy(self) -> str | None:
-        return self.item.holding_data.temp_policy.value or self.item.item_data.policy.value
+        return None if isinstance(self.place, str) else self.place.policy
+
+    @property
+    def known(self) -> bool:
+        return not isinstance(self.place, str)
 
     @property
     def name(self) -> str:
@@ -508,7 +649,7 @@ class Received:
     "the temporary items of the received borrowing requests are read from Alma",
     target_fixture="received",
 )
-def _(alma: AlmaClient, alma_institution: Profile) -> list[Received]:
+def _(alma: AlmaClient, alma_institution: Profile, alma_facts: Facts) -> list[Received]:
     expected = _borrowing(alma_institution).received_requests
     if not expected:
         pytest.skip(
@@ -518,7 +659,8 @@ def _(alma: AlmaClient, alma_institution: Profile) -> list[Received]:
     out = []
     for wanted in expected:
         request = alma.borrowing_request(wanted.patron, wanted.external_id, by_external_id=True)
-        out.append(Received(wanted, request, alma.item_by_barcode(wanted.item_barcode)))
+        item = alma.item_by_barcode(wanted.item_barcode)
+        out.append(Received(wanted, request, item, temp_item_place(item, alma_facts)))
     return out
 
 
@@ -532,7 +674,7 @@ def _(received: list[Received]) -> None:
                 f"{r.name}: the request is owned by {r.request.owner}, the profile expects "
                 f"{r.expected.rs_library}"
             )
-        elif library != r.expected.rs_library:
+        elif r.known and library != r.expected.rs_library:
             problems.append(
                 f"{r.name}: the item belongs to library {library}, not to the request's RS "
                 f"library {r.expected.rs_library}: {FIX_TEMP_ITEM}"
@@ -547,7 +689,7 @@ def _(received: list[Received], alma_institution: Profile) -> None:
         library = alma_institution.rs_library(r.expected.rs_library)
         assert library is not None
         location = r.where[1]
-        if location != library.borrowing_location:
+        if r.known and location != library.borrowing_location:
             problems.append(
                 f"{r.name}: it sits in location {location or 'none'}, expected "
                 f"{library.borrowing_location} of {library.code}: {FIX_TEMP_ITEM}"
@@ -566,13 +708,24 @@ def _(received: list[Received], alma_institution: Profile) -> None:
                 f"{library.code}: the profile names no item_policy, so the temporary item's "
                 f"policy ({r.policy or 'none'}) cannot be checked; add it to profile.yaml"
             )
-        elif r.policy != library.item_policy:
+        elif r.known and r.policy != library.item_policy:
             problems.append(
                 f"{r.name}: item policy {r.policy or 'none'}, expected {library.item_policy} "
                 f"(the RS item policy, {ITEM_POLICY.menu}, applied by the temporary item "
                 f"rule): {FIX_TEMP_ITEM}"
             )
     fail_with(problems, "Temporary items without the resource sharing item policy:")
+    # The last of the place's checks: items whose place Alma's answer leaves open are a line
+    # to check by hand, once every item whose place is known has been checked.
+    unsure = [r for r in received if isinstance(r.place, str)]
+    if unsure:
+        cannot_tell(
+            "; ".join(f"{r.name}: {r.place}" for r in unsure)
+            + f"; run alma-p2p calibrate --institution {alma_institution.name}, or open the "
+            "item in Alma (Resources > Search, Physical Items by barcode) and check it belongs "
+            "to the request's resource sharing library, in its borrowing location, with the RS "
+            "item policy"
+        )
 
 
 # Where staff see whether a bib is hidden from discovery.

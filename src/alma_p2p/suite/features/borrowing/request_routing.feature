@@ -9,7 +9,9 @@ Feature: A patron's request goes to the correct library
   # A request that is created at all proves the RS library's default borrowing location
   # (Alma refuses with 402039 without it). Alma accepts a library as the request's owner
   # only if the patron's record has it (401608 otherwise); the pickup is at another campus,
-  # so ownership by the patron's library is not mistaken for ownership by the pickup's.
+  # so ownership by the patron's library is not mistaken for ownership by the pickup's (at
+  # the owner where calibration showed Alma refuses that; where it showed Alma owns a request
+  # by its pickup library, ownership by the patron cannot be shown: cannot tell).
   @multi_library @guide_rs_library
   Scenario: A request from a patron of each campus is owned by that campus's library
     Given a title the institution does not hold
