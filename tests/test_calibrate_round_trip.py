@@ -21,7 +21,8 @@ from alma_p2p.calibrate.round_trip_probes import END_OF_ROTA, ROUND_TRIP_FACTS
 from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated, load_register
 from alma_p2p.settings import api_key_variable, load_settings
 from alma_p2p.standin import StandinApp
-from tests.suite_runner import REPO, demo_world, institution, standin_app
+from tests.calibrated import calibrate_world
+from tests.suite_runner import REPO, SuiteRun, demo_world, institution, run_live, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
 
 pytestmark = pytest.mark.standin
@@ -411,3 +412,120 @@ def _profile_patrons(profiles: Path) -> list[Any]:
 
     loaded = load_profiles(profiles, [BORROWER, LENDER])
     return [p for profile in loaded.values() for p in profile.test_patrons]
+
+
+# -- the round trip's steps read what calibration recorded -------------------------------
+
+REJECTED_TRIP = "test_a_request_the_lender_rejects_moves_on_along_the_borrowers_rota"
+SUPPLIED_TRIP = "test_a_request_the_lender_can_supply_reaches_the_lenders_pickfromshelf_list"
+AT = "[demo-university]"
+SELECT = ("--institution", "demo-university", "-k", "lending_member or rota or shelf")
+
+
+def _suite(world: dict[str, Any], tmp_path: Path, profiles: Path) -> SuiteRun:
+    (tmp_path / "run").mkdir()
+    return run_live(world, tmp_path / "run", *SELECT, f"--profiles-dir={profiles}")
+
+
+def _quick(profiles: Path) -> None:
+    path = profiles / BORROWER / "profile.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["round_trip"]["settle_seconds"] = 5
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def test_until_calibrated_a_request_kept_active_at_the_end_of_the_rota_is_cannot_tell(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+    _quick(profiles)
+    world["facts"] = {END_OF_ROTA: "active"}
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(REJECTED_TRIP + AT) == "skipped", run.output[-3000:]
+    assert "cannot tell: after DEMO_LENDER, the last partner of the rota, rejected it" in (
+        run.output
+    )
+    assert "is READY_TO_SEND: the resource sharing library may keep rejected requests" in (
+        run.output
+    )
+    assert "alma-p2p calibrate --institution demo-university, with demo-lender's key" in (
+        run.output
+    )
+
+
+def test_once_calibrated_as_kept_active_the_end_of_the_rota_passes(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+    _quick(profiles)
+    world["facts"] = {END_OF_ROTA: "active"}
+    calibrate_trip(world, profiles, tmp_path)
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(REJECTED_TRIP + AT) == "passed", run.output[-3000:]
+
+
+def test_once_calibrated_as_rejected_a_request_kept_active_fails_naming_the_setting(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+    _quick(profiles)
+    calibrate_trip(world, profiles, tmp_path)
+    world["facts"] = {END_OF_ROTA: "active"}  # the setting changed since the calibration
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(REJECTED_TRIP + AT) == "failed", run.output[-3000:]
+    assert "is READY_TO_SEND (partner DEMO_LENDER), expected REJECTED as the borrower's " in (
+        run.output
+    )
+    assert "calibration saw: check the resource sharing library's setting for rejected" in (
+        run.output
+    )
+
+
+def test_once_calibrated_as_carried_by_request_id_the_lending_request_is_found_that_way(
+    tmp_path, profiles
+):
+    world = demo_world()
+    institution(world, CODES[LENDER])["facts"] = {EXTERNAL_ID: "request_id"}
+    calibrate_trip(world, profiles, tmp_path)
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
+    assert run.outcome_of(REJECTED_TRIP + AT) == "passed", run.output[-3000:]
+
+
+def test_once_calibrated_as_carried_by_external_id_another_id_is_not_taken_for_it(
+    tmp_path, profiles
+):
+    world = demo_world()
+    _quick(profiles)
+    # Both members calibrated: the lender's task list is known to show finished requests.
+    calibrate_world(world, profiles, BORROWER, LENDER, ledger=tmp_path / "ledger.jsonl")
+    # The lender's Alma now carries the request id instead (drift the calibration would show).
+    institution(world, CODES[LENDER])["facts"] = {EXTERNAL_ID: "request_id"}
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(SUPPLIED_TRIP + AT) == "failed", run.output[-3000:]
+    assert "demo-lender shows no lending request from DEMO_STMARYS whose external id ends with" in (
+        run.output
+    )
+
+
+def test_a_lending_request_left_after_a_cancel_names_what_calibration_saw(tmp_path, profiles):
+    world = demo_world()
+    institution(world, CODES[LENDER])["facts"] = {CANCEL: "stays"}
+    calibrate_trip(world, profiles, tmp_path)
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
+    assert "after the borrower withdrew its request (as calibrated on " in run.output
+    assert "demo-lender's Alma leaves it for staff): staff reject it" in run.output
