@@ -281,8 +281,8 @@ def _(
             f"{trip.lender} shows no lending request from {trip.as_partner} whose external id "
             f"ends with {' or '.join(carried)} in {lender.library}'s task list "
             f"({LENDING_REQUESTS}) within {trip.settle_seconds} s: check that partner "
-            f"{trip.partner} here is {trip.lender} (its symbol and server) and that {trip.lender} has {trip.as_partner} "
-            "as an active lending partner",
+            f"{trip.partner} here is {trip.lender} (its symbol and server) and that "
+            f"{trip.lender} has {trip.as_partner} as an active lending partner",
             pytrace=False,
         )
     if found.request_id:
