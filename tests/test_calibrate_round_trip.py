@@ -296,7 +296,12 @@ def test_a_lender_key_of_a_production_alma_is_refused_with_nothing_written_at_ei
 
 
 def writes(done: Calibration) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in done.calls_at(CODES[BORROWER]) if m in {"POST", "DELETE"}]
+    """The writes at St Mary's, request ids left out (they change with the run token)."""
+    return [
+        (m, p.rsplit("/", 1)[0] if m == "DELETE" else p)
+        for m, p in done.calls_at(CODES[BORROWER])
+        if m in {"POST", "DELETE"}
+    ]
 
 
 def test_a_lender_key_of_another_institution_is_refused(tmp_path, profiles):
