@@ -84,6 +84,7 @@ def calibrate_trip(
     *,
     lender_key: str | None = "",
     today: date = date(2026, 11, 26),
+    wrapper: Any = None,
 ) -> Calibration:
     """Calibrate St Mary's with its key and, unless ``lender_key`` is None, Riverbend's
     (its world key when ``lender_key`` is empty)."""
@@ -110,7 +111,7 @@ def calibrate_trip(
         outcome = calibrate(
             BORROWER,
             settings=settings,
-            transport=httpx.WSGITransport(app=app),
+            transport=(wrapper or (lambda inner: inner))(httpx.WSGITransport(app=app)),
             today=today,
             say=said.append,
         )
@@ -252,6 +253,54 @@ def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_wit
     posts = [p for m, p in done.calls_at(CODES[BORROWER]) if m == "POST" and "/resource-" in p]
     trip_posts = [p for p in posts if "P2P-TEST-WIN-01" in p]
     assert trip_posts
+    assert active_anywhere_after(done) == []
+
+
+class OwnIds(httpx.BaseTransport):
+    """A lender's Alma that gives lending requests external ids of its own."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        body = response.read().replace(b'"1//P2PH-', b'"1//LENDER-OWN-')
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_a_lending_request_the_borrowers_ids_do_not_find_leaves_the_lenders_facts_assumed(
+    tmp_path, profiles
+):
+    done = calibrate_trip(demo_world(), profiles, tmp_path, wrapper=OwnIds)
+
+    assert done.lender is None  # nothing seen: the lender's file is not made
+    for fact_id in (EXTERNAL_ID, CANCEL):
+        why = done.borrower.facts[fact_id].why or ""
+        assert why.startswith("the lending member's fact (kept in demo-lender's alma-facts.yaml)")
+        assert (
+            "demo-lender shows no lending request from DEMO_STMARYS whose external id ends" in why
+        )
+        assert "its Alma may give it an id of its own: compare the two requests by hand" in why
+    # Withdrawn at St Mary's, the request the lender held was cancelled with it.
+    assert active_anywhere_after(done) == []
+
+
+def test_a_rota_that_starts_elsewhere_leaves_the_three_facts_assumed_naming_the_template(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+    institution(world, CODES[BORROWER])["rota"] = ["DEMO_COLLEGE", "DEMO_LENDER"]
+
+    done = calibrate_trip(world, profiles, tmp_path)
+
+    for fact_id in ROUND_TRIP_FACTS:
+        entry = done.borrower.facts[fact_id]
+        assert entry.status == "assumed"
+        assert "went to DEMO_COLLEGE, not to DEMO_LENDER: the rota template must put the " in (
+            entry.why or ""
+        )
     assert active_anywhere_after(done) == []
 
 

@@ -137,12 +137,15 @@ def probe_round_trip(
                 f"{trip.lender}: {client.stats.calls} call(s) by the round-trip probes, "
                 f"counted at {trip.lender}"
             )
-    pointer = f"the lending member's fact: recorded in {trip.lender}'s alma-facts.yaml"
     borrower: dict[str, Answer] = {END_OF_ROTA: found[END_OF_ROTA]}
     for fact_id in LENDER_FACTS:
         answer = found[fact_id]
-        why = pointer if isinstance(answer, Seen) else f"{pointer}; this time: {answer.why}"
-        borrower[fact_id] = NotAsked(why)
+        borrower[fact_id] = NotAsked(
+            f"the lending member's fact: recorded in {trip.lender}'s alma-facts.yaml"
+            if isinstance(answer, Seen)
+            else f"the lending member's fact (kept in {trip.lender}'s alma-facts.yaml), not "
+            f"seen this time: {answer.why}"
+        )
     return TripAnswers(
         borrower,
         trip.lender,
