@@ -60,7 +60,11 @@ def calibrate_world(
                 rate=100,
                 profiles_dir=profiles,
                 ledger=ledger or profiles.parent / "calibration-ledger.jsonl",
-                institution_keys={api_key_variable(name): SecretStr(keys[CODES[name]])},
+                # Every member's key, as a consortium's first live run has them: a
+                # borrower's calibration then probes its round trip with the lender's.
+                institution_keys={
+                    api_key_variable(other): SecretStr(keys[CODES[other]]) for other in DEMO
+                },
             )
             calibrate(
                 name,

@@ -1,5 +1,6 @@
 """One calibration: the sandbox guard, the order of asking (reads, then writes in a
-ledgered write session), merging with the file on disk, and drift."""
+ledgered write session, then the round trip with the lending member's client:
+:mod:`.round_trip_probes`), merging with the file on disk, and drift."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from alma_p2p.calibrate.probing import (
     Probing,
     Seen,
 )
+from alma_p2p.calibrate.round_trip_probes import TripAnswers, probe_round_trip
 from alma_p2p.calibrate.write_probes import WRITE_FACTS
 from alma_p2p.connect import base_url_for, client_for
 from alma_p2p.facts import (
@@ -90,18 +92,56 @@ def calibrate(
         p.writes = WriteSession(client, gate, institution, ledger=ledger, run_token=p.run_token)
         try:
             answers |= {fid: _ask(p, register, fid) for fid in WRITE_FACTS}
+            trip = probe_round_trip(p, register, _sandbox_guard, ledger, say)
+            answers |= trip.borrower
         finally:
             report = p.writes.close()
         for line in report.left:
             say(f"{institution}: LEFT IN ALMA: {line}")
     after = _merge(register, profile.institution.code, answers, before, day)
+    drift = _write(path, before, after, institution, say)
+    drift += _lender_facts(settings.profiles_dir, register, trip, day, say)
+    return Outcome(path, after, drift)
+
+
+def _write(
+    path: Path,
+    before: CalibratedFacts | None,
+    after: CalibratedFacts,
+    institution: str,
+    say: Callable[[str], None],
+) -> tuple[str, ...]:
+    """Write ``after`` unless the file already holds it; its drift from ``before``."""
     drift = _drift(before, after)
     text = render_calibrated(after)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_atomic(path, text)
     for line in drift:
         say(f"{institution}: DRIFT {line}")
-    return Outcome(path, after, drift)
+    return drift
+
+
+def _lender_facts(
+    profiles_dir: Path,
+    register: Register,
+    trip: TripAnswers,
+    day: date,
+    say: Callable[[str], None],
+) -> tuple[str, ...]:
+    """The round trip's lending-member facts, merged into the lender's own file (made when
+    something was seen and it has none yet); its drift, named by the lender."""
+    if trip.lender is None or trip.lender_code is None:
+        return ()
+    path = profiles_dir / trip.lender / CALIBRATED_FILE
+    before = load_calibrated(path)
+    if before is None and not any(isinstance(a, Seen) for a in trip.at_lender.values()):
+        return ()
+    merged = _merge(register, trip.lender_code, trip.at_lender, before, day)
+    # Only the round trip's facts change: the rest is the lender's own calibration's.
+    facts = dict(before.facts) if before else dict(merged.facts)
+    facts |= {fact_id: merged.facts[fact_id] for fact_id in trip.at_lender}
+    after = CalibratedFacts(institution=merged.institution, facts=facts)
+    return tuple(f"{trip.lender}: {line}" for line in _write(path, before, after, trip.lender, say))
 
 
 def _run_token() -> str:

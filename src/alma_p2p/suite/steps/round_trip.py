@@ -3,8 +3,13 @@
 The borrower is the running institution; the lender is another profile (``round_trip.lender``)
 read through its own key. Alma carries the borrowing request's external_id across:
 UNVERIFIED(round_trip.lending_external_id) the lending request's external_id ends with it
-(``1//<borrower's external id>``), so the lender's task list, which cannot be filtered by
-external id, is searched for it, filtered by library and partner.
+(``1//<borrower's external id>``), or with its request id, so the lender's task list, which
+cannot be filtered by external id, is searched for it, filtered by library and partner.
+
+Whose facts: how the external id is carried and whether the borrower's cancel reaches the
+lender are the lending member's (read from ``Lender.facts``, which ``alma-p2p calibrate`` of
+the borrower records with both keys); how a request ends at the end of the rota is the
+borrowing member's (``alma_facts``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pytest_bdd import given, then, when
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient, AlmaError
 from alma_p2p.alma.models import RsRequest
-from alma_p2p.facts import Facts, institution_facts
+from alma_p2p.facts import UNEXPECTED, Facts, institution_facts
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.plugin.clients import add_spent, run_client
@@ -51,6 +56,11 @@ ACTIVE_AT_LENDER = frozenset({WAITING, "LOCATE_IN_PROCESS"})
 # A borrowing request on its way to its first partner: located, or ready to be sent.
 SENDING_SOON = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND"})
 ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_SENT", None})
+LENDING_EXTERNAL_ID = "round_trip.lending_external_id"  # the lender's fact
+CANCEL_REACHES_LENDER = "round_trip.cancel_reaches_lender"  # the lender's fact
+END_OF_ROTA = "round_trip.end_of_rota_status"  # the borrower's fact
+# UNVERIFIED(round_trip.end_of_rota_status): the status of a request kept active.
+KEPT_ACTIVE = "READY_TO_SEND"
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,15 @@ def round_trip_lender(
 def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> None:
     # UNVERIFIED(round_trip.cancel_reaches_lender): Alma cancels it when the borrower does.
     writes = config.stash[WRITES]
+    seen = lender.facts.entry(CANCEL_REACHES_LENDER)
+    known = ""
+    if seen is not None and seen.status == "calibrated":
+        stays = seen.value != lender.facts.register.fact(CANCEL_REACHES_LENDER).assumed
+        known = (
+            f" (as calibrated on {seen.date}, {trip.lender}'s Alma leaves it for staff)"
+            if stays
+            else f" (on {seen.date} calibration saw {trip.lender}'s Alma cancel such a request)"
+        )
     for request_id in lender.arrived:
         where = f"{LENDING_REQUESTS}, {lender.library}"
         try:
@@ -145,7 +164,7 @@ def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> N
                 continue
             line = (
                 f"lending request {request_id} from {trip.as_partner} is still {status} after "
-                f"the borrower withdrew its request: staff reject it ({where})"
+                f"the borrower withdrew its request{known}: staff reject it ({where})"
             )
         if writes.ledger is not None:  # on replay nothing real was created
             writes.left_behind.append(f"{trip.lender}: {line}")
@@ -227,10 +246,8 @@ def _(
             pytrace=False,
         )
     external_id = sent.external_id or attempt.external_id
-    # UNVERIFIED(round_trip.lending_external_id): the lending request's external id ends with
-    # the borrowing request's external id, or with its request id.
-    carried = tuple(i for i in (external_id, sent.request_id) if i)
     lender = round_trip_lender
+    carried = _carried(lender.facts, external_id, sent.request_id)
 
     def find() -> RsRequest | None:
         listed = lender.alma.lending_task_list(lender.library, partner=trip.as_partner)
@@ -252,7 +269,7 @@ def _(
         # requests, one the lender rejected at once has already left the list.
         cannot_tell(
             f"{trip.lender} shows no lending request from {trip.as_partner} whose external id "
-            f"ends with {external_id} in {lender.library}'s task list within "
+            f"ends with {' or '.join(carried)} in {lender.library}'s task list within "
             f"{trip.settle_seconds} s, and it is not known (or {trip.lender} is calibrated to "
             "show) that the task list omits requests the lender has finished with: look for "
             f"it in {trip.lender}'s Alma ({LENDING_REQUESTS}, all statuses); if it is not "
@@ -262,16 +279,49 @@ def _(
     if found is None:
         pytest.fail(
             f"{trip.lender} shows no lending request from {trip.as_partner} whose external id "
-            f"ends with {external_id} in {lender.library}'s task list ({LENDING_REQUESTS}) "
-            f"within {trip.settle_seconds} s: check that partner {trip.partner} here is "
-            f"{trip.lender} (its symbol and server) and that {trip.lender} has {trip.as_partner} "
-            "as an active lending partner",
+            f"ends with {' or '.join(carried)} in {lender.library}'s task list "
+            f"({LENDING_REQUESTS}) within {trip.settle_seconds} s: check that partner "
+            f"{trip.partner} here is {trip.lender} (its symbol and server) and that "
+            f"{trip.lender} has {trip.as_partner} as an active lending partner",
             pytrace=False,
         )
     if found.request_id:
         lender.arrived.append(found.request_id)
     alma_evidence.append(f"lending at {trip.lender}: {found.request_id} {found.status.value}")
     return found
+
+
+def _carried(facts: Facts, external_id: str | None, request_id: str | None) -> tuple[str, ...]:
+    """What the lending request's external id ends with: the borrowing request's id that the
+    lender's calibration saw carried, else either (UNVERIFIED(round_trip.lending_external_id))."""
+    either = tuple(i for i in (external_id, request_id) if i)
+    if not facts.is_calibrated(LENDING_EXTERNAL_ID):
+        return either
+    fact = facts.register.fact(LENDING_EXTERNAL_ID)
+    by_request_id = next(a.value for a in fact.alternatives if a.switch == "request_id")
+    value = facts.value(LENDING_EXTERNAL_ID)
+    if value == fact.assumed and external_id:
+        return (external_id,)
+    if value == by_request_id and request_id:
+        return (request_id,)
+    return either
+
+
+def end_of_rota(trip: RoundTrip, facts: Facts) -> tuple[frozenset[str], bool]:
+    """How a request rejected by the rota's last partner may end, and whether that is known:
+    the profile's statuses when it names them, else what the borrower's calibration saw,
+    else the register's assumption (not known)."""
+    if "end_of_rota_status" in trip.model_fields_set:
+        return frozenset(trip.end_of_rota_status), True
+    entry = facts.entry(END_OF_ROTA)
+    if entry is None or entry.status != "calibrated":
+        return frozenset(trip.end_of_rota_status), False
+    fact = facts.register.fact(END_OF_ROTA)
+    if entry.value == UNEXPECTED and entry.seen:
+        return frozenset({entry.seen}), True
+    if entry.value == fact.assumed:
+        return frozenset({"REJECTED"}), True
+    return frozenset({KEPT_ACTIVE}), True
 
 
 def _lending(lender: Lender, trip: RoundTrip, lent: RsRequest) -> RsRequest:
@@ -449,12 +499,30 @@ def _(
             pytrace=False,
         )
     # UNVERIFIED(round_trip.end_of_rota_status)
-    if status in trip.end_of_rota_status:
+    ends, known = end_of_rota(trip, alma_facts)
+    if status in ends:
         return
+    if not known and status == KEPT_ACTIVE:
+        cannot_tell(
+            f"after {trip.partner}, the last partner of the rota, rejected it, "
+            f"{attempt.who}'s request {moved.request_id} is {status}: the resource sharing "
+            "library may keep rejected requests active, and it is not known which this Alma "
+            "does (not calibrated: alma-p2p calibrate --institution "
+            f"{alma_institution.name}, with {trip.lender}'s key; or name the status in "
+            "round_trip.end_of_rota_status in profile.yaml); look at the request in "
+            "Fulfillment > Resource Sharing > Borrowing Requests"
+        )
+    said = (
+        "as round_trip.end_of_rota_status in profile.yaml says"
+        if "end_of_rota_status" in trip.model_fields_set
+        else "as the borrower's calibration saw"
+        if known
+        else "as the register assumes (round_trip.end_of_rota_status in profile.yaml)"
+    )
     pytest.fail(
         f"after {trip.partner}, the last partner of the rota, rejected it, {attempt.who}'s "
         f"request {moved.request_id} is {status} (partner {partner or 'none'}), expected "
-        f"{' or '.join(trip.end_of_rota_status)} as the resource sharing library's setting for "
-        "rejected requests says (round_trip.end_of_rota_status in profile.yaml)",
+        f"{' or '.join(sorted(ends))} {said}: check the resource sharing library's setting "
+        "for rejected requests",
         pytrace=False,
     )
