@@ -15,6 +15,7 @@ import yaml
 
 from alma_p2p import cli
 from alma_p2p.calibrate import PROBES, CalibrationRefused, calibrate
+from alma_p2p.calibrate.round_trip_probes import ROUND_TRIP_FACTS
 from alma_p2p.facts import (
     CALIBRATED_FILE,
     UNEXPECTED,
@@ -200,9 +201,18 @@ def test_calibrating_the_demo_world_writes_each_answer_with_its_evidence(
     assert unauthorized.status == "assumed"
     assert unauthorized.why is not None
     assert "every API area" in unauthorized.why
+    # Every fact that can be probed has a probe: none is left "not yet probed".
     not_yet = [i for i, f in got.items() if f.why and f.why.startswith("not yet probed")]
-    assert not_yet
-    assert not set(not_yet) & set(PROBES)
+    assert not_yet == []
+
+
+def test_every_fact_that_can_be_probed_has_a_probe():
+    """A fact the register marks read or write-with-test-data is asked by calibration: by a
+    probe of the registry, or by the round trip (which needs the lending member's key)."""
+    asked = set(PROBES) | set(ROUND_TRIP_FACTS)
+    unasked = [f.id for f in load_register() if f.probe_safety != "none" and f.id not in asked]
+    assert unasked == []
+    assert set(asked) <= {f.id for f in load_register()}
 
 
 def test_a_second_calibration_of_an_unchanged_alma_changes_nothing(tmp_path, profiles, monkeypatch):
