@@ -4,9 +4,10 @@ Live only, sandbox only: ``/conf/general`` is read first, and nothing else is se
 Alma reports a sandbox of the profile's institution (the guard of @writes scenarios). Then
 every fact with a probe in :data:`PROBES` is asked — reads first, then writes with the
 profile's test data through a ledgered :class:`~alma_p2p.writes.WriteSession`, then the
-round trip's facts with the lending member's own key — and the answers go to ``<profiles>/<name>/alma-facts.yaml``: per fact the value observed (one of the
-register's assumed or alternative values, or ``unexpected`` with what was seen), the date,
-and the redacted exchange that shows it. A fact without a probe stays assumed, with why.
+round trip's facts with the lending member's own key — and the answers go to
+``<profiles>/<name>/alma-facts.yaml``: per fact the value observed (one of the register's
+assumed or alternative values, or ``unexpected`` with what was seen), the date, and the
+redacted exchange that shows it. A fact without a probe stays assumed, with why.
 
 The file is sorted and carries no time beyond each fact's date, which is kept while the
 observed value and its evidence stay the same, so calibrating an unchanged Alma again
