@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated
-from alma_p2p.settings import api_key_variable, load_settings
-from tests.suite_runner import REPO, TransportWrapper, standin_app
+from alma_p2p.settings import Settings, api_key_variable, load_settings
+from tests.suite_runner import REPO, STANDIN_BASE_URL, TransportWrapper, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
 
 DEMO = ("demo-university", "demo-college", "demo-lender")
@@ -37,6 +37,22 @@ def demo_profiles(dest: Path) -> Path:
     return dest
 
 
+def calibration_settings(
+    name: str, profiles: Path, ledger: Path, keys: dict[str, str] | None = None
+) -> Settings:
+    """A live calibration of ``name`` against the in-process stand-in, with ``keys``
+    (profile name → key), at the highest rate (the tests lift the stand-in's threshold)."""
+    return load_settings(
+        mode="live",
+        institutions=(name,),
+        base_url=STANDIN_BASE_URL,
+        rate=100,
+        profiles_dir=profiles,
+        ledger=ledger,
+        institution_keys={api_key_variable(n): SecretStr(k) for n, k in (keys or {}).items()},
+    )
+
+
 def calibrate_world(
     world: dict[str, Any],
     profiles: Path,
@@ -53,18 +69,13 @@ def calibrate_world(
     out = {}
     with virtual_time():
         for name in names:
-            settings = load_settings(
-                mode="live",
-                institutions=(name,),
-                base_url="http://standin.invalid/almaws/v1",
-                rate=100,
-                profiles_dir=profiles,
-                ledger=ledger or profiles.parent / "calibration-ledger.jsonl",
-                # Every member's key, as a consortium's first live run has them: a
-                # borrower's calibration then probes its round trip with the lender's.
-                institution_keys={
-                    api_key_variable(other): SecretStr(keys[CODES[other]]) for other in DEMO
-                },
+            # Every member's key, as a consortium's first live run has them: a borrower's
+            # calibration then probes its round trip with the lender's.
+            settings = calibration_settings(
+                name,
+                profiles,
+                ledger or profiles.parent / "calibration-ledger.jsonl",
+                {other: keys[CODES[other]] for other in DEMO},
             )
             calibrate(
                 name,

@@ -14,14 +14,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from pydantic import SecretStr
 
 from alma_p2p.calibrate import calibrate
 from alma_p2p.calibrate.round_trip_probes import END_OF_ROTA, ROUND_TRIP_FACTS
 from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated, load_register
-from alma_p2p.settings import api_key_variable, load_settings
 from alma_p2p.standin import StandinApp
-from tests.calibrated import calibrate_world
+from tests.calibrated import calibrate_world, calibration_settings
 from tests.suite_runner import REPO, SuiteRun, demo_world, institution, run_live, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
 
@@ -89,23 +87,10 @@ def calibrate_trip(
     """Calibrate St Mary's with its key and, unless ``lender_key`` is None, Riverbend's
     (its world key when ``lender_key`` is empty)."""
     app = standin_app(world)
-    keys = {
-        api_key_variable(BORROWER): SecretStr(
-            institution(world, CODES[BORROWER])["api_keys"][0]["key"]
-        )
-    }
+    keys = {BORROWER: str(institution(world, CODES[BORROWER])["api_keys"][0]["key"])}
     if lender_key is not None:
-        key = lender_key or institution(world, CODES[LENDER])["api_keys"][0]["key"]
-        keys[api_key_variable(LENDER)] = SecretStr(key)
-    settings = load_settings(
-        mode="live",
-        institutions=(BORROWER,),
-        base_url="http://standin.invalid/almaws/v1",
-        rate=100,
-        profiles_dir=profiles,
-        ledger=tmp_path / "ledger.jsonl",
-        institution_keys=keys,
-    )
+        keys[LENDER] = lender_key or str(institution(world, CODES[LENDER])["api_keys"][0]["key"])
+    settings = calibration_settings(BORROWER, profiles, tmp_path / "ledger.jsonl", keys)
     said: list[str] = []
     with virtual_time():
         outcome = calibrate(
@@ -399,18 +384,8 @@ def test_the_lenders_own_facts_survive_the_borrowers_calibration_and_its_own(tmp
     last_partner(profiles, world)
     lender_file = profiles / LENDER / CALIBRATED_FILE
     # The lender calibrated first, on its own.
-    keys = {
-        api_key_variable(LENDER): SecretStr(institution(world, CODES[LENDER])["api_keys"][0]["key"])
-    }
-    settings = load_settings(
-        mode="live",
-        institutions=(LENDER,),
-        base_url="http://standin.invalid/almaws/v1",
-        rate=100,
-        profiles_dir=profiles,
-        ledger=tmp_path / "ledger.jsonl",
-        institution_keys=keys,
-    )
+    keys = {LENDER: str(institution(world, CODES[LENDER])["api_keys"][0]["key"])}
+    settings = calibration_settings(LENDER, profiles, tmp_path / "ledger.jsonl", keys)
 
     def own() -> CalibratedFacts:
         with virtual_time():

@@ -15,16 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from pydantic import SecretStr
 
 from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, UNEXPECTED, CalibratedFact, load_register
 from alma_p2p.ledger import Ledger
 from alma_p2p.payloads import EXTERNAL_ID_PREFIX
-from alma_p2p.settings import api_key_variable, load_settings
 from alma_p2p.standin import StandinApp
 from alma_p2p.standin.rules import ENDED_LENDING
-from tests.calibrated import CODES, demo_profiles
+from tests.calibrated import CODES, calibration_settings, demo_profiles
 from tests.suite_runner import TransportWrapper, demo_world, institution, record_of, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
 from tests.test_alternatives import Renaming
@@ -61,15 +59,7 @@ def calibrate_in(
     profiles = demo_profiles(tmp_path / "institutions")
     app = standin_app(world)
     key = str(institution(world, CODES[name])["api_keys"][0]["key"])
-    settings = load_settings(
-        mode="live",
-        institutions=(name,),
-        base_url="http://standin.invalid/almaws/v1",
-        rate=100,
-        profiles_dir=profiles,
-        ledger=tmp_path / "ledger.jsonl",
-        institution_keys={api_key_variable(name): SecretStr(key)},
-    )
+    settings = calibration_settings(name, profiles, tmp_path / "ledger.jsonl", {name: key})
     lent_before = set(app._live[LENDER].lending)
     said: list[str] = []
     transport = (wrapper or (lambda t: t))(httpx.WSGITransport(app=app))

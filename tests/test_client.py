@@ -449,6 +449,37 @@ def test_throttle_spaces_calls_on_the_harness_clock(monkeypatch: pytest.MonkeyPa
     assert max(windows) <= 20  # never more than 20 in any one second
 
 
+def test_the_throttle_follows_a_clock_swapped_in_or_out(monkeypatch: pytest.MonkeyPatch):
+    # Calls timed on the real clock must not hold a virtual clock's window (it would wait
+    # until virtual time reached the machine's uptime), nor the other way round.
+    rec = Recorder(lambda r: httpx.Response(200, json={}))
+    alma = client(rec, rate_per_second=20)
+    for _ in range(20):
+        alma.get_json("/conf/general", cache=False)  # a full window on the real clock
+    clock = VirtualClock()
+    monkeypatch.setattr(polling, "CLOCK", clock)
+    for _ in range(20):
+        alma.get_json("/conf/general", cache=False)
+    assert clock.now == 0.0  # a fresh window on the virtual clock: nothing waited
+    alma.get_json("/conf/general", cache=False)
+    assert 1.0 <= clock.now < 1.2
+
+
+def test_a_clock_that_does_not_move_stops_the_throttle_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    class Stuck(VirtualClock):
+        def sleep(self, seconds: float) -> None:
+            pass
+
+    monkeypatch.setattr(polling, "CLOCK", Stuck())
+    alma = client(Recorder(lambda r: httpx.Response(200, json={})), rate_per_second=5)
+    for _ in range(5):
+        alma.get_json("/conf/general", cache=False)
+    with pytest.raises(RuntimeError, match="clock did not move on"):
+        alma.get_json("/conf/general", cache=False)
+
+
 # -- cache, quota, writes ---------------------------------------------------------
 
 

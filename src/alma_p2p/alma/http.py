@@ -112,23 +112,16 @@ class Chokepoint:
             transport=transport,
             verify=_tls_context(),
         )
-        # None: no throttle (replay, where no Alma is called). pyrate-limiter counts whole
-        # calls in a window, so a fractional rate becomes one call per window.
-        self._limiter: pyrate_limiter.Limiter | None = None
-        self._spacing = 0.0
-        if rate_per_second is not None:
-            per_window, window_ms = _rate_window(rate_per_second)
-            rates = [pyrate_limiter.Rate(per_window, window_ms)]
-            self._limiter = pyrate_limiter.Limiter(_HarnessClockBucket(rates))
-            self._spacing = window_ms / per_window / 1000
+        # None: no throttle (replay, where no Alma is called).
+        self._throttle = _Throttle(rate_per_second) if rate_per_second is not None else None
         self._max_attempts = max(1, max_attempts)
         self._backoff = max(0.0, backoff)
         self.stats = CallStats()
 
     def close(self) -> None:
         self._http.close()
-        if self._limiter is not None:
-            self._limiter.close()
+        if self._throttle is not None:
+            self._throttle.close()
 
     def on_response(self, hook: Callable[[httpx.Response], None]) -> None:
         """Call ``hook`` with every answer (after it is read), e.g. to attach it to a report."""
@@ -170,11 +163,8 @@ class Chokepoint:
     ) -> httpx.Response:
         shown = display(path, query)
         headers = {"Accept": accept} if accept else None
-        if self._limiter is not None:
-            # Wait on the harness's clock (polling.CLOCK), not inside the limiter: a test
-            # that runs a live suite on virtual time then waits out the throttle virtually.
-            while not self._limiter.try_acquire("alma", blocking=False):
-                polling.CLOCK.sleep(self._spacing)
+        if self._throttle is not None:
+            self._throttle.acquire()
         try:
             response = self._http.request(
                 method, path.lstrip("/"), params=dict(query) or None, json=body, headers=headers
@@ -315,6 +305,42 @@ class _HarnessClockBucket(pyrate_limiter.InMemoryBucket):
     """pyrate-limiter's in-memory bucket, reading the time from :class:`_HarnessClock`."""
 
     _clock = _HarnessClock()
+
+
+class _Throttle:
+    """At most the rate's calls in any window, on the harness's clock (``polling.CLOCK``):
+    pyrate-limiter counts the calls, and the waiting goes through that clock, so a harness
+    test that runs a live suite on virtual time waits out the throttle virtually."""
+
+    def __init__(self, rate_per_second: float) -> None:
+        # pyrate-limiter counts whole calls in a window, so a fractional rate becomes one
+        # call per window.
+        self._per_window, self._window_ms = _rate_window(rate_per_second)
+        self._spacing = self._window_ms / self._per_window / 1000
+        self._limiter: pyrate_limiter.Limiter | None = None
+        self._clock: polling.Clock | None = None
+
+    def acquire(self) -> None:
+        # A limiter counts on the clock it was made with: calls timed on another clock (a
+        # test swapping a virtual one in or out) would never leave its window.
+        if self._limiter is None or self._clock is not polling.CLOCK:
+            self.close()
+            self._clock = polling.CLOCK
+            rates = [pyrate_limiter.Rate(self._per_window, self._window_ms)]
+            self._limiter = pyrate_limiter.Limiter(_HarnessClockBucket(rates))
+        # A window's worth of waits frees a place on any clock that moves on.
+        for _ in range(self._per_window + 2):
+            if self._limiter.try_acquire("alma", blocking=False):
+                return
+            polling.CLOCK.sleep(self._spacing)
+        raise RuntimeError(
+            "the throttle waited a whole window and the harness's clock did not move on"
+        )
+
+    def close(self) -> None:
+        if self._limiter is not None:
+            self._limiter.close()
+            self._limiter = None
 
 
 def _rate_window(rate: float) -> tuple[int, int]:
