@@ -366,3 +366,27 @@ def test_no_key_and_no_patron_value_in_what_the_probes_write(facts, tmp_path):
         assert [c for c in (*CANARIES, key, ALUMNUS) if c in shown] == []
     assert [c for c in (*CANARIES, key) if c in text] == []
     assert run.path.name == CALIBRATED_FILE
+
+
+def test_a_partner_that_may_reach_production_holds_back_every_test_request(tmp_path):
+    # A refreshed sandbox whose partner still points at a production server: the suite
+    # refuses every write (tests/test_lifecycle_targets.py), and so does calibration.
+    world = demo_world()
+    partner = record_of(institution(world, UNIVERSITY)["partners"], "code", "DEMO_LENDER")
+    partner["ill_server"] = "riverbend.alma.example.edu"
+    cal = calibrate_in(world, tmp_path)
+    written = [
+        r
+        for r in cal.app.request_log
+        if r.method in {"POST", "PUT", "DELETE"} and not r.path.endswith("/operation/test")
+    ]
+    assert written == []  # (an API area's self-test creates nothing)
+    for fact_id in (SEND_ON, EXCLUDED, NO_PARTNER, "round_trip.lending_external_id"):
+        entry = cal.facts[fact_id]
+        assert entry.status == "assumed", (fact_id, entry)
+        assert entry.why is not None
+        assert entry.why.startswith("no test request was sent: partner DEMO_LENDER sends to ")
+        assert "riverbend.alma.example.edu" in entry.why
+    assert any("no test request sent: partner DEMO_LENDER" in line for line in cal.said)
+    # The reads are still asked.
+    assert cal.facts["gateway.environment_type_form"].status == "calibrated"
