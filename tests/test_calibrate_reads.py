@@ -6,6 +6,7 @@ is, and a second calibration of the same Alma changes nothing."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from alma_p2p.facts import UNEXPECTED, CalibratedFact, load_register
 from alma_p2p.settings import Settings
 from alma_p2p.standin import StandinApp, World
 from tests.suite_runner import STANDIN_PER_SECOND, demo_world, institution, standin_app
+from tests.suite_runner import _virtual_time as virtual_time
 from tests.test_calibrate import UNIVERSITY, key_of, profiles, run, settings_for
 
 __all__ = ["profiles"]  # the fixture, shared with tests/test_calibrate.py
@@ -31,6 +33,14 @@ XML_SHAPE = "analytics.xml_shape"
 PARTNER_HOST = "partner.sandbox_host_pattern"
 REGION_HOST = "api-na.hosted.exlibrisgroup.com"  # demo-university's region, na
 COLLEGE = "01DEMO_COLLEGE"
+
+
+@pytest.fixture(autouse=True)
+def _on_virtual_time() -> Iterator[None]:
+    """Calibration waits on the harness's clock (the per-second burst paces its calls, the
+    write probes poll): here that clock is virtual, so nothing waits in real time."""
+    with virtual_time():
+        yield
 
 
 def settings_of(
@@ -131,7 +141,7 @@ def test_a_burst_at_the_harness_rate_without_429_records_the_assumed_threshold(
     assert entry.evidence is not None
     assert entry.evidence.startswith("GET https://alma.invalid/almaws/v1/conf/test → 200")
     assert f'"calls": {BURST_CALLS}' in entry.evidence
-    assert '"paced at": "100 per second"' in entry.evidence
+    assert '"paced at": "10 per second"' in entry.evidence
     assert '"answered HTTP 429": 0' in entry.evidence
     assert '"busiest second": "10 calls or more"' in entry.evidence
     burst = [r for r in app.request_log if r.path.endswith(BURST_PATH) and r.institution]
@@ -171,7 +181,7 @@ def test_a_sandbox_that_answers_429_within_the_burst_is_recorded_as_unexpected(
     assert entry.value == UNEXPECTED
     # The call before the burst is within its second: four more, then 429 and five retries.
     assert entry.seen == (
-        f"HTTP 429 PER_SECOND_THRESHOLD at call 5 of {BURST_CALLS} paced at 100 per second "
+        f"HTTP 429 PER_SECOND_THRESHOLD at call 5 of {BURST_CALLS} paced at 10 per second "
         "(6 of 10 answers)"
     )
     assert entry.evidence is not None
@@ -299,3 +309,23 @@ def test_where_a_partner_sends_stays_assumed_with_what_a_person_checks(
     assert entry.why.startswith("cannot be probed: a read shows the host name")
     assert "Fulfillment > Resource Sharing > Partners" in entry.why
     assert PARTNER_HOST not in PROBES
+
+
+def test_the_burst_keeps_to_ten_a_second_whatever_the_harness_rate(tmp_path, profiles, monkeypatch):
+    # An Alma that takes 15 calls a second accepts the fact's 10: the burst, at the harness's
+    # rate of 100, must not claim otherwise. The stand-in keeps the harness's (virtual) time.
+    from alma_p2p import polling
+
+    world = copy.deepcopy(demo_world())
+    for inst in world["institutions"]:
+        inst["per_second_threshold"] = STANDIN_PER_SECOND
+    institution(world, UNIVERSITY)["per_second_threshold"] = 15
+    settings = settings_of(world, tmp_path, profiles, monkeypatch, retry_backoff=0.0)
+    assert settings.rate == 100
+    with virtual_time():
+        app = StandinApp(World.model_validate(world), clock=polling.CLOCK.monotonic)
+        facts = calibrate_on(httpx.WSGITransport(app=app), settings)
+    entry = facts[PER_SECOND]
+    assert (entry.status, entry.value) == ("calibrated", assumed(PER_SECOND)), entry
+    assert entry.evidence is not None
+    assert '"paced at": "10 per second"' in entry.evidence

@@ -16,13 +16,11 @@ import pytest
 import yaml
 
 from alma_p2p.alma import AlmaClient
-from alma_p2p.calibrate import calibrate
 from alma_p2p.facts import CALIBRATED_FILE, load_calibrated
 from alma_p2p.outcomes import CannotTell
-from alma_p2p.settings import load_settings
 from alma_p2p.suite.steps.common import Attempt, assert_nothing_created
 from tests.calibrated import calibrate_world
-from tests.suite_runner import REPO, demo_world, institution, record_of, run_live, standin_app
+from tests.suite_runner import REPO, demo_world, institution, record_of, run_live
 
 pytestmark = pytest.mark.standin
 
@@ -381,20 +379,7 @@ def test_once_calibrated_the_campus_scenario_also_proves_the_owner_less_request(
     shutil.copytree(REPO / "fixtures" / "institutions", profiles)
     world = demo_world()
     university = institution(world, "01DEMO_STMARYS")
-    monkeypatch.setenv("ALMA_API_KEY_DEMO_UNIVERSITY", university["api_keys"][0]["key"])
-    calibrate(
-        "demo-university",
-        settings=load_settings(
-            mode="live",
-            institutions=("demo-university",),
-            base_url="http://standin.invalid/almaws/v1",
-            rate=100,
-            profiles_dir=profiles,
-            ledger=tmp_path / "calibration-ledger.jsonl",
-        ),
-        transport=httpx.WSGITransport(app=standin_app(world)),
-        say=lambda _line: None,
-    )
+    calibrate_world(world, profiles, "demo-university")
     facts = load_calibrated(profiles / "demo-university" / CALIBRATED_FILE)
     assert facts is not None
     assert facts.facts["borrowing.owner_when_omitted"].status == "calibrated"
