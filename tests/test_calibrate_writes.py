@@ -8,6 +8,7 @@ request for its minute costs no wall time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,46 @@ def test_where_every_request_goes_to_a_partner_a_cancel_on_locate_failure_cannot
     assert run.facts[SEND_ON].value == value(SEND_ON, "at_once")
     assert "made-up title" not in evidence_of(run, SEND_ON)
     assert "cannot show the third alternative" in load_register().fact(SEND_ON).probe
+
+
+class CancelledAfterSending(httpx.BaseTransport):
+    """The made-up title's request, seen sent to a partner by its own probe, reads back
+    cancelled once the held title has been asked for (a lender's reject at the end of the
+    rota, or staff): cancelled, but not for want of a rota. ``keep_partner`` False: the
+    cancelled request no longer names its partner."""
+
+    HELD = b"Ferries of the Upper Mississippi"  # demo-university's partner_held_title
+
+    def __init__(self, inner: httpx.BaseTransport, *, keep_partner: bool) -> None:
+        self._inner, self._keep, self._later = inner, keep_partner, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and self.HELD in request.read():
+            self._later = True
+        response = self._inner.handle_request(request)
+        body = response.read()
+        if not (self._later and request.method == "GET" and b'"P2P harness test: ' in body):
+            return response
+        data = json.loads(body)
+        if data.get("status", {}).get("value") == "REQUEST_SENT":
+            data["status"] = {"value": "CANCELLED", "desc": "Cancelled"}
+            if not self._keep:
+                data.pop("partner", None)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, json=data)
+
+
+@pytest.mark.parametrize("keep_partner", [True, False], ids=["names_partner", "no_partner"])
+def test_a_made_up_title_cancelled_after_it_went_to_a_partner_shows_the_sending_order(
+    keep_partner, tmp_path
+):
+    def cancelled_later(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        return CancelledAfterSending(inner, keep_partner=keep_partner)
+
+    run = calibrate_in(demo_world(), tmp_path, wrapper=cancelled_later)
+    assert run.facts[NO_PARTNER].value == value(NO_PARTNER, "sent")
+    assert run.facts[SEND_ON].value == value(SEND_ON, "at_once")
+    assert "made-up title" not in evidence_of(run, SEND_ON)
 
 
 def test_the_held_title_cancelled_for_want_of_a_rota_is_the_second_alternative(tmp_path):

@@ -298,6 +298,11 @@ def _cancelled(status: str, desc: str | None) -> bool:
     return "CANCEL" in status or "cancel" in (desc or "").lower()
 
 
+# Where the no-partner probe leaves (in the memo of answers) the answer that showed its
+# request sent on.
+SEEN_SENT = "calibrate::no_partner_holds sent::"
+
+
 @probe("borrowing.no_partner_holds_outcome")
 def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     """A request for a made-up title, owned by the test patron's RS library: sent to a
@@ -340,6 +345,8 @@ def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     shown = {"status": status}
     if last is None:
         raise ProbeFailed("no answer to show")
+    if _sent_on(status, ended.status.desc):
+        p._memo[SEEN_SENT + request_id] = last  # for the send-on probe's read-back
     # The request id differs on every calibration; the file must not.
     shows = evidence(last, shown).replace(request_id, "<request id>")
     if _sent_on(status, ended.status.desc):
@@ -629,7 +636,11 @@ def _no_partner_request(p: Probing, session: WriteSession) -> tuple[str, str] | 
 
 def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | None:
     """How the request for a title no partner holds ended, read back: ("cancelled" or
-    "locate_failed", its evidence); None when it went out to a partner, or there is none."""
+    "locate_failed", its evidence); None when it went out to a partner, or there is none.
+
+    A request cancelled after it went to a partner (its own probe saw it sent, or it names
+    a partner) was cancelled for another reason than a rota that could not be built (a
+    lender's reject at the end of the rota, staff): it is not counted."""
     found = _no_partner_request(p, session)
     if found is None:
         return None
@@ -642,7 +653,11 @@ def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | 
     value, desc = str(status.get("value") or ""), status.get("desc")
     shown = {"a made-up title, which no partner holds": {"status": status}}
     shows = evidence(response, shown).replace(request_id, "<request id>")
+    partner = payload.get("partner")
+    named = partner.get("value") if isinstance(partner, dict) else partner
     if _cancelled(value, desc):
+        if named or SEEN_SENT + request_id in p._memo:
+            return None
         return "cancelled", shows
     if value == "LOCATE_FAILED":
         return "locate_failed", shows
