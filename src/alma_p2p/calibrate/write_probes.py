@@ -709,10 +709,13 @@ def _request_held_title(
 def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
     """The "sent on its own" scenario's request (its title a rota partner holds, by the
     first test patron for their own library), followed for a minute: each status and
-    partner. Sent at once, "Ready to be sent" then sent, or cancelled. The way a request
-    no partner can supply ends is read from borrowing.no_partner_holds_outcome's request
-    (a made-up title), read back, not asked again: cancelled there is the third
-    alternative; where Alma sent that one too, it cannot be seen."""
+    partner. "Ready to be sent" then sent, or cancelled. Sent with no "Ready to be sent"
+    read is not recorded: a short one falls between two reads, so an unchanged Alma would
+    flip between the first two alternatives from one calibration to the next; a sighting
+    stands. The way a request no partner can supply ends is read from
+    borrowing.no_partner_holds_outcome's request (a made-up title), read back, not asked
+    again: cancelled there is the third alternative; where Alma sent that one too, it
+    cannot be seen."""
     borrowing = p.profile.borrowing
     held = borrowing.partner_held_title if borrowing else None
     if held is None or not p.profile.test_patrons:
@@ -784,15 +787,23 @@ def _sending_order(
         )
     if not _sent_on(status, desc):
         return Seen(UNEXPECTED, shows, seen=sequence)
-    ready = any(step.split(" ")[0] == READY for step in steps)
-    value = alternative(fact, 0) if ready else fact.assumed
     no_partner = _no_partner_outcome(p, session)
+    made_up = ""
     if no_partner is not None:
         how, more = no_partner
-        shows = f"{shows}\n\n{more}"
         if how == "cancelled":
-            return Seen(alternative(fact, 1), shows)
-    return Seen(value, shows)
+            return Seen(alternative(fact, 1), f"{shows}\n\n{more}")
+        shows, made_up = f"{shows}\n\n{more}", "; the made-up title's request ended locate failed"
+    if any(step.split(" ")[0] == READY for step in steps):
+        return Seen(alternative(fact, 0), shows)
+    # Sent with no "Ready to be sent" read: at once, or ready for less time than the poll
+    # waits. Which one a poll catches can differ between calibrations of one Alma, so only
+    # a sighting is recorded; a miss leaves what was recorded before (or the assumption).
+    return NotAsked(
+        f"sent with no 'Ready to be sent' between reads {POLL_INTERVAL:g} s apart "
+        f"({sequence}{made_up}): sent at once, or ready for less than {POLL_INTERVAL:g} s; "
+        "this probe cannot tell which, so only a 'Ready to be sent' it has seen is recorded"
+    )
 
 
 # -- who may borrow -----------------------------------------------------------------------
