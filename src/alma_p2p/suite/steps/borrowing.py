@@ -691,7 +691,7 @@ def places_left_open(received: list[Received], profile: Profile, facts: Facts) -
             f"puts it ({_rule_place(library)}), and the answer does not tell which of the two "
             f"is the item's place{_calibrated_shape(facts)}; open the item in Alma (Resources "
             f"> Search, Physical Items by barcode {r.expected.item_barcode}) and see which "
-            f"location it is in: if it is {wrong}, {FIX_TEMP_ITEM}"
+            f"location and item policy it has: if {wrong}, {FIX_TEMP_ITEM}"
         )
     return lines
 
