@@ -485,8 +485,14 @@ def _received_item(p: Probing) -> tuple[httpx.Response, dict[str, Any], str] | N
 
 @probe("borrowing.temp_item_place")
 def _temp_item_place(p: Probing, fact: Fact) -> Answer:
-    """Where the temporary item shows its place: the holding's temp fields (in a temporary
-    location, or not), or item_data's library as its permanent place."""
+    """How the temporary item's answer shows its place: in the holding's temp fields flagged
+    as in its temporary location, in temp fields filled but not flagged (an absent flag
+    reads as not flagged, as in the steps), or in item_data with the temp fields empty.
+
+    This records the answer's shape only. The probe reads the same kind of item the scenario
+    judges, so temp fields filled but not flagged do not tell which of the two places the
+    answer names is real (alma-api.md §7.3 shows that shape on a lending item whose real
+    place was item_data): the scenario judges both places, calibrated or not."""
     found = _received_item(p)
     if isinstance(found, NotAsked):
         return found

@@ -298,6 +298,11 @@ def _cancelled(status: str, desc: str | None) -> bool:
     return "CANCEL" in status or "cancel" in (desc or "").lower()
 
 
+# Where the no-partner probe leaves (in the memo of answers) the answer that showed its
+# request sent on.
+SEEN_SENT = "calibrate::no_partner_holds sent::"
+
+
 @probe("borrowing.no_partner_holds_outcome")
 def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     """A request for a made-up title, owned by the test patron's RS library: sent to a
@@ -340,6 +345,8 @@ def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     shown = {"status": status}
     if last is None:
         raise ProbeFailed("no answer to show")
+    if _sent_on(status, ended.status.desc):
+        p._memo[SEEN_SENT + request_id] = last  # for the send-on probe's read-back
     # The request id differs on every calibration; the file must not.
     shows = evidence(last, shown).replace(request_id, "<request id>")
     if _sent_on(status, ended.status.desc):
@@ -629,7 +636,11 @@ def _no_partner_request(p: Probing, session: WriteSession) -> tuple[str, str] | 
 
 def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | None:
     """How the request for a title no partner holds ended, read back: ("cancelled" or
-    "locate_failed", its evidence); None when it went out to a partner, or there is none."""
+    "locate_failed", its evidence); None when it went out to a partner, or there is none.
+
+    A request cancelled after it went to a partner (its own probe saw it sent, or it names
+    a partner) was cancelled for another reason than a rota that could not be built (a
+    lender's reject at the end of the rota, staff): it is not counted."""
     found = _no_partner_request(p, session)
     if found is None:
         return None
@@ -642,7 +653,11 @@ def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | 
     value, desc = str(status.get("value") or ""), status.get("desc")
     shown = {"a made-up title, which no partner holds": {"status": status}}
     shows = evidence(response, shown).replace(request_id, "<request id>")
+    partner = payload.get("partner")
+    named = partner.get("value") if isinstance(partner, dict) else partner
     if _cancelled(value, desc):
+        if named or SEEN_SENT + request_id in p._memo:
+            return None
         return "cancelled", shows
     if value == "LOCATE_FAILED":
         return "locate_failed", shows
@@ -694,10 +709,13 @@ def _request_held_title(
 def _send_on_after_locate(p: Probing, fact: Fact) -> Answer:
     """The "sent on its own" scenario's request (its title a rota partner holds, by the
     first test patron for their own library), followed for a minute: each status and
-    partner. Sent at once, "Ready to be sent" then sent, or cancelled. The way a request
-    no partner can supply ends is read from borrowing.no_partner_holds_outcome's request
-    (a made-up title), read back, not asked again: cancelled there is the third
-    alternative; where Alma sent that one too, it cannot be seen."""
+    partner. "Ready to be sent" then sent, or cancelled. Sent with no "Ready to be sent"
+    read is not recorded: a short one falls between two reads, so an unchanged Alma would
+    flip between the first two alternatives from one calibration to the next; a sighting
+    stands. The way a request no partner can supply ends is read from
+    borrowing.no_partner_holds_outcome's request (a made-up title), read back, not asked
+    again: cancelled there is the third alternative; where Alma sent that one too, it
+    cannot be seen."""
     borrowing = p.profile.borrowing
     held = borrowing.partner_held_title if borrowing else None
     if held is None or not p.profile.test_patrons:
@@ -769,15 +787,23 @@ def _sending_order(
         )
     if not _sent_on(status, desc):
         return Seen(UNEXPECTED, shows, seen=sequence)
-    ready = any(step.split(" ")[0] == READY for step in steps)
-    value = alternative(fact, 0) if ready else fact.assumed
     no_partner = _no_partner_outcome(p, session)
+    made_up = ""
     if no_partner is not None:
         how, more = no_partner
-        shows = f"{shows}\n\n{more}"
         if how == "cancelled":
-            return Seen(alternative(fact, 1), shows)
-    return Seen(value, shows)
+            return Seen(alternative(fact, 1), f"{shows}\n\n{more}")
+        shows, made_up = f"{shows}\n\n{more}", "; the made-up title's request ended locate failed"
+    if any(step.split(" ")[0] == READY for step in steps):
+        return Seen(alternative(fact, 0), shows)
+    # Sent with no "Ready to be sent" read: at once, or ready for less time than the poll
+    # waits. Which one a poll catches can differ between calibrations of one Alma, so only
+    # a sighting is recorded; a miss leaves what was recorded before (or the assumption).
+    return NotAsked(
+        f"sent with no 'Ready to be sent' between reads {POLL_INTERVAL:g} s apart "
+        f"({sequence}{made_up}): sent at once, or ready for less than {POLL_INTERVAL:g} s; "
+        "this probe cannot tell which, so only a 'Ready to be sent' it has seen is recorded"
+    )
 
 
 # -- who may borrow -----------------------------------------------------------------------
