@@ -213,10 +213,12 @@ def test_each_alternative_is_recorded_in_its_members_file(
         left = [line for line in done.said if "LEFT IN ALMA" in line]
         assert len(left) == 1
         assert left[0].startswith("demo-lender: LEFT IN ALMA: lending request ")
-        assert "from partner DEMO_STMARYS is still active (REQUEST_CREATED_LEND)" in left[0]
+        # Waiting for cancel response is the lender's request still active, not cancelled.
+        assert "from partner DEMO_STMARYS is still active (CANCEL_REPLY)" in left[0]
         assert "Fulfillment > Resource Sharing > Lending Requests" in left[0]
         evidence = entry.evidence or ""
         assert "120 s after the borrower cancelled its request" in evidence
+        assert '"value": "CANCEL_REPLY"' in evidence
     else:
         assert active_anywhere_after(done) == []
 
@@ -558,3 +560,38 @@ def test_a_lending_request_left_after_a_cancel_names_what_calibration_saw(tmp_pa
     assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
     assert "after the borrower withdrew its request (as calibrated on " in run.output
     assert "demo-lender's Alma leaves it for staff): staff reject it" in run.output
+
+
+class AfterTheCancel(httpx.BaseTransport):
+    """A lender's Alma whose request the borrower cancelled reads ``code`` (its description
+    still says cancelled)."""
+
+    code = "WILL_SUPPLY"
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if "/lending-requests/" not in request.url.path:
+            return response
+        body = response.read().replace(b'"CANCELLED"', f'"{self.code}"'.encode())
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_a_lender_status_after_the_cancel_that_is_no_cancel_is_unexpected_and_left(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=AfterTheCancel)
+
+    assert done.lender is not None
+    entry = done.lender.facts[CANCEL]
+    assert (entry.status, entry.value, entry.seen) == ("calibrated", "unexpected", "WILL_SUPPLY")
+    # Not final at the lender: left for staff, by name.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 1, done.said
+    assert "is still active (WILL_SUPPLY)" in left[0]

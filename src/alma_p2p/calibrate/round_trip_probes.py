@@ -47,9 +47,9 @@ from alma_p2p.calibrate.probing import (
     alternative,
     evidence,
 )
-from alma_p2p.cleanup import Created, Outcome, remove_created
+from alma_p2p.cleanup import FINAL_LENDING, Created, Outcome, remove_created
 from alma_p2p.connect import base_url_for, client_for
-from alma_p2p.facts import UNEXPECTED, Register
+from alma_p2p.facts import UNEXPECTED, Facts, Register, institution_facts
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
@@ -64,10 +64,21 @@ ROUND_TRIP_FACTS = (EXTERNAL_ID, END_OF_ROTA, CANCEL_REACHES)
 LENDER_FACTS = (EXTERNAL_ID, CANCEL_REACHES)
 
 ACTIVE_AT_LENDER = frozenset({"REQUEST_CREATED_LEND", "LOCATE_IN_PROCESS"})
+# Still active after the borrower's cancel: besides the above, "Waiting for cancel
+# response" (alma-rs-workflow.md §1.7), the lending workflow's Cancel reply step, which
+# waits for staff (UNVERIFIED(round_trip.cancel_reaches_lender): the "stays" alternative).
+STILL_ACTIVE = ACTIVE_AT_LENDER | {"CANCEL_REPLY"}
+# UNVERIFIED(lending.final_status_codes): the lending request its borrower cancelled reads
+# CANCELLED (cleanup.FINAL_LENDING), or CANCELED (the register's alternative).
+CANCELLED_AT_LENDER = frozenset({"CANCELLED", "CANCELED"})
 # A borrowing request not yet sent: created, being located, or ready to be sent.
 NOT_YET_SENT = frozenset({None, "", "REQUEST_CREATED_BOR", "LOCATE_IN_PROCESS", "READY_TO_SEND"})
 # UNVERIFIED(round_trip.end_of_rota_status): the register's "kept active" status.
 KEPT_ACTIVE = "READY_TO_SEND"
+# UNVERIFIED(lending.reject_status_code): REJECTED, or REJECT (WRLC's map); the lender's
+# calibrated code besides.
+REJECTED_AT_LENDER = frozenset({"REJECTED", "REJECT"})
+REJECT_CODE = "lending.reject_status_code"
 POLL_INTERVAL = 2.0
 
 # The refusal of a sandbox guard: raises (an AlmaError) unless Alma is a sandbox of the
@@ -154,6 +165,14 @@ def probe_round_trip(
     )
 
 
+def _reject_code(facts: Facts) -> frozenset[str]:
+    """The lender's reject code as its own calibration saw it, if it did."""
+    entry = facts.entry(REJECT_CODE)
+    if entry is not None and entry.status == "calibrated" and entry.seen:
+        return frozenset({entry.seen})
+    return frozenset()
+
+
 class _Skip(Exception):
     """The rest of a leg cannot be asked: each fact it would show is NotAsked, with why."""
 
@@ -183,6 +202,10 @@ class _Trip:
             else lender.resource_sharing_libraries[0].code
         )
         self.legs: list[_Leg] = []
+        # What the lender's Alma has finished with: nothing to undo there.
+        lender_facts = institution_facts(p.settings.profiles_dir, trip.lender)
+        self.rejected_at_lender = REJECTED_AT_LENDER | _reject_code(lender_facts)
+        self.final_at_lender = FINAL_LENDING | CANCELLED_AT_LENDER | self.rejected_at_lender
 
     # -- the facts ------------------------------------------------------------------------
 
@@ -251,7 +274,7 @@ class _Trip:
         try:
             ended = poll(
                 lambda: self.lp.client.lending_request(self.trip.as_partner, lent_id),
-                lambda r: r.status.value not in ACTIVE_AT_LENDER,
+                lambda r: r.status.value not in STILL_ACTIVE,
                 what="the lending request after the borrower's cancel",
                 deadline=settle,
                 interval=POLL_INTERVAL,
@@ -270,10 +293,14 @@ class _Trip:
             "status": {"value": status, "desc": ended.status.desc},
             "read": "after the borrower cancelled its request",
         }
-        cancelled = "CANCEL" in status.upper() or "cancel" in (ended.status.desc or "").lower()
-        self._seen_at_lender(leg, status, ended=cancelled)
+        # Only a cancelled code is the cancel reaching the lender; any other status is
+        # recorded as seen, and only a final one leaves nothing to undo.
+        cancelled = status in CANCELLED_AT_LENDER
+        self._seen_at_lender(leg, status, ended=cancelled or status in self.final_at_lender)
         shows = self._last_at_lender(leg, shown)
-        return Seen(fact.assumed, shows) if cancelled else Seen(UNEXPECTED, shows, seen=status)
+        if cancelled:
+            return Seen(fact.assumed, shows, seen=None if status == "CANCELLED" else status)
+        return Seen(UNEXPECTED, shows, seen=status)
 
     def _end_of_rota(self, register: Register) -> Answer:
         """The rejected title, when the lender is the rota's last partner: how it ends."""

@@ -10,7 +10,9 @@ lender's answer comes back.
   its rota (alma-rs-workflow.md §1.4), one read later, as Alma's messages take a while;
   at the end of the rota it ends as UNVERIFIED(round_trip.end_of_rota_status) REJECTED.
 - Cancelled or removed at the borrower: the lender's request still active is cancelled
-  (UNVERIFIED(round_trip.cancel_reaches_lender)).
+  (UNVERIFIED(round_trip.cancel_reaches_lender)), or, when it stays for staff, waits for
+  their answer to the cancel ("Waiting for cancel response", CANCEL_REPLY: the lending
+  workflow's Cancel reply step; alma-rs-workflow.md §1.7).
 - Accepted (located, waiting): the lender lists it in its requested resources at the RS
   library, by the title's record (UNVERIFIED(round_trip.requested_resources_lending)).
 """
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 ACTIVE_AT_LENDER = frozenset({"REQUEST_CREATED_LEND", "LOCATE_IN_PROCESS"})
 # UNVERIFIED(round_trip.end_of_rota_status): REJECTED, or left active (Ready to be sent)
 # when the RS library keeps rejected requests active.
+# The lender's request the borrower's cancel did not end (alma-rs-workflow.md §1.7).
+WAITING_FOR_CANCEL = ("CANCEL_REPLY", "Waiting for cancel response")
 END_OF_ROTA = {
     "REJECTED": ("REJECTED", "Rejected by partner"),
     "active": ("READY_TO_SEND", "Ready to be sent"),
@@ -123,14 +127,18 @@ def answered(live: Live, record: BorrowingRecord, base: str) -> None:
 
 
 def withdrawn(live: Live, record: BorrowingRecord) -> None:
-    """The borrower cancelled or removed its request: the lender's active one is cancelled."""
+    """The borrower cancelled or removed its request: the lender's active one is cancelled,
+    or waits for staff to answer the cancel."""
     found = _lent(live, record)
     if found is None:
         return
     peer, lent = found
-    if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
+    if lent["status"]["value"] not in ACTIVE_AT_LENDER:
         return
-    if lent["status"]["value"] in ACTIVE_AT_LENDER:
+    if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
+        # UNVERIFIED(round_trip.cancel_reaches_lender): still active, for staff to answer.
+        lent["status"] = render.code(*WAITING_FOR_CANCEL)
+    else:
         # UNVERIFIED(lending.final_status_codes)
         code = rules.lending_cancel_code(peer.institution)
         lent["status"] = render.code(code, "Cancelled by partner")
