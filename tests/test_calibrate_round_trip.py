@@ -17,8 +17,17 @@ import yaml
 
 from alma_p2p.calibrate import calibrate
 from alma_p2p.calibrate.round_trip_probes import END_OF_ROTA, ROUND_TRIP_FACTS
-from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated, load_register
+from alma_p2p.facts import (
+    CALIBRATED_FILE,
+    CalibratedFact,
+    CalibratedFacts,
+    Facts,
+    load_calibrated,
+    load_register,
+)
+from alma_p2p.profile import load_profiles
 from alma_p2p.standin import StandinApp
+from alma_p2p.suite.steps.round_trip import end_of_rota
 from tests.calibrated import calibrate_world, calibration_settings
 from tests.suite_runner import REPO, SuiteRun, demo_world, institution, run_live, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
@@ -184,7 +193,7 @@ def active_anywhere_after(done: Calibration) -> list[str]:
     [
         (EXTERNAL_ID, "request_id", "lender"),
         (CANCEL, "stays", "lender"),
-        (END_OF_ROTA, "active", "world"),
+        (END_OF_ROTA, "cancelled", "world"),
     ],
 )
 def test_each_alternative_is_recorded_in_its_members_file(
@@ -439,8 +448,6 @@ def test_no_key_or_patron_reaches_either_file(tmp_path, profiles):
 
 
 def _profile_patrons(profiles: Path) -> list[Any]:
-    from alma_p2p.profile import load_profiles
-
     loaded = load_profiles(profiles, [BORROWER, LENDER])
     return [p for profile in loaded.values() for p in profile.test_patrons]
 
@@ -465,21 +472,20 @@ def _quick(profiles: Path) -> None:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
 
-def test_until_calibrated_a_request_kept_active_at_the_end_of_the_rota_is_cannot_tell(
-    tmp_path, profiles
-):
+def test_until_calibrated_an_auto_cancelled_end_of_the_rota_is_cannot_tell(tmp_path, profiles):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
-    world["facts"] = {END_OF_ROTA: "active"}
+    world["facts"] = {END_OF_ROTA: "cancelled"}
 
     run = _suite(world, tmp_path, profiles)
 
+    # A valid setting of the RS library: never a fail until the borrower is calibrated.
     assert run.outcome_of(REJECTED_TRIP + AT) == "skipped", run.output[-3000:]
     assert "cannot tell: after DEMO_LENDER, the last partner of the rota, rejected it" in (
         run.output
     )
-    assert "is READY_TO_SEND: the resource sharing library may keep rejected requests" in (
+    assert "is CANCELLED (Canceled by staff): the resource sharing library may cancel " in (
         run.output
     )
     assert "alma-p2p calibrate --institution demo-university, with demo-lender's key" in (
@@ -487,11 +493,11 @@ def test_until_calibrated_a_request_kept_active_at_the_end_of_the_rota_is_cannot
     )
 
 
-def test_once_calibrated_as_kept_active_the_end_of_the_rota_passes(tmp_path, profiles):
+def test_once_calibrated_as_auto_cancelled_the_end_of_the_rota_passes(tmp_path, profiles):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
-    world["facts"] = {END_OF_ROTA: "active"}
+    world["facts"] = {END_OF_ROTA: "cancelled"}
     calibrate_trip(world, profiles, tmp_path)
 
     run = _suite(world, tmp_path, profiles)
@@ -499,24 +505,120 @@ def test_once_calibrated_as_kept_active_the_end_of_the_rota_passes(tmp_path, pro
     assert run.outcome_of(REJECTED_TRIP + AT) == "passed", run.output[-3000:]
 
 
-def test_once_calibrated_as_rejected_a_request_kept_active_fails_naming_the_setting(
+def test_once_calibrated_as_rejected_an_auto_cancelled_end_fails_naming_the_setting(
     tmp_path, profiles
 ):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
     calibrate_trip(world, profiles, tmp_path)
-    world["facts"] = {END_OF_ROTA: "active"}  # the setting changed since the calibration
+    world["facts"] = {END_OF_ROTA: "cancelled"}  # the setting changed since the calibration
 
     run = _suite(world, tmp_path, profiles)
 
     assert run.outcome_of(REJECTED_TRIP + AT) == "failed", run.output[-3000:]
-    assert "is READY_TO_SEND (partner DEMO_LENDER), expected REJECTED as the borrower's " in (
+    assert "is CANCELLED (partner DEMO_LENDER), expected REJECTED as the borrower's " in (
         run.output
     )
     assert "calibration saw: check the resource sharing library's setting for rejected" in (
         run.output
     )
+
+
+class Rewritten(httpx.BaseTransport):
+    """The stand-in with ``old`` answered as ``new`` in the answers to paths containing
+    ``where``."""
+
+    where, old, new = "", b"", b""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self.where not in request.url.path:
+            return response
+        body = response.read().replace(self.old, self.new)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+class RejectedByPartner(Rewritten):
+    """A borrower's Alma whose "Rejected by partner" has the code REJECTED_BY_PARTNER."""
+
+    where, old, new = "/resource-sharing-requests/", b'"REJECTED"', b'"REJECTED_BY_PARTNER"'
+
+
+def test_rejected_by_partner_under_another_code_is_recorded_with_the_code_seen(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=RejectedByPartner)
+
+    end = done.borrower.facts[END_OF_ROTA]
+    assert (end.status, end.value, end.seen) == (
+        "calibrated",
+        REGISTER.fact(END_OF_ROTA).assumed,
+        "REJECTED_BY_PARTNER",
+    )
+    # The step expects what calibration saw.
+    facts = Facts(REGISTER, done.borrower)
+    trip = load_profiles(profiles, [BORROWER])[BORROWER].round_trip
+    assert trip is not None
+    assert end_of_rota(trip, facts) == (frozenset({"REJECTED_BY_PARTNER"}), True)
+
+
+class LenderSupplies(Rewritten):
+    """A lender's Alma whose request reads Will supply where the stand-in rejected it."""
+
+    where = "/partners/"
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if self.where not in request.url.path:
+            return response
+        body = (
+            response.read()
+            .replace(b'"REJECTED"', b'"WILL_SUPPLY"')
+            .replace(b"Rejected the borrower request", b"Will supply")
+        )
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_an_end_of_rota_the_lender_did_not_reject_is_not_recorded(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=LenderSupplies)
+
+    end = done.borrower.facts[END_OF_ROTA]
+    assert end.status == "assumed"
+    assert (end.why or "").startswith(
+        "the request for the rejected title moved to REJECTED at the borrower, but "
+        "demo-lender's lending request was WILL_SUPPLY, not rejected"
+    ), end.why
+
+
+def test_an_unexpected_end_of_rota_without_the_code_seen_is_not_known():
+    facts = Facts(
+        REGISTER,
+        CalibratedFacts(
+            institution=CODES[BORROWER],
+            facts={
+                END_OF_ROTA: CalibratedFact(
+                    status="calibrated",
+                    value="unexpected",
+                    date=date(2026, 11, 26),
+                    evidence="GET … → 200",
+                )
+            },
+        ),
+    )
+    trip = load_profiles(REPO / "fixtures" / "institutions", [BORROWER])[BORROWER].round_trip
+    assert trip is not None
+
+    assert end_of_rota(trip, facts) == (frozenset(), False)
 
 
 def test_once_calibrated_as_carried_by_request_id_the_lending_request_is_found_that_way(

@@ -53,7 +53,14 @@ from alma_p2p.facts import UNEXPECTED, Facts, Register, institution_facts
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
-from alma_p2p.profile import HeldTitle, Profile, ProfileError, RoundTrip, load_profiles
+from alma_p2p.profile import (
+    HeldTitle,
+    Profile,
+    ProfileError,
+    RoundTrip,
+    load_profiles,
+    rota_end,
+)
 from alma_p2p.settings import api_key_variable
 from alma_p2p.writes import WriteSession, guarded
 
@@ -73,8 +80,6 @@ STILL_ACTIVE = ACTIVE_AT_LENDER | {"CANCEL_REPLY"}
 CANCELLED_AT_LENDER = frozenset({"CANCELLED", "CANCELED"})
 # A borrowing request not yet sent: created, being located, or ready to be sent.
 NOT_YET_SENT = frozenset({None, "", "REQUEST_CREATED_BOR", "LOCATE_IN_PROCESS", "READY_TO_SEND"})
-# UNVERIFIED(round_trip.end_of_rota_status): the register's "kept active" status.
-KEPT_ACTIVE = "READY_TO_SEND"
 # UNVERIFIED(lending.reject_status_code): REJECTED, or REJECT (WRLC's map); the lender's
 # calibrated code besides.
 REJECTED_AT_LENDER = frozenset({"REJECTED", "REJECT"})
@@ -189,6 +194,8 @@ class _Leg:
     sent_status: str | None = None
     lent: RsRequest | None = None
     at_lender: Created | None = None
+    lender_status: str | None = None  # the lending request's, as last read
+    lender_desc: str | None = None
 
 
 class _Trip:
@@ -321,12 +328,12 @@ class _Trip:
                 if leg.lent is not None:
                     self._ledger_at_lender(leg)
             if leg.lent is not None and leg.lent.request_id:
-                status = self.lp.client.lending_request(
-                    trip.as_partner, leg.lent.request_id
-                ).status.value
+                lent = self.lp.client.lending_request(trip.as_partner, leg.lent.request_id)
+                leg.lender_status = lent.status.value
+                leg.lender_desc = lent.status.desc
                 # Out of the active statuses: rejected or ended, nothing left to undo.
-                ended = status is not None and status not in ACTIVE_AT_LENDER
-                self._seen_at_lender(leg, status, ended=ended)
+                ended = lent.status.value in self.final_at_lender
+                self._seen_at_lender(leg, lent.status.value, ended=ended)
             return self._borrowing(leg)
 
         try:
@@ -351,17 +358,35 @@ class _Trip:
                 f"after {trip.lender} answered, the request went on to {partner or 'no partner'}:"
                 " the rota has a partner after the lender, so its end did not show"
             )
+        if not self._rejected_at_lender(leg):
+            return NotAsked(
+                f"the request for the rejected title moved to {status or 'no status'} at the "
+                f"borrower, but {trip.lender}'s lending request was "
+                f"{leg.lender_status or 'not found'}, not rejected: its end of the rota did "
+                "not show"
+            )
         shown = {
             "status": {"value": status, "desc": moved.status.desc},
             "partner": partner,
-            "read": f"after {trip.lender}, the rota's last partner, answered",
+            "read": f"after {trip.lender}, the rota's last partner, rejected it",
         }
         shows = self._hidden(evidence(self._last_response(self.p), shown), leg)
-        if status == "REJECTED" or "reject" in (moved.status.desc or "").lower():
-            return Seen(fact.assumed, shows)
-        if status == KEPT_ACTIVE:
-            return Seen(alternative(fact, 0), shows)
-        return Seen(UNEXPECTED, shows, seen=status)
+        # The code seen is recorded wherever it differs from the one the value names.
+        ended = rota_end(status, moved.status.desc)
+        if ended == "rejected":
+            return Seen(fact.assumed, shows, seen=None if status == "REJECTED" else status)
+        if ended == "cancelled":
+            cancelled = alternative(fact, 0)
+            return Seen(cancelled, shows, seen=None if status == "CANCELLED" else status)
+        return Seen(UNEXPECTED, shows, seen=status or None)
+
+    def _rejected_at_lender(self, leg: _Leg) -> bool:
+        """Whether the lender's request was last read rejected (by its code, or its
+        description "Rejected the borrower request" when the code is not known)."""
+        status = leg.lender_status
+        return status in self.rejected_at_lender or (
+            status not in self.final_at_lender and "reject" in (leg.lender_desc or "").lower()
+        )
 
     # -- the legs -------------------------------------------------------------------------
 
