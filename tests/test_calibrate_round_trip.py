@@ -280,6 +280,15 @@ def test_a_lending_request_the_borrowers_ids_do_not_find_leaves_the_lenders_fact
         assert "its Alma may give it an id of its own: compare the two requests by hand" in why
     # Withdrawn at St Mary's, the request the lender held was cancelled with it.
     assert active_anywhere_after(done) == []
+    # What the probe could not find is not known to be cancelled: staff are told where.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 1, done.said
+    assert left[0].startswith(
+        "demo-lender: LEFT IN ALMA: a lending request from partner DEMO_STMARYS for "
+        "'Bridges of Riverbend' (the borrowing request's external id P2PH-C"
+    ), left[0]
+    assert "was not found in RIVER's task list: find it in demo-lender's Alma" in left[0]
+    assert "and reject it if it is still active" in left[0]
 
 
 def test_a_rota_that_starts_elsewhere_leaves_the_three_facts_assumed_naming_the_template(
@@ -298,6 +307,14 @@ def test_a_rota_that_starts_elsewhere_leaves_the_three_facts_assumed_naming_the_
             entry.why or ""
         )
     assert active_anywhere_after(done) == []
+    # Sent to another partner: its lending request there is named for staff.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 2, done.said
+    assert left[0].startswith(
+        "demo-university: LEFT IN ALMA: the request for 'Bridges of Riverbend' (external id P2PH-C"
+    ), left[0]
+    assert "was sent to partner DEMO_COLLEGE, not to DEMO_LENDER" in left[0]
+    assert "reject it if it is still active" in left[0]
 
 
 def test_without_the_lenders_key_the_three_facts_name_the_variable_to_set(tmp_path, profiles):

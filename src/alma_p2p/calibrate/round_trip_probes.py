@@ -147,6 +147,8 @@ def probe_round_trip(
             found = run.ask(register)
         finally:
             run.withdraw()  # the borrower first: its cancel may end what the lender holds
+            for line in run.unmatched():
+                say(line)
             for line in lp.writes.close().left:
                 say(f"{trip.lender}: LEFT IN ALMA: {line}")
             say(
@@ -194,6 +196,8 @@ class _Leg:
     sent_status: str | None = None
     lent: RsRequest | None = None
     at_lender: Created | None = None
+    title: str = ""
+    partner: str | None = None  # the partner it was sent to
     lender_status: str | None = None  # the lending request's, as last read
     lender_desc: str | None = None
 
@@ -427,7 +431,14 @@ class _Trip:
         except AlmaError as exc:
             raise _Skip(f"the borrowing request for the {what} title was refused: {exc}") from exc
         made = session.created[-1]
-        leg = _Leg(what, user_id, made, created.request_id or "", str(body["external_id"]))
+        leg = _Leg(
+            what,
+            user_id,
+            made,
+            created.request_id or "",
+            str(body["external_id"]),
+            title=title.title,
+        )
         self.legs.append(leg)
         try:
             sent = poll(
@@ -443,6 +454,7 @@ class _Trip:
                 f"the request for the {what} title was not sent within "
                 f"{self.trip.settle_seconds} s (still {last or 'without status'})"
             ) from exc
+        leg.partner = sent.partner.value
         if sent.partner.value != self.trip.partner:
             raise _Skip(
                 f"the request for the {what} title went to {sent.partner.value}, not to "
@@ -520,6 +532,31 @@ class _Trip:
         report = remove_created(self.p.client, self.p.profile.name, [leg.made], self.ledger)
         if report.settled and report.settled[0].outcome is not Outcome.LEFT:
             session.created.remove(leg.made)
+
+    def unmatched(self) -> list[str]:
+        """LEFT IN ALMA lines for the lending requests a sent leg made that the probe never
+        found (so never ledgered): where staff find them. Only test ids, no patron."""
+        out = []
+        where = "Fulfillment > Resource Sharing > Lending Requests"
+        for leg in self.legs:
+            if leg.partner is None or (leg.partner == self.trip.partner and leg.lent):
+                continue
+            if leg.partner == self.trip.partner:
+                out.append(
+                    f"{self.trip.lender}: LEFT IN ALMA: a lending request from partner "
+                    f"{self.trip.as_partner} for '{leg.title}' (the borrowing request's "
+                    f"external id {leg.external_id}) was not found in {self.library}'s task "
+                    f"list: find it in {self.trip.lender}'s Alma ({where}) and reject it if "
+                    "it is still active"
+                )
+            else:
+                out.append(
+                    f"{self.p.profile.name}: LEFT IN ALMA: the request for '{leg.title}' "
+                    f"(external id {leg.external_id}) was sent to partner {leg.partner}, not "
+                    f"to {self.trip.partner}, and withdrawn here: find its lending request at "
+                    f"{leg.partner} ({where}) and reject it if it is still active"
+                )
+        return out
 
     def withdraw(self) -> None:
         """Every round-trip request still at the borrower is withdrawn; what cannot be is
