@@ -714,3 +714,48 @@ def test_a_lender_status_after_the_cancel_that_is_no_cancel_is_unexpected_and_le
     left = [line for line in done.said if "LEFT IN ALMA" in line]
     assert len(left) == 1, done.said
     assert "is still active (WILL_SUPPLY)" in left[0]
+
+
+class LenderFails(httpx.BaseTransport):
+    """A lender's Alma that refuses every read of a lending request, with an error naming
+    the path, the test patron and a tracking id that differs per call."""
+
+    calls = 0
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method != "GET" or "/partners/DEMO_STMARYS/lending-requests/" not in path:
+            return self._inner.handle_request(request)
+        LenderFails.calls += 1
+        patron = _profile_patrons(REPO / "fixtures" / "institutions")[0].primary_id
+        error = {
+            "errorCode": "401652",
+            "errorMessage": f"General Error at {path} for /users/{patron}/requests",
+            "trackingId": f"E01-0412{LenderFails.calls:05d}",
+        }
+        return httpx.Response(
+            400, json={"errorsExist": True, "errorList": {"error": [error]}, "result": None}
+        )
+
+
+def test_a_why_with_alma_errors_names_no_patron_or_id_and_a_second_run_changes_no_byte(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+    first = calibrate_trip(world, profiles, tmp_path, wrapper=LenderFails)
+    before = first.paths[0].read_bytes()
+
+    second = calibrate_trip(world, profiles, tmp_path, wrapper=LenderFails)
+
+    whys = [second.borrower.facts[f].why or "" for f in (CANCEL, END_OF_ROTA)]
+    assert all("probe could not ask Alma this time: GET " in why for why in whys), whys
+    patrons = [p.primary_id for p in _profile_patrons(profiles)]
+    for why in whys:
+        assert not [p for p in patrons if p in why], why
+        assert "/lending-requests/<lending request id>" in why, why
+        assert "E01-0412" not in why
+    assert second.paths[0].read_bytes() == before

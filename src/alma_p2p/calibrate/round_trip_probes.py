@@ -29,6 +29,7 @@ it; what is still active there after the borrower withdrew is reported LEFT IN A
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,13 @@ NOT_YET_SENT = frozenset({None, "", "REQUEST_CREATED_BOR", "LOCATE_IN_PROCESS", 
 REJECTED_AT_LENDER = frozenset({"REJECTED", "REJECT"})
 REJECT_CODE = "lending.reject_status_code"
 POLL_INTERVAL = 2.0
+# What an Alma error's text may carry that names a patron or differs per calibration.
+SCRUB = (
+    (re.compile(r"/users/[^/\s?]+"), "/users/<test patron>"),
+    (re.compile(r"/resource-sharing-requests/\d+"), "/resource-sharing-requests/<request id>"),
+    (re.compile(r"/lending-requests/\d+"), "/lending-requests/<lending request id>"),
+    (re.compile(r"tracking id [^)\s]+"), "tracking id E01-…"),
+)
 
 # The refusal of a sandbox guard: raises (an AlmaError) unless Alma is a sandbox of the
 # profile's institution (``run._sandbox_guard``).
@@ -237,11 +245,12 @@ class _Trip:
             out[END_OF_ROTA] = self._why(exc)
         return out
 
-    @staticmethod
-    def _why(exc: Exception) -> NotAsked:
+    def _why(self, exc: Exception) -> NotAsked:
+        """Why a fact was not asked, scrubbed as evidence is: no patron, no id of this
+        calibration, no tracking id (the file must not change while Alma does not)."""
         if isinstance(exc, _Skip):
-            return NotAsked(str(exc))
-        return NotAsked(f"probe could not ask Alma this time: {exc}")
+            return NotAsked(self._scrubbed(str(exc)))
+        return NotAsked(self._scrubbed(f"probe could not ask Alma this time: {exc}"))
 
     def _supplied(self, register: Register) -> tuple[_Leg, Answer]:
         """The supplied title: how its external id arrives, and whether the cancel follows."""
@@ -575,6 +584,17 @@ class _Trip:
 
     def _last_at_lender(self, leg: _Leg, shown: Any) -> str:
         return self._hidden(evidence(self._last_response(self.lp), shown), leg)
+
+    def _scrubbed(self, text: str) -> str:
+        """``text`` (an Alma error, say) without what names a patron or differs per
+        calibration: every leg's ids, the test patrons, request ids and tracking ids."""
+        for leg in self.legs:
+            text = self._hidden(text, leg)
+        for patron in self.p.profile.test_patrons:
+            text = text.replace(patron.primary_id, "<test patron>")
+        for pattern, placeholder in SCRUB:
+            text = pattern.sub(placeholder, text)
+        return text
 
     def _hidden(self, text: str, leg: _Leg) -> str:
         """``text`` without what differs per calibration (ids) or names a patron."""
