@@ -759,3 +759,31 @@ def test_a_why_with_alma_errors_names_no_patron_or_id_and_a_second_run_changes_n
         assert "/lending-requests/<lending request id>" in why, why
         assert "E01-0412" not in why
     assert second.paths[0].read_bytes() == before
+
+
+def test_a_write_at_the_lender_is_refused_during_calibration(tmp_path, profiles, monkeypatch):
+    from alma_p2p.alma.errors import AlmaWriteRefused
+    from alma_p2p.calibrate import round_trip_probes
+
+    world = demo_world()
+    last_partner(profiles, world)
+    tried: list[str] = []
+    ask = round_trip_probes._Trip.ask
+
+    def writing_first(self: Any, register: Any) -> Any:
+        try:
+            self.lp.client.create_lending_request("DEMO_STMARYS", {"external_id": "x"})
+        except AlmaWriteRefused:
+            tried.append("refused")
+        else:
+            tried.append("sent")
+        return ask(self, register)
+
+    monkeypatch.setattr(round_trip_probes._Trip, "ask", writing_first)
+
+    done = calibrate_trip(world, profiles, tmp_path)
+
+    assert tried == ["refused"]
+    assert {method for method, _ in done.calls_at(CODES[LENDER])} == {"GET"}
+    assert done.lender is not None  # the round trip went on, only reading at the lender
+    assert done.lender.facts[CANCEL].status == "calibrated"

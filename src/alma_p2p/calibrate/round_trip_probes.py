@@ -150,6 +150,9 @@ def probe_round_trip(
         except AlmaError as exc:
             return _all(f"nothing was sent to either member: {exc}")
         lp.writes = WriteSession(client, gate, trip.lender, ledger=ledger, run_token=p.run_token)
+        # The session only ledgers and settles what Alma made at the lender, by reading: the
+        # lender's client stays read-only (a write there is refused before it is sent).
+        gate.open = False
         run = _Trip(p, lp, trip, lender, ledger)
         try:
             found = run.ask(register)
