@@ -22,6 +22,7 @@ from alma_p2p.facts import (
     CalibratedFact,
     CalibratedFacts,
     Facts,
+    FactsError,
     load_calibrated,
     load_register,
 )
@@ -787,3 +788,28 @@ def test_a_write_at_the_lender_is_refused_during_calibration(tmp_path, profiles,
     assert {method for method, _ in done.calls_at(CODES[LENDER])} == {"GET"}
     assert done.lender is not None  # the round trip went on, only reading at the lender
     assert done.lender.facts[CANCEL].status == "calibrated"
+
+
+def test_a_broken_lender_facts_file_stops_the_command_before_anything_is_sent(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+    (profiles / LENDER / CALIBRATED_FILE).write_text("institution: [broken\n", encoding="utf-8")
+    app = standin_app(world)
+    keys = {
+        name: str(institution(world, CODES[name])["api_keys"][0]["key"])
+        for name in (BORROWER, LENDER)
+    }
+    settings = calibration_settings(BORROWER, profiles, tmp_path / "ledger.jsonl", keys)
+
+    with pytest.raises(FactsError) as raised, virtual_time():
+        calibrate(
+            BORROWER,
+            settings=settings,
+            transport=httpx.WSGITransport(app=app),
+            today=date(2026, 11, 26),
+            say=lambda _line: None,
+        )
+
+    assert str(profiles / LENDER / CALIBRATED_FILE) in str(raised.value)
+    assert app.request_log == []
+    assert not (profiles / BORROWER / CALIBRATED_FILE).exists()
