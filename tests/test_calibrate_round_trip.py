@@ -6,10 +6,11 @@ key or patron in the evidence."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -40,6 +41,7 @@ CODES = {BORROWER: "01DEMO_STMARYS", LENDER: "01DEMO_LENDER"}
 EXTERNAL_ID = "round_trip.lending_external_id"
 CANCEL = "round_trip.cancel_reaches_lender"
 REGISTER = load_register()
+TRIP_TITLES = {"Bridges of Riverbend", "The Riverbend Almanac"}  # supplied, rejected
 
 
 def _value(fact_id: str, switch: str) -> str:
@@ -236,7 +238,8 @@ def test_each_alternative_is_recorded_in_its_members_file(
 def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_with_why(
     tmp_path, profiles
 ):
-    done = calibrate_trip(demo_world(), profiles, tmp_path)
+    Posts.bodies = []
+    done = calibrate_trip(demo_world(), profiles, tmp_path, wrapper=Posts)
 
     end = done.borrower.facts[END_OF_ROTA]
     assert end.status == "assumed"
@@ -247,10 +250,23 @@ def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_wit
     assert done.lender is not None
     assert done.lender.facts[EXTERNAL_ID].status == "calibrated"
     # One borrowing request: the supplied title's, which showed both lender facts.
-    posts = [p for m, p in done.calls_at(CODES[BORROWER]) if m == "POST" and "/resource-" in p]
-    trip_posts = [p for p in posts if "P2P-TEST-WIN-01" in p]
-    assert trip_posts
+    made = [b["title"] for b in Posts.bodies if b.get("title") in TRIP_TITLES]
+    assert made == ["Bridges of Riverbend"]
     assert active_anywhere_after(done) == []
+
+
+class Posts(httpx.BaseTransport):
+    """The stand-in, keeping the body of every request created by POST."""
+
+    bodies: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/resource-sharing-requests"):
+            Posts.bodies.append(json.loads(request.read()))
+        return self._inner.handle_request(request)
 
 
 class OwnIds(httpx.BaseTransport):
@@ -813,3 +829,17 @@ def test_a_broken_lender_facts_file_stops_the_command_before_anything_is_sent(tm
     assert str(profiles / LENDER / CALIBRATED_FILE) in str(raised.value)
     assert app.request_log == []
     assert not (profiles / BORROWER / CALIBRATED_FILE).exists()
+
+
+def test_a_lending_request_left_after_an_unexpected_calibration_says_what_was_seen(
+    tmp_path, profiles
+):
+    world = demo_world()
+    calibrate_trip(world, profiles, tmp_path, wrapper=AfterTheCancel)
+    institution(world, CODES[LENDER])["facts"] = {CANCEL: "stays"}
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
+    assert "calibration saw demo-lender's Alma answer the cancel with WILL_SUPPLY" in run.output
+    assert "leaves it for staff" not in run.output
