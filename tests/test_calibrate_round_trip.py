@@ -222,8 +222,8 @@ def test_each_alternative_is_recorded_in_its_members_file(
         assert others[other] == REGISTER.fact(other).assumed or others[other] is None
     if switch == "stays":
         # The lending request the cancel did not end is left for staff, by name.
-        left = [line for line in done.said if "LEFT IN ALMA" in line]
-        assert len(left) == 1
+        left = [line for line in done.said if "LEFT IN ALMA" in line and "7afff05e" in line]
+        assert len(left) == 1, done.said
         assert left[0].startswith("demo-lender: LEFT IN ALMA: lending request ")
         # Waiting for cancel response is the lender's request still active, not cancelled.
         assert "from partner DEMO_STMARYS is still active (CANCEL_REPLY)" in left[0]
@@ -233,6 +233,34 @@ def test_each_alternative_is_recorded_in_its_members_file(
         assert '"value": "CANCEL_REPLY"' in evidence
     else:
         assert active_anywhere_after(done) == []
+
+
+def test_a_write_probes_request_the_cancel_left_at_the_lender_is_left_in_alma_by_name(
+    tmp_path, profiles
+):
+    world = demo_world()
+    institution(world, CODES[LENDER])["facts"] = {CANCEL: "stays"}
+
+    done = calibrate_trip(world, profiles, tmp_path)
+
+    # The "sent on its own" probe's request went to Riverbend too; withdrawn at St Mary's,
+    # its lending request waits there for staff: named, like the round trip's own.
+    still = [
+        (lent["title"], lent["external_id"])
+        for lent in done.app._live[CODES[LENDER]].lending.values()
+        if lent["status"]["value"] == "CANCEL_REPLY"
+    ]
+    assert {title for title, _ in still} == {
+        "Bridges of Riverbend",
+        "Ferries of the Upper Mississippi",
+    }
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    for _title, external_id in still:
+        named = [line for line in left if f"(external id {external_id})" in line]
+        assert len(named) == 1, left
+        assert named[0].startswith("demo-lender: LEFT IN ALMA: lending request ")
+        assert "is still active (CANCEL_REPLY)" in named[0]
+    assert len(left) == 2, left
 
 
 def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_with_why(

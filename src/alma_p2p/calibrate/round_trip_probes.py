@@ -23,7 +23,11 @@ profile's first test patron and the round trip's titles:
   request is read until it ends.
 
 Each lending request found is ledgered in a write session at the lender, which only reads
-it; what is still active there after the borrower withdrew is reported LEFT IN ALMA.
+it (the lender's client stays read-only). The borrower's write session is closed here, so
+that every request of the calibration is withdrawn before the lender is read again: then
+the lending requests other probes' requests made at the lender are ledgered too, and what
+is still active there is reported LEFT IN ALMA (so is a lending request the probe could
+not find, by where to look).
 """
 
 from __future__ import annotations
@@ -160,6 +164,13 @@ def probe_round_trip(
             run.withdraw()  # the borrower first: its cancel may end what the lender holds
             for line in run.unmatched():
                 say(line)
+            # Everything else this calibration made at the borrower is withdrawn too, so what
+            # its requests sent to the lender left there can be read and reported.
+            withdrawn = p.writes.close().left if p.writes is not None else []
+            for line in withdrawn:
+                say(f"{name}: LEFT IN ALMA: {line}")
+            with contextlib.suppress(AlmaError):
+                run.others_at_lender()
             for line in lp.writes.close().left:
                 say(f"{trip.lender}: LEFT IN ALMA: {line}")
             say(
@@ -503,10 +514,12 @@ class _Trip:
         return lent, response
 
     def _ledger_at_lender(self, leg: _Leg) -> None:
-        """The lending request Alma made at the lender: written to the ledger and settled
-        when the lender's session closes (it is only read, never written)."""
-        lent = leg.lent
-        assert lent is not None
+        """The lending request Alma made at the lender for ``leg``: written to the ledger
+        and settled when the lender's session closes (it is only read, never written)."""
+        assert leg.lent is not None
+        leg.at_lender = self._ledgered(leg.lent)
+
+    def _ledgered(self, lent: RsRequest) -> Created:
         session = self._session(self.lp)
         made = Created(
             "lending",
@@ -517,7 +530,6 @@ class _Trip:
             library=self.library,
         )
         session.created.append(made)
-        leg.at_lender = made
         entry = Entry(
             self.trip.lender,
             "lending",
@@ -529,6 +541,20 @@ class _Trip:
         self.ledger.creating(entry)
         if lent.request_id:
             self.ledger.created(self.trip.lender, made.external_id, lent.request_id)
+        return made
+
+    def others_at_lender(self) -> None:
+        """The lending requests at the lender that other requests of this calibration made
+        (a write probe's request sent to the lender, say), ledgered like the round trip's:
+        read once everything at the borrower was withdrawn, what is still active then is
+        reported LEFT IN ALMA when the lender's session closes."""
+        known = {leg.lent.request_id for leg in self.legs if leg.lent is not None}
+        listed = self.lp.client.lending_task_list(self.library, partner=self.trip.as_partner)
+        for lent in listed:
+            if self.p.run_token not in (lent.external_id or "") or lent.request_id in known:
+                continue
+            made = self._ledgered(lent)
+            made.ended = lent.status.value in self.final_at_lender
 
     @staticmethod
     def _seen_at_lender(leg: _Leg, status: str | None, *, ended: bool) -> None:
