@@ -6,10 +6,11 @@ key or patron in the evidence."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -17,8 +18,18 @@ import yaml
 
 from alma_p2p.calibrate import calibrate
 from alma_p2p.calibrate.round_trip_probes import END_OF_ROTA, ROUND_TRIP_FACTS
-from alma_p2p.facts import CALIBRATED_FILE, CalibratedFacts, load_calibrated, load_register
+from alma_p2p.facts import (
+    CALIBRATED_FILE,
+    CalibratedFact,
+    CalibratedFacts,
+    Facts,
+    FactsError,
+    load_calibrated,
+    load_register,
+)
+from alma_p2p.profile import load_profiles
 from alma_p2p.standin import StandinApp
+from alma_p2p.suite.steps.round_trip import end_of_rota
 from tests.calibrated import calibrate_world, calibration_settings
 from tests.suite_runner import REPO, SuiteRun, demo_world, institution, run_live, standin_app
 from tests.suite_runner import _virtual_time as virtual_time
@@ -30,6 +41,7 @@ CODES = {BORROWER: "01DEMO_STMARYS", LENDER: "01DEMO_LENDER"}
 EXTERNAL_ID = "round_trip.lending_external_id"
 CANCEL = "round_trip.cancel_reaches_lender"
 REGISTER = load_register()
+TRIP_TITLES = {"Bridges of Riverbend", "The Riverbend Almanac"}  # supplied, rejected
 
 
 def _value(fact_id: str, switch: str) -> str:
@@ -184,7 +196,7 @@ def active_anywhere_after(done: Calibration) -> list[str]:
     [
         (EXTERNAL_ID, "request_id", "lender"),
         (CANCEL, "stays", "lender"),
-        (END_OF_ROTA, "active", "world"),
+        (END_OF_ROTA, "cancelled", "world"),
     ],
 )
 def test_each_alternative_is_recorded_in_its_members_file(
@@ -210,21 +222,52 @@ def test_each_alternative_is_recorded_in_its_members_file(
         assert others[other] == REGISTER.fact(other).assumed or others[other] is None
     if switch == "stays":
         # The lending request the cancel did not end is left for staff, by name.
-        left = [line for line in done.said if "LEFT IN ALMA" in line]
-        assert len(left) == 1
+        left = [line for line in done.said if "LEFT IN ALMA" in line and "7afff05e" in line]
+        assert len(left) == 1, done.said
         assert left[0].startswith("demo-lender: LEFT IN ALMA: lending request ")
-        assert "from partner DEMO_STMARYS is still active (REQUEST_CREATED_LEND)" in left[0]
+        # Waiting for cancel response is the lender's request still active, not cancelled.
+        assert "from partner DEMO_STMARYS is still active (CANCEL_REPLY)" in left[0]
         assert "Fulfillment > Resource Sharing > Lending Requests" in left[0]
         evidence = entry.evidence or ""
         assert "120 s after the borrower cancelled its request" in evidence
+        assert '"value": "CANCEL_REPLY"' in evidence
     else:
         assert active_anywhere_after(done) == []
+
+
+def test_a_write_probes_request_the_cancel_left_at_the_lender_is_left_in_alma_by_name(
+    tmp_path, profiles
+):
+    world = demo_world()
+    institution(world, CODES[LENDER])["facts"] = {CANCEL: "stays"}
+
+    done = calibrate_trip(world, profiles, tmp_path)
+
+    # The "sent on its own" probe's request went to Riverbend too; withdrawn at St Mary's,
+    # its lending request waits there for staff: named, like the round trip's own.
+    still = [
+        (lent["title"], lent["external_id"])
+        for lent in done.app._live[CODES[LENDER]].lending.values()
+        if lent["status"]["value"] == "CANCEL_REPLY"
+    ]
+    assert {title for title, _ in still} == {
+        "Bridges of Riverbend",
+        "Ferries of the Upper Mississippi",
+    }
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    for _title, external_id in still:
+        named = [line for line in left if f"(external id {external_id})" in line]
+        assert len(named) == 1, left
+        assert named[0].startswith("demo-lender: LEFT IN ALMA: lending request ")
+        assert "is still active (CANCEL_REPLY)" in named[0]
+    assert len(left) == 2, left
 
 
 def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_with_why(
     tmp_path, profiles
 ):
-    done = calibrate_trip(demo_world(), profiles, tmp_path)
+    Posts.bodies = []
+    done = calibrate_trip(demo_world(), profiles, tmp_path, wrapper=Posts)
 
     end = done.borrower.facts[END_OF_ROTA]
     assert end.status == "assumed"
@@ -235,10 +278,23 @@ def test_a_rota_that_goes_on_after_the_lender_leaves_the_end_of_rota_assumed_wit
     assert done.lender is not None
     assert done.lender.facts[EXTERNAL_ID].status == "calibrated"
     # One borrowing request: the supplied title's, which showed both lender facts.
-    posts = [p for m, p in done.calls_at(CODES[BORROWER]) if m == "POST" and "/resource-" in p]
-    trip_posts = [p for p in posts if "P2P-TEST-WIN-01" in p]
-    assert trip_posts
+    made = [b["title"] for b in Posts.bodies if b.get("title") in TRIP_TITLES]
+    assert made == ["Bridges of Riverbend"]
     assert active_anywhere_after(done) == []
+
+
+class Posts(httpx.BaseTransport):
+    """The stand-in, keeping the body of every request created by POST."""
+
+    bodies: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/resource-sharing-requests"):
+            Posts.bodies.append(json.loads(request.read()))
+        return self._inner.handle_request(request)
 
 
 class OwnIds(httpx.BaseTransport):
@@ -269,6 +325,15 @@ def test_a_lending_request_the_borrowers_ids_do_not_find_leaves_the_lenders_fact
         assert "its Alma may give it an id of its own: compare the two requests by hand" in why
     # Withdrawn at St Mary's, the request the lender held was cancelled with it.
     assert active_anywhere_after(done) == []
+    # What the probe could not find is not known to be cancelled: staff are told where.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 1, done.said
+    assert left[0].startswith(
+        "demo-lender: LEFT IN ALMA: a lending request from partner DEMO_STMARYS for "
+        "'Bridges of Riverbend' (the borrowing request's external id P2PH-C"
+    ), left[0]
+    assert "was not found in RIVER's task list: find it in demo-lender's Alma" in left[0]
+    assert "and reject it if it is still active" in left[0]
 
 
 def test_a_rota_that_starts_elsewhere_leaves_the_three_facts_assumed_naming_the_template(
@@ -287,6 +352,14 @@ def test_a_rota_that_starts_elsewhere_leaves_the_three_facts_assumed_naming_the_
             entry.why or ""
         )
     assert active_anywhere_after(done) == []
+    # Sent to another partner: its lending request there is named for staff.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 2, done.said
+    assert left[0].startswith(
+        "demo-university: LEFT IN ALMA: the request for 'Bridges of Riverbend' (external id P2PH-C"
+    ), left[0]
+    assert "was sent to partner DEMO_COLLEGE, not to DEMO_LENDER" in left[0]
+    assert "reject it if it is still active" in left[0]
 
 
 def test_without_the_lenders_key_the_three_facts_name_the_variable_to_set(tmp_path, profiles):
@@ -437,8 +510,6 @@ def test_no_key_or_patron_reaches_either_file(tmp_path, profiles):
 
 
 def _profile_patrons(profiles: Path) -> list[Any]:
-    from alma_p2p.profile import load_profiles
-
     loaded = load_profiles(profiles, [BORROWER, LENDER])
     return [p for profile in loaded.values() for p in profile.test_patrons]
 
@@ -463,21 +534,20 @@ def _quick(profiles: Path) -> None:
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
 
 
-def test_until_calibrated_a_request_kept_active_at_the_end_of_the_rota_is_cannot_tell(
-    tmp_path, profiles
-):
+def test_until_calibrated_an_auto_cancelled_end_of_the_rota_is_cannot_tell(tmp_path, profiles):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
-    world["facts"] = {END_OF_ROTA: "active"}
+    world["facts"] = {END_OF_ROTA: "cancelled"}
 
     run = _suite(world, tmp_path, profiles)
 
+    # A valid setting of the RS library: never a fail until the borrower is calibrated.
     assert run.outcome_of(REJECTED_TRIP + AT) == "skipped", run.output[-3000:]
     assert "cannot tell: after DEMO_LENDER, the last partner of the rota, rejected it" in (
         run.output
     )
-    assert "is READY_TO_SEND: the resource sharing library may keep rejected requests" in (
+    assert "is CANCELLED (Canceled by staff): the resource sharing library may cancel " in (
         run.output
     )
     assert "alma-p2p calibrate --institution demo-university, with demo-lender's key" in (
@@ -485,11 +555,11 @@ def test_until_calibrated_a_request_kept_active_at_the_end_of_the_rota_is_cannot
     )
 
 
-def test_once_calibrated_as_kept_active_the_end_of_the_rota_passes(tmp_path, profiles):
+def test_once_calibrated_as_auto_cancelled_the_end_of_the_rota_passes(tmp_path, profiles):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
-    world["facts"] = {END_OF_ROTA: "active"}
+    world["facts"] = {END_OF_ROTA: "cancelled"}
     calibrate_trip(world, profiles, tmp_path)
 
     run = _suite(world, tmp_path, profiles)
@@ -497,24 +567,120 @@ def test_once_calibrated_as_kept_active_the_end_of_the_rota_passes(tmp_path, pro
     assert run.outcome_of(REJECTED_TRIP + AT) == "passed", run.output[-3000:]
 
 
-def test_once_calibrated_as_rejected_a_request_kept_active_fails_naming_the_setting(
+def test_once_calibrated_as_rejected_an_auto_cancelled_end_fails_naming_the_setting(
     tmp_path, profiles
 ):
     world = demo_world()
     last_partner(profiles, world)
     _quick(profiles)
     calibrate_trip(world, profiles, tmp_path)
-    world["facts"] = {END_OF_ROTA: "active"}  # the setting changed since the calibration
+    world["facts"] = {END_OF_ROTA: "cancelled"}  # the setting changed since the calibration
 
     run = _suite(world, tmp_path, profiles)
 
     assert run.outcome_of(REJECTED_TRIP + AT) == "failed", run.output[-3000:]
-    assert "is READY_TO_SEND (partner DEMO_LENDER), expected REJECTED as the borrower's " in (
+    assert "is CANCELLED (partner DEMO_LENDER), expected REJECTED as the borrower's " in (
         run.output
     )
     assert "calibration saw: check the resource sharing library's setting for rejected" in (
         run.output
     )
+
+
+class Rewritten(httpx.BaseTransport):
+    """The stand-in with ``old`` answered as ``new`` in the answers to paths containing
+    ``where``."""
+
+    where, old, new = "", b"", b""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self.where not in request.url.path:
+            return response
+        body = response.read().replace(self.old, self.new)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+class RejectedByPartner(Rewritten):
+    """A borrower's Alma whose "Rejected by partner" has the code REJECTED_BY_PARTNER."""
+
+    where, old, new = "/resource-sharing-requests/", b'"REJECTED"', b'"REJECTED_BY_PARTNER"'
+
+
+def test_rejected_by_partner_under_another_code_is_recorded_with_the_code_seen(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=RejectedByPartner)
+
+    end = done.borrower.facts[END_OF_ROTA]
+    assert (end.status, end.value, end.seen) == (
+        "calibrated",
+        REGISTER.fact(END_OF_ROTA).assumed,
+        "REJECTED_BY_PARTNER",
+    )
+    # The step expects what calibration saw.
+    facts = Facts(REGISTER, done.borrower)
+    trip = load_profiles(profiles, [BORROWER])[BORROWER].round_trip
+    assert trip is not None
+    assert end_of_rota(trip, facts) == (frozenset({"REJECTED_BY_PARTNER"}), True)
+
+
+class LenderSupplies(Rewritten):
+    """A lender's Alma whose request reads Will supply where the stand-in rejected it."""
+
+    where = "/partners/"
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if self.where not in request.url.path:
+            return response
+        body = (
+            response.read()
+            .replace(b'"REJECTED"', b'"WILL_SUPPLY"')
+            .replace(b"Rejected the borrower request", b"Will supply")
+        )
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_an_end_of_rota_the_lender_did_not_reject_is_not_recorded(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=LenderSupplies)
+
+    end = done.borrower.facts[END_OF_ROTA]
+    assert end.status == "assumed"
+    assert (end.why or "").startswith(
+        "the request for the rejected title moved to REJECTED at the borrower, but "
+        "demo-lender's lending request was WILL_SUPPLY, not rejected"
+    ), end.why
+
+
+def test_an_unexpected_end_of_rota_without_the_code_seen_is_not_known():
+    facts = Facts(
+        REGISTER,
+        CalibratedFacts(
+            institution=CODES[BORROWER],
+            facts={
+                END_OF_ROTA: CalibratedFact(
+                    status="calibrated",
+                    value="unexpected",
+                    date=date(2026, 11, 26),
+                    evidence="GET … → 200",
+                )
+            },
+        ),
+    )
+    trip = load_profiles(REPO / "fixtures" / "institutions", [BORROWER])[BORROWER].round_trip
+    assert trip is not None
+
+    assert end_of_rota(trip, facts) == (frozenset(), False)
 
 
 def test_once_calibrated_as_carried_by_request_id_the_lending_request_is_found_that_way(
@@ -558,3 +724,150 @@ def test_a_lending_request_left_after_a_cancel_names_what_calibration_saw(tmp_pa
     assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
     assert "after the borrower withdrew its request (as calibrated on " in run.output
     assert "demo-lender's Alma leaves it for staff): staff reject it" in run.output
+
+
+class AfterTheCancel(httpx.BaseTransport):
+    """A lender's Alma whose request the borrower cancelled reads ``code`` (its description
+    still says cancelled)."""
+
+    code = "WILL_SUPPLY"
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if "/lending-requests/" not in request.url.path:
+            return response
+        body = response.read().replace(b'"CANCELLED"', f'"{self.code}"'.encode())
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def test_a_lender_status_after_the_cancel_that_is_no_cancel_is_unexpected_and_left(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=AfterTheCancel)
+
+    assert done.lender is not None
+    entry = done.lender.facts[CANCEL]
+    assert (entry.status, entry.value, entry.seen) == ("calibrated", "unexpected", "WILL_SUPPLY")
+    # Not final at the lender: left for staff, by name.
+    left = [line for line in done.said if "LEFT IN ALMA" in line]
+    assert len(left) == 1, done.said
+    assert "is still active (WILL_SUPPLY)" in left[0]
+
+
+class LenderFails(httpx.BaseTransport):
+    """A lender's Alma that refuses every read of a lending request, with an error naming
+    the path, the test patron and a tracking id that differs per call."""
+
+    calls = 0
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method != "GET" or "/partners/DEMO_STMARYS/lending-requests/" not in path:
+            return self._inner.handle_request(request)
+        LenderFails.calls += 1
+        patron = _profile_patrons(REPO / "fixtures" / "institutions")[0].primary_id
+        error = {
+            "errorCode": "401652",
+            "errorMessage": f"General Error at {path} for /users/{patron}/requests",
+            "trackingId": f"E01-0412{LenderFails.calls:05d}",
+        }
+        return httpx.Response(
+            400, json={"errorsExist": True, "errorList": {"error": [error]}, "result": None}
+        )
+
+
+def test_a_why_with_alma_errors_names_no_patron_or_id_and_a_second_run_changes_no_byte(
+    tmp_path, profiles
+):
+    world = demo_world()
+    last_partner(profiles, world)
+    first = calibrate_trip(world, profiles, tmp_path, wrapper=LenderFails)
+    before = first.paths[0].read_bytes()
+
+    second = calibrate_trip(world, profiles, tmp_path, wrapper=LenderFails)
+
+    whys = [second.borrower.facts[f].why or "" for f in (CANCEL, END_OF_ROTA)]
+    assert all("probe could not ask Alma this time: GET " in why for why in whys), whys
+    patrons = [p.primary_id for p in _profile_patrons(profiles)]
+    for why in whys:
+        assert not [p for p in patrons if p in why], why
+        assert "/lending-requests/<lending request id>" in why, why
+        assert "E01-0412" not in why
+    assert second.paths[0].read_bytes() == before
+
+
+def test_a_write_at_the_lender_is_refused_during_calibration(tmp_path, profiles, monkeypatch):
+    from alma_p2p.alma.errors import AlmaWriteRefused
+    from alma_p2p.calibrate import round_trip_probes
+
+    world = demo_world()
+    last_partner(profiles, world)
+    tried: list[str] = []
+    ask = round_trip_probes._Trip.ask
+
+    def writing_first(self: Any, register: Any) -> Any:
+        try:
+            self.lp.client.create_lending_request("DEMO_STMARYS", {"external_id": "x"})
+        except AlmaWriteRefused:
+            tried.append("refused")
+        else:
+            tried.append("sent")
+        return ask(self, register)
+
+    monkeypatch.setattr(round_trip_probes._Trip, "ask", writing_first)
+
+    done = calibrate_trip(world, profiles, tmp_path)
+
+    assert tried == ["refused"]
+    assert {method for method, _ in done.calls_at(CODES[LENDER])} == {"GET"}
+    assert done.lender is not None  # the round trip went on, only reading at the lender
+    assert done.lender.facts[CANCEL].status == "calibrated"
+
+
+def test_a_broken_lender_facts_file_stops_the_command_before_anything_is_sent(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+    (profiles / LENDER / CALIBRATED_FILE).write_text("institution: [broken\n", encoding="utf-8")
+    app = standin_app(world)
+    keys = {
+        name: str(institution(world, CODES[name])["api_keys"][0]["key"])
+        for name in (BORROWER, LENDER)
+    }
+    settings = calibration_settings(BORROWER, profiles, tmp_path / "ledger.jsonl", keys)
+
+    with pytest.raises(FactsError) as raised, virtual_time():
+        calibrate(
+            BORROWER,
+            settings=settings,
+            transport=httpx.WSGITransport(app=app),
+            today=date(2026, 11, 26),
+            say=lambda _line: None,
+        )
+
+    assert str(profiles / LENDER / CALIBRATED_FILE) in str(raised.value)
+    assert app.request_log == []
+    assert not (profiles / BORROWER / CALIBRATED_FILE).exists()
+
+
+def test_a_lending_request_left_after_an_unexpected_calibration_says_what_was_seen(
+    tmp_path, profiles
+):
+    world = demo_world()
+    calibrate_trip(world, profiles, tmp_path, wrapper=AfterTheCancel)
+    institution(world, CODES[LENDER])["facts"] = {CANCEL: "stays"}
+
+    run = _suite(world, tmp_path, profiles)
+
+    assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
+    assert "calibration saw demo-lender's Alma answer the cancel with WILL_SUPPLY" in run.output
+    assert "leaves it for staff" not in run.output

@@ -279,6 +279,20 @@ class Lending(_Strict):
 AnalyticsItem = Literal["fulfillment_policies", "terms_of_use", "fulfillment_unit_rules"]
 
 
+def rota_end(status: str | None, desc: str | None) -> Literal["rejected", "cancelled"] | None:
+    """How a borrowing request at the end of its rota ended, read from its status:
+    "Rejected by partner" (UNVERIFIED(round_trip.end_of_rota_status): code REJECTED guessed,
+    so the description counts too), cancelled (any cancel but "Waiting for cancel response"),
+    else None."""
+    text = (desc or "").strip().lower()
+    if status == "REJECTED" or text == "rejected by partner":
+        return "rejected"
+    code = (status or "").upper()
+    if code != "CANCEL_REPLY" and (code.startswith("CANCEL") or text.startswith("cancel")):
+        return "cancelled"
+    return None
+
+
 class RoundTrip(_Strict):
     """A request that travels to another member of the consortium and back (both members'
     API keys needed): the lender is another profile of the same profiles folder."""

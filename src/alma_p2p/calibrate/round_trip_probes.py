@@ -23,12 +23,17 @@ profile's first test patron and the round trip's titles:
   request is read until it ends.
 
 Each lending request found is ledgered in a write session at the lender, which only reads
-it; what is still active there after the borrower withdrew is reported LEFT IN ALMA.
+it (the lender's client stays read-only). The borrower's write session is closed here, so
+that every request of the calibration is withdrawn before the lender is read again: then
+the lending requests other probes' requests made at the lender are ledgered too, and what
+is still active there is reported LEFT IN ALMA (so is a lending request the probe could
+not find, by where to look).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,13 +52,20 @@ from alma_p2p.calibrate.probing import (
     alternative,
     evidence,
 )
-from alma_p2p.cleanup import Created, Outcome, remove_created
+from alma_p2p.cleanup import FINAL_LENDING, Created, Outcome, remove_created
 from alma_p2p.connect import base_url_for, client_for
-from alma_p2p.facts import UNEXPECTED, Register
+from alma_p2p.facts import UNEXPECTED, Facts, Register, institution_facts
 from alma_p2p.ledger import Entry, Ledger
 from alma_p2p.payloads import TestData
 from alma_p2p.polling import DeadlineExceeded, poll
-from alma_p2p.profile import HeldTitle, Profile, ProfileError, RoundTrip, load_profiles
+from alma_p2p.profile import (
+    HeldTitle,
+    Profile,
+    ProfileError,
+    RoundTrip,
+    load_profiles,
+    rota_end,
+)
 from alma_p2p.settings import api_key_variable
 from alma_p2p.writes import WriteSession, guarded
 
@@ -64,11 +76,27 @@ ROUND_TRIP_FACTS = (EXTERNAL_ID, END_OF_ROTA, CANCEL_REACHES)
 LENDER_FACTS = (EXTERNAL_ID, CANCEL_REACHES)
 
 ACTIVE_AT_LENDER = frozenset({"REQUEST_CREATED_LEND", "LOCATE_IN_PROCESS"})
+# Still active after the borrower's cancel: besides the above, "Waiting for cancel
+# response" (alma-rs-workflow.md §1.7), the lending workflow's Cancel reply step, which
+# waits for staff (UNVERIFIED(round_trip.cancel_reaches_lender): the "stays" alternative).
+STILL_ACTIVE = ACTIVE_AT_LENDER | {"CANCEL_REPLY"}
+# UNVERIFIED(lending.final_status_codes): the lending request its borrower cancelled reads
+# CANCELLED (cleanup.FINAL_LENDING), or CANCELED (the register's alternative).
+CANCELLED_AT_LENDER = frozenset({"CANCELLED", "CANCELED"})
 # A borrowing request not yet sent: created, being located, or ready to be sent.
 NOT_YET_SENT = frozenset({None, "", "REQUEST_CREATED_BOR", "LOCATE_IN_PROCESS", "READY_TO_SEND"})
-# UNVERIFIED(round_trip.end_of_rota_status): the register's "kept active" status.
-KEPT_ACTIVE = "READY_TO_SEND"
+# UNVERIFIED(lending.reject_status_code): REJECTED, or REJECT (WRLC's map); the lender's
+# calibrated code besides.
+REJECTED_AT_LENDER = frozenset({"REJECTED", "REJECT"})
+REJECT_CODE = "lending.reject_status_code"
 POLL_INTERVAL = 2.0
+# What an Alma error's text may carry that names a patron or differs per calibration.
+SCRUB = (
+    (re.compile(r"/users/[^/\s?]+"), "/users/<test patron>"),
+    (re.compile(r"/resource-sharing-requests/\d+"), "/resource-sharing-requests/<request id>"),
+    (re.compile(r"/lending-requests/\d+"), "/lending-requests/<lending request id>"),
+    (re.compile(r"tracking id [^)\s]+"), "tracking id E01-…"),
+)
 
 # The refusal of a sandbox guard: raises (an AlmaError) unless Alma is a sandbox of the
 # profile's institution (``run._sandbox_guard``).
@@ -126,11 +154,23 @@ def probe_round_trip(
         except AlmaError as exc:
             return _all(f"nothing was sent to either member: {exc}")
         lp.writes = WriteSession(client, gate, trip.lender, ledger=ledger, run_token=p.run_token)
+        # The session only ledgers and settles what Alma made at the lender, by reading: the
+        # lender's client stays read-only (a write there is refused before it is sent).
+        gate.open = False
         run = _Trip(p, lp, trip, lender, ledger)
         try:
             found = run.ask(register)
         finally:
             run.withdraw()  # the borrower first: its cancel may end what the lender holds
+            for line in run.unmatched():
+                say(line)
+            # Everything else this calibration made at the borrower is withdrawn too, so what
+            # its requests sent to the lender left there can be read and reported.
+            withdrawn = p.writes.close().left if p.writes is not None else []
+            for line in withdrawn:
+                say(f"{name}: LEFT IN ALMA: {line}")
+            with contextlib.suppress(AlmaError):
+                run.others_at_lender()
             for line in lp.writes.close().left:
                 say(f"{trip.lender}: LEFT IN ALMA: {line}")
             say(
@@ -154,6 +194,14 @@ def probe_round_trip(
     )
 
 
+def _reject_code(facts: Facts) -> frozenset[str]:
+    """The lender's reject code as its own calibration saw it, if it did."""
+    entry = facts.entry(REJECT_CODE)
+    if entry is not None and entry.status == "calibrated" and entry.seen:
+        return frozenset({entry.seen})
+    return frozenset()
+
+
 class _Skip(Exception):
     """The rest of a leg cannot be asked: each fact it would show is NotAsked, with why."""
 
@@ -170,6 +218,10 @@ class _Leg:
     sent_status: str | None = None
     lent: RsRequest | None = None
     at_lender: Created | None = None
+    title: str = ""
+    partner: str | None = None  # the partner it was sent to
+    lender_status: str | None = None  # the lending request's, as last read
+    lender_desc: str | None = None
 
 
 class _Trip:
@@ -183,6 +235,10 @@ class _Trip:
             else lender.resource_sharing_libraries[0].code
         )
         self.legs: list[_Leg] = []
+        # What the lender's Alma has finished with: nothing to undo there.
+        lender_facts = institution_facts(p.settings.profiles_dir, trip.lender)
+        self.rejected_at_lender = REJECTED_AT_LENDER | _reject_code(lender_facts)
+        self.final_at_lender = FINAL_LENDING | CANCELLED_AT_LENDER | self.rejected_at_lender
 
     # -- the facts ------------------------------------------------------------------------
 
@@ -203,11 +259,12 @@ class _Trip:
             out[END_OF_ROTA] = self._why(exc)
         return out
 
-    @staticmethod
-    def _why(exc: Exception) -> NotAsked:
+    def _why(self, exc: Exception) -> NotAsked:
+        """Why a fact was not asked, scrubbed as evidence is: no patron, no id of this
+        calibration, no tracking id (the file must not change while Alma does not)."""
         if isinstance(exc, _Skip):
-            return NotAsked(str(exc))
-        return NotAsked(f"probe could not ask Alma this time: {exc}")
+            return NotAsked(self._scrubbed(str(exc)))
+        return NotAsked(self._scrubbed(f"probe could not ask Alma this time: {exc}"))
 
     def _supplied(self, register: Register) -> tuple[_Leg, Answer]:
         """The supplied title: how its external id arrives, and whether the cancel follows."""
@@ -251,7 +308,7 @@ class _Trip:
         try:
             ended = poll(
                 lambda: self.lp.client.lending_request(self.trip.as_partner, lent_id),
-                lambda r: r.status.value not in ACTIVE_AT_LENDER,
+                lambda r: r.status.value not in STILL_ACTIVE,
                 what="the lending request after the borrower's cancel",
                 deadline=settle,
                 interval=POLL_INTERVAL,
@@ -270,10 +327,14 @@ class _Trip:
             "status": {"value": status, "desc": ended.status.desc},
             "read": "after the borrower cancelled its request",
         }
-        cancelled = "CANCEL" in status.upper() or "cancel" in (ended.status.desc or "").lower()
-        self._seen_at_lender(leg, status, ended=cancelled)
+        # Only a cancelled code is the cancel reaching the lender; any other status is
+        # recorded as seen, and only a final one leaves nothing to undo.
+        cancelled = status in CANCELLED_AT_LENDER
+        self._seen_at_lender(leg, status, ended=cancelled or status in self.final_at_lender)
         shows = self._last_at_lender(leg, shown)
-        return Seen(fact.assumed, shows) if cancelled else Seen(UNEXPECTED, shows, seen=status)
+        if cancelled:
+            return Seen(fact.assumed, shows, seen=None if status == "CANCELLED" else status)
+        return Seen(UNEXPECTED, shows, seen=status)
 
     def _end_of_rota(self, register: Register) -> Answer:
         """The rejected title, when the lender is the rota's last partner: how it ends."""
@@ -294,12 +355,12 @@ class _Trip:
                 if leg.lent is not None:
                     self._ledger_at_lender(leg)
             if leg.lent is not None and leg.lent.request_id:
-                status = self.lp.client.lending_request(
-                    trip.as_partner, leg.lent.request_id
-                ).status.value
+                lent = self.lp.client.lending_request(trip.as_partner, leg.lent.request_id)
+                leg.lender_status = lent.status.value
+                leg.lender_desc = lent.status.desc
                 # Out of the active statuses: rejected or ended, nothing left to undo.
-                ended = status is not None and status not in ACTIVE_AT_LENDER
-                self._seen_at_lender(leg, status, ended=ended)
+                ended = lent.status.value in self.final_at_lender
+                self._seen_at_lender(leg, lent.status.value, ended=ended)
             return self._borrowing(leg)
 
         try:
@@ -324,17 +385,35 @@ class _Trip:
                 f"after {trip.lender} answered, the request went on to {partner or 'no partner'}:"
                 " the rota has a partner after the lender, so its end did not show"
             )
+        if not self._rejected_at_lender(leg):
+            return NotAsked(
+                f"the request for the rejected title moved to {status or 'no status'} at the "
+                f"borrower, but {trip.lender}'s lending request was "
+                f"{leg.lender_status or 'not found'}, not rejected: its end of the rota did "
+                "not show"
+            )
         shown = {
             "status": {"value": status, "desc": moved.status.desc},
             "partner": partner,
-            "read": f"after {trip.lender}, the rota's last partner, answered",
+            "read": f"after {trip.lender}, the rota's last partner, rejected it",
         }
         shows = self._hidden(evidence(self._last_response(self.p), shown), leg)
-        if status == "REJECTED" or "reject" in (moved.status.desc or "").lower():
-            return Seen(fact.assumed, shows)
-        if status == KEPT_ACTIVE:
-            return Seen(alternative(fact, 0), shows)
-        return Seen(UNEXPECTED, shows, seen=status)
+        # The code seen is recorded wherever it differs from the one the value names.
+        ended = rota_end(status, moved.status.desc)
+        if ended == "rejected":
+            return Seen(fact.assumed, shows, seen=None if status == "REJECTED" else status)
+        if ended == "cancelled":
+            cancelled = alternative(fact, 0)
+            return Seen(cancelled, shows, seen=None if status == "CANCELLED" else status)
+        return Seen(UNEXPECTED, shows, seen=status or None)
+
+    def _rejected_at_lender(self, leg: _Leg) -> bool:
+        """Whether the lender's request was last read rejected (by its code, or its
+        description "Rejected the borrower request" when the code is not known)."""
+        status = leg.lender_status
+        return status in self.rejected_at_lender or (
+            status not in self.final_at_lender and "reject" in (leg.lender_desc or "").lower()
+        )
 
     # -- the legs -------------------------------------------------------------------------
 
@@ -375,7 +454,14 @@ class _Trip:
         except AlmaError as exc:
             raise _Skip(f"the borrowing request for the {what} title was refused: {exc}") from exc
         made = session.created[-1]
-        leg = _Leg(what, user_id, made, created.request_id or "", str(body["external_id"]))
+        leg = _Leg(
+            what,
+            user_id,
+            made,
+            created.request_id or "",
+            str(body["external_id"]),
+            title=title.title,
+        )
         self.legs.append(leg)
         try:
             sent = poll(
@@ -391,6 +477,7 @@ class _Trip:
                 f"the request for the {what} title was not sent within "
                 f"{self.trip.settle_seconds} s (still {last or 'without status'})"
             ) from exc
+        leg.partner = sent.partner.value
         if sent.partner.value != self.trip.partner:
             raise _Skip(
                 f"the request for the {what} title went to {sent.partner.value}, not to "
@@ -427,10 +514,12 @@ class _Trip:
         return lent, response
 
     def _ledger_at_lender(self, leg: _Leg) -> None:
-        """The lending request Alma made at the lender: written to the ledger and settled
-        when the lender's session closes (it is only read, never written)."""
-        lent = leg.lent
-        assert lent is not None
+        """The lending request Alma made at the lender for ``leg``: written to the ledger
+        and settled when the lender's session closes (it is only read, never written)."""
+        assert leg.lent is not None
+        leg.at_lender = self._ledgered(leg.lent)
+
+    def _ledgered(self, lent: RsRequest) -> Created:
         session = self._session(self.lp)
         made = Created(
             "lending",
@@ -441,7 +530,6 @@ class _Trip:
             library=self.library,
         )
         session.created.append(made)
-        leg.at_lender = made
         entry = Entry(
             self.trip.lender,
             "lending",
@@ -453,6 +541,20 @@ class _Trip:
         self.ledger.creating(entry)
         if lent.request_id:
             self.ledger.created(self.trip.lender, made.external_id, lent.request_id)
+        return made
+
+    def others_at_lender(self) -> None:
+        """The lending requests at the lender that other requests of this calibration made
+        (a write probe's request sent to the lender, say), ledgered like the round trip's:
+        read once everything at the borrower was withdrawn, what is still active then is
+        reported LEFT IN ALMA when the lender's session closes."""
+        known = {leg.lent.request_id for leg in self.legs if leg.lent is not None}
+        listed = self.lp.client.lending_task_list(self.library, partner=self.trip.as_partner)
+        for lent in listed:
+            if self.p.run_token not in (lent.external_id or "") or lent.request_id in known:
+                continue
+            made = self._ledgered(lent)
+            made.ended = lent.status.value in self.final_at_lender
 
     @staticmethod
     def _seen_at_lender(leg: _Leg, status: str | None, *, ended: bool) -> None:
@@ -468,6 +570,31 @@ class _Trip:
         report = remove_created(self.p.client, self.p.profile.name, [leg.made], self.ledger)
         if report.settled and report.settled[0].outcome is not Outcome.LEFT:
             session.created.remove(leg.made)
+
+    def unmatched(self) -> list[str]:
+        """LEFT IN ALMA lines for the lending requests a sent leg made that the probe never
+        found (so never ledgered): where staff find them. Only test ids, no patron."""
+        out = []
+        where = "Fulfillment > Resource Sharing > Lending Requests"
+        for leg in self.legs:
+            if leg.partner is None or (leg.partner == self.trip.partner and leg.lent):
+                continue
+            if leg.partner == self.trip.partner:
+                out.append(
+                    f"{self.trip.lender}: LEFT IN ALMA: a lending request from partner "
+                    f"{self.trip.as_partner} for '{leg.title}' (the borrowing request's "
+                    f"external id {leg.external_id}) was not found in {self.library}'s task "
+                    f"list: find it in {self.trip.lender}'s Alma ({where}) and reject it if "
+                    "it is still active"
+                )
+            else:
+                out.append(
+                    f"{self.p.profile.name}: LEFT IN ALMA: the request for '{leg.title}' "
+                    f"(external id {leg.external_id}) was sent to partner {leg.partner}, not "
+                    f"to {self.trip.partner}, and withdrawn here: find its lending request at "
+                    f"{leg.partner} ({where}) and reject it if it is still active"
+                )
+        return out
 
     def withdraw(self) -> None:
         """Every round-trip request still at the borrower is withdrawn; what cannot be is
@@ -486,6 +613,17 @@ class _Trip:
 
     def _last_at_lender(self, leg: _Leg, shown: Any) -> str:
         return self._hidden(evidence(self._last_response(self.lp), shown), leg)
+
+    def _scrubbed(self, text: str) -> str:
+        """``text`` (an Alma error, say) without what names a patron or differs per
+        calibration: every leg's ids, the test patrons, request ids and tracking ids."""
+        for leg in self.legs:
+            text = self._hidden(text, leg)
+        for patron in self.p.profile.test_patrons:
+            text = text.replace(patron.primary_id, "<test patron>")
+        for pattern, placeholder in SCRUB:
+            text = pattern.sub(placeholder, text)
+        return text
 
     def _hidden(self, text: str, leg: _Leg) -> str:
         """``text`` without what differs per calibration (ids) or names a patron."""

@@ -35,7 +35,7 @@ from alma_p2p.facts import (
 )
 from alma_p2p.files import write_atomic
 from alma_p2p.ledger import Ledger
-from alma_p2p.profile import load_profiles
+from alma_p2p.profile import Profile, load_profiles
 from alma_p2p.settings import Settings, api_key_variable, load_settings
 from alma_p2p.targets import read_partners, refusals, targets
 from alma_p2p.writes import WriteSession, guarded
@@ -82,6 +82,9 @@ def calibrate(
     day = today or datetime.now(UTC).date()
     path = settings.profiles_dir / institution / CALIBRATED_FILE
     before = load_calibrated(path)
+    # The lending member's file too, when the round trip will be asked: a broken one stops
+    # the command here, before anything is sent.
+    lender_before = _lender_file(settings, profile)
     register = load_register()
     with client_for(settings, profile, transport=transport) as client:
         gate = guarded(client)
@@ -108,7 +111,7 @@ def calibrate(
             say(f"{institution}: LEFT IN ALMA: {line}")
     after = _merge(register, profile.institution.code, answers, before, day)
     drift = _write(path, before, after, institution, say)
-    drift += _lender_facts(settings.profiles_dir, register, trip, day, say)
+    drift += _lender_facts(settings.profiles_dir, register, trip, lender_before, day, say)
     return Outcome(path, after, drift)
 
 
@@ -129,19 +132,32 @@ def _write(
     return drift
 
 
+def _lender_file(settings: Settings, profile: Profile) -> CalibratedFacts | None:
+    """The lending member's calibrated facts (read and validated) when the round trip will
+    be asked with its own key; else None."""
+    trip = profile.round_trip
+    if trip is None or trip.lender == profile.name:
+        return None
+    key = settings.api_key_for(trip.lender)
+    if not key or key == settings.api_key_for(profile.name):
+        return None
+    return load_calibrated(settings.profiles_dir / trip.lender / CALIBRATED_FILE)
+
+
 def _lender_facts(
     profiles_dir: Path,
     register: Register,
     trip: TripAnswers,
+    before: CalibratedFacts | None,
     day: date,
     say: Callable[[str], None],
 ) -> tuple[str, ...]:
-    """The round trip's lending-member facts, merged into the lender's own file (made when
-    something was seen and it has none yet); its drift, named by the lender."""
+    """The round trip's lending-member facts, merged into the lender's own file (``before``,
+    read before anything was sent; made when something was seen and it has none yet); its
+    drift, named by the lender."""
     if trip.lender is None or trip.lender_code is None:
         return ()
     path = profiles_dir / trip.lender / CALIBRATED_FILE
-    before = load_calibrated(path)
     if before is None and not any(isinstance(a, Seen) for a in trip.at_lender.values()):
         return ()
     merged = _merge(register, trip.lender_code, trip.at_lender, before, day)

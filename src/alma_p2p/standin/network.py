@@ -8,9 +8,12 @@ lender's answer comes back.
   external_id is ``1//`` and the borrowing request's external_id.
 - Rejected: on the borrower's next read the request moves to the next active partner of
   its rota (alma-rs-workflow.md §1.4), one read later, as Alma's messages take a while;
-  at the end of the rota it ends as UNVERIFIED(round_trip.end_of_rota_status) REJECTED.
+  at the end of the rota it ends as UNVERIFIED(round_trip.end_of_rota_status) REJECTED
+  ("Rejected by partner"), or auto-cancelled.
 - Cancelled or removed at the borrower: the lender's request still active is cancelled
-  (UNVERIFIED(round_trip.cancel_reaches_lender)).
+  (UNVERIFIED(round_trip.cancel_reaches_lender)), or, when it stays for staff, waits for
+  their answer to the cancel ("Waiting for cancel response", CANCEL_REPLY: the lending
+  workflow's Cancel reply step; alma-rs-workflow.md §1.7).
 - Accepted (located, waiting): the lender lists it in its requested resources at the RS
   library, by the title's record (UNVERIFIED(round_trip.requested_resources_lending)).
 """
@@ -28,11 +31,14 @@ if TYPE_CHECKING:
     from alma_p2p.standin.routes import Live
 
 ACTIVE_AT_LENDER = frozenset({"REQUEST_CREATED_LEND", "LOCATE_IN_PROCESS"})
-# UNVERIFIED(round_trip.end_of_rota_status): REJECTED, or left active (Ready to be sent)
-# when the RS library keeps rejected requests active.
-END_OF_ROTA = {
+# The lender's request the borrower's cancel did not end (alma-rs-workflow.md §1.7).
+WAITING_FOR_CANCEL = ("CANCEL_REPLY", "Waiting for cancel response")
+# UNVERIFIED(round_trip.end_of_rota_status): "Rejected by partner", kept active (its code
+# guessed REJECTED), or auto-cancelled when the RS library does not keep rejected requests
+# active (alma-rs-workflow.md §1.4), played as a staff cancel (borrowing.cancelled_status_code).
+END_OF_ROTA: dict[str, tuple[str, str] | None] = {
     "REJECTED": ("REJECTED", "Rejected by partner"),
-    "active": ("READY_TO_SEND", "Ready to be sent"),
+    "cancelled": None,
 }
 
 
@@ -115,7 +121,10 @@ def answered(live: Live, record: BorrowingRecord, base: str) -> None:
     ]
     record["_lent"] = None
     if not left:
-        record["status"] = render.code(*END_OF_ROTA[inst.plays("round_trip.end_of_rota_status")])
+        end = END_OF_ROTA[inst.plays("round_trip.end_of_rota_status")]
+        if end is None:
+            end = (rules.staff_cancel_code(inst), rules.STAFF_CANCEL_DESC)
+        record["status"] = render.code(*end)
         return
     record["partner"] = render.code(left[0].code, left[0].name)
     record["status"] = render.code(rules.sent_code(inst), rules.SENT_DESC)
@@ -123,14 +132,18 @@ def answered(live: Live, record: BorrowingRecord, base: str) -> None:
 
 
 def withdrawn(live: Live, record: BorrowingRecord) -> None:
-    """The borrower cancelled or removed its request: the lender's active one is cancelled."""
+    """The borrower cancelled or removed its request: the lender's active one is cancelled,
+    or waits for staff to answer the cancel."""
     found = _lent(live, record)
     if found is None:
         return
     peer, lent = found
-    if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
+    if lent["status"]["value"] not in ACTIVE_AT_LENDER:
         return
-    if lent["status"]["value"] in ACTIVE_AT_LENDER:
+    if peer.institution.plays("round_trip.cancel_reaches_lender") != "cancelled":
+        # UNVERIFIED(round_trip.cancel_reaches_lender): still active, for staff to answer.
+        lent["status"] = render.code(*WAITING_FOR_CANCEL)
+    else:
         # UNVERIFIED(lending.final_status_codes)
         code = rules.lending_cancel_code(peer.institution)
         lent["status"] = render.code(code, "Cancelled by partner")

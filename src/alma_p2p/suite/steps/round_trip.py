@@ -23,13 +23,14 @@ from pytest_bdd import given, then, when
 
 from alma_p2p.alma import AlmaAPIError, AlmaClient, AlmaError
 from alma_p2p.alma.models import RsRequest
+from alma_p2p.cleanup import FINAL_LENDING
 from alma_p2p.facts import UNEXPECTED, Facts, institution_facts
 from alma_p2p.outcomes import cannot_tell
 from alma_p2p.payloads import TestData
 from alma_p2p.plugin.clients import add_spent, run_client
 from alma_p2p.plugin.writes import WRITES, settle
 from alma_p2p.polling import DeadlineExceeded, poll
-from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles
+from alma_p2p.profile import Profile, ProfileError, RoundTrip, load_profiles, rota_end
 from alma_p2p.settings import Settings
 from alma_p2p.suite.steps.borrowing import (
     REQUEST_SENT_CODE,
@@ -59,8 +60,6 @@ ACTIVE_AT_BORROWER = frozenset({"LOCATE_IN_PROCESS", "READY_TO_SEND", "REQUEST_S
 LENDING_EXTERNAL_ID = "round_trip.lending_external_id"  # the lender's fact
 CANCEL_REACHES_LENDER = "round_trip.cancel_reaches_lender"  # the lender's fact
 END_OF_ROTA = "round_trip.end_of_rota_status"  # the borrower's fact
-# UNVERIFIED(round_trip.end_of_rota_status): the status of a request kept active.
-KEPT_ACTIVE = "READY_TO_SEND"
 
 
 @dataclass(frozen=True)
@@ -145,14 +144,18 @@ def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> N
     # UNVERIFIED(round_trip.cancel_reaches_lender): Alma cancels it when the borrower does.
     writes = config.stash[WRITES]
     seen = lender.facts.entry(CANCEL_REACHES_LENDER)
+    fact = lender.facts.register.fact(CANCEL_REACHES_LENDER)
     known = ""
     if seen is not None and seen.status == "calibrated":
-        stays = seen.value != lender.facts.register.fact(CANCEL_REACHES_LENDER).assumed
-        known = (
-            f" (as calibrated on {seen.date}, {trip.lender}'s Alma leaves it for staff)"
-            if stays
-            else f" (on {seen.date} calibration saw {trip.lender}'s Alma cancel such a request)"
-        )
+        if seen.value == fact.assumed:
+            known = f" (on {seen.date} calibration saw {trip.lender}'s Alma cancel such a request)"
+        elif seen.value == UNEXPECTED:
+            known = (
+                f" (on {seen.date} calibration saw {trip.lender}'s Alma answer the cancel with "
+                f"{seen.seen or 'a status'} the harness does not know)"
+            )
+        else:
+            known = f" (as calibrated on {seen.date}, {trip.lender}'s Alma leaves it for staff)"
     for request_id in lender.arrived:
         where = f"{LENDING_REQUESTS}, {lender.library}"
         try:
@@ -160,7 +163,7 @@ def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> N
         except AlmaError as exc:
             line = f"lending request {request_id} could not be read after the withdrawal: {exc}"
         else:
-            if status not in ACTIVE_AT_LENDER:
+            if _ended_at_lender(lender, status):
                 continue
             line = (
                 f"lending request {request_id} from {trip.as_partner} is still {status} after "
@@ -168,6 +171,23 @@ def _left_at_lender(config: pytest.Config, trip: RoundTrip, lender: Lender) -> N
             )
         if writes.ledger is not None:  # on replay nothing real was created
             writes.left_behind.append(f"{trip.lender}: {line}")
+
+
+def _ended_at_lender(lender: Lender, status: str | None) -> bool:
+    """Whether the lender's Alma has finished with a lending request in ``status``: a final
+    status (UNVERIFIED(lending.final_status_codes)), its reject code, or the cancel code its
+    calibration saw. Any other, "Waiting for cancel response" too, is still active."""
+    if status in FINAL_LENDING or status == reject_code(lender.facts):
+        return True
+    seen = lender.facts.entry(CANCEL_REACHES_LENDER)
+    fact = lender.facts.register.fact(CANCEL_REACHES_LENDER)
+    return (
+        seen is not None
+        and seen.status == "calibrated"
+        and seen.value == fact.assumed
+        and status is not None
+        and seen.seen == status
+    )
 
 
 @given("a title the lending member has on its shelf", target_fixture="title")
@@ -309,19 +329,21 @@ def _carried(facts: Facts, external_id: str | None, request_id: str | None) -> t
 
 def end_of_rota(trip: RoundTrip, facts: Facts) -> tuple[frozenset[str], bool]:
     """How a request rejected by the rota's last partner may end, and whether that is known:
-    the profile's statuses when it names them, else what the borrower's calibration saw,
-    else the register's assumption (not known)."""
+    the profile's statuses when it names them, else the code the borrower's calibration saw,
+    else the register's assumption (not known). A calibration that saw a status it could not
+    name knows nothing: no status passes."""
     if "end_of_rota_status" in trip.model_fields_set:
         return frozenset(trip.end_of_rota_status), True
     entry = facts.entry(END_OF_ROTA)
     if entry is None or entry.status != "calibrated":
         return frozenset(trip.end_of_rota_status), False
     fact = facts.register.fact(END_OF_ROTA)
-    if entry.value == UNEXPECTED and entry.seen:
-        return frozenset({entry.seen}), True
+    if entry.value == UNEXPECTED:
+        return (frozenset({entry.seen}), True) if entry.seen else (frozenset(), False)
     if entry.value == fact.assumed:
-        return frozenset({"REJECTED"}), True
-    return frozenset({KEPT_ACTIVE}), True
+        return frozenset({entry.seen or "REJECTED"}), True
+    # UNVERIFIED(round_trip.end_of_rota_status): auto-cancelled, CANCELLED unless seen.
+    return frozenset({entry.seen or "CANCELLED"}), True
 
 
 def _lending(lender: Lender, trip: RoundTrip, lent: RsRequest) -> RsRequest:
@@ -502,15 +524,31 @@ def _(
     ends, known = end_of_rota(trip, alma_facts)
     if status in ends:
         return
-    if not known and status == KEPT_ACTIVE:
+    after = (
+        f"after {trip.partner}, the last partner of the rota, rejected it, {attempt.who}'s "
+        f"request {moved.request_id} is {status} ({moved.status.desc or 'no description'})"
+    )
+    calibrate = (
+        f"alma-p2p calibrate --institution {alma_institution.name}, with {trip.lender}'s key; "
+        "or name the status in round_trip.end_of_rota_status in profile.yaml"
+    )
+    look = "look at the request in Fulfillment > Resource Sharing > Borrowing Requests"
+    if not known and not ends:
         cannot_tell(
-            f"after {trip.partner}, the last partner of the rota, rejected it, "
-            f"{attempt.who}'s request {moved.request_id} is {status}: the resource sharing "
-            "library may keep rejected requests active, and it is not known which this Alma "
-            "does (not calibrated: alma-p2p calibrate --institution "
-            f"{alma_institution.name}, with {trip.lender}'s key; or name the status in "
-            "round_trip.end_of_rota_status in profile.yaml); look at the request in "
-            "Fulfillment > Resource Sharing > Borrowing Requests"
+            f"{after}, and the borrower's calibration saw a status it could not name: "
+            f"calibrate again ({calibrate}); {look}"
+        )
+    ended = rota_end(status, moved.status.desc)
+    if not known and ended == "cancelled":
+        cannot_tell(
+            f"{after}: the resource sharing library may cancel rejected requests at the end "
+            "of the rota (its setting for rejected requests; a valid choice), and it is not "
+            f"known which this Alma does (not calibrated: {calibrate}); {look}"
+        )
+    if not known and ended == "rejected":
+        cannot_tell(
+            f"{after}: Rejected by partner under a code the harness does not know until "
+            f"calibrated ({calibrate}); {look}"
         )
     said = (
         "as round_trip.end_of_rota_status in profile.yaml says"
