@@ -14,7 +14,7 @@ from alma_p2p.cli import demo_environment
 from alma_p2p.plugin.deal import owner
 from alma_p2p.plugin.workers import _institution_in
 from alma_p2p.suite import FEATURES
-from tests.suite_runner import STANDIN_BASE_URL, demo_world, run_live, run_pytest
+from tests.suite_runner import REPO, STANDIN_BASE_URL, demo_world, run_live, run_pytest
 from tests.test_config_scenarios_can_fail import BROKEN
 
 INSTITUTIONS = ["demo-college", "demo-lender", "demo-university"]
@@ -110,6 +110,26 @@ def test_two_workers_make_the_same_report_and_summary_as_one_process(tmp_path):
         line = next(x for x in serial_out.splitlines() if x.startswith(f"{name}: "))
         assert line in parallel_out.splitlines(), parallel_out[-3000:]
     assert parallel_out.count("readiness report: ") == 3  # md, html, json: once
+
+
+@pytest.mark.subprocess  # its workers are processes anyway; the timeout must be able to stop it
+def test_two_workers_finish_a_selection_of_one_scenario_per_institution(tmp_path):
+    # A worker holds back its last test until it is given more or told to stop; a worker
+    # given one institution's single scenario, with another of its institutions still to
+    # come, once waited for ever (pytest -n 2 -k sent_on_its_own never ended).
+    args = [
+        sys.executable, "-m", "pytest", str(FEATURES), "-n", "2", "-q", "-p", "no:randomly",
+        "-p", "no:cacheprovider", "-k", "sent_on_its_own",
+        f"--alma-report-dir={tmp_path / 'reports'}",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            args, cwd=REPO, capture_output=True, text=True, timeout=90, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("pytest -n 2 -k sent_on_its_own did not end within 90 s: a worker waits")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 passed" in proc.stdout, proc.stdout[-3000:]
 
 
 def test_institutions_are_dealt_to_workers_the_same_way_on_both_sides():

@@ -90,26 +90,31 @@ def _scheduler(config: pytest.Config, log: Any) -> Any:
             index = int(str(node.gateway.id).removeprefix("gw"))
             return owner(scope.split(":", 1)[1], names, self.numnodes) == index
 
-        def _assign_work_unit(self, node: Any) -> None:
+        def _assign_work_unit(self, node: Any) -> bool:
             scope = next((s for s in self.workqueue if self._mine(node, s)), None)
             if scope is None:
-                return
+                return False
             work_unit = self.workqueue.pop(scope)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
             collection = self.registered_collections[node]
             node.send_runtest_some(
                 [collection.index(n) for n, done in work_unit.items() if not done]
             )
+            return True
 
         def _reschedule(self, node: Any) -> None:
+            # A worker holds back its last test until it is given more or told to stop (it
+            # needs the next test to run the right teardowns), and only a finished test
+            # brings it back here: so it keeps more than two tests while it has work of its
+            # own to get, and is told to stop (after what it holds) once it has none left.
+            # Else a worker given one institution's single scenario waits for ever.
             if node.shutting_down:
                 return
+            while self._pending_of(self.assigned_work.get(node, {})) <= 2:
+                if not self._assign_work_unit(node):
+                    break
             if not any(self._mine(node, s) for s in self.workqueue):
                 node.shutdown()
-                return
-            if self._pending_of(self.assigned_work.get(node, {})) > 2:
-                return
-            self._assign_work_unit(node)
 
         def schedule(self) -> None:
             assert self.collection_is_completed
