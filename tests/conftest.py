@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.suite_runner import _virtual_time
 
 pytest_plugins = ["pytester"]
 
@@ -23,3 +26,11 @@ for _plugin in importlib.metadata.entry_points(group="pytest11"):
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture
+def on_virtual_time() -> Iterator[None]:
+    """Calibration waits on the harness's clock (the per-second burst paces its calls, the
+    write probes poll): on virtual time nothing waits in real time."""
+    with _virtual_time():
+        yield

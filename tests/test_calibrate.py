@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,9 @@ def profiles(tmp_path: Path) -> Path:
     return folder
 
 
+pytestmark = [pytest.mark.usefixtures("on_virtual_time")]
+
+
 def settings_for(tmp_path: Path, profiles: Path, name: str) -> Settings:
     return load_settings(
         mode="live",
@@ -58,14 +60,6 @@ def settings_for(tmp_path: Path, profiles: Path, name: str) -> Settings:
 
 def key_of(world: dict[str, Any], code: str) -> str:
     return str(institution(world, code)["api_keys"][0]["key"])
-
-
-@pytest.fixture(autouse=True)
-def _on_virtual_time() -> Iterator[None]:
-    """Calibration waits on the harness's clock (the per-second burst paces its calls, the
-    write probes poll): here that clock is virtual, so nothing waits in real time."""
-    with virtual_time():
-        yield
 
 
 def run(

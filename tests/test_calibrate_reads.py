@@ -6,7 +6,6 @@ is, and a second calibration of the same Alma changes nothing."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,7 @@ REGION_HOST = "api-na.hosted.exlibrisgroup.com"  # demo-university's region, na
 COLLEGE = "01DEMO_COLLEGE"
 
 
-@pytest.fixture(autouse=True)
-def _on_virtual_time() -> Iterator[None]:
-    """Calibration waits on the harness's clock (the per-second burst paces its calls, the
-    write probes poll): here that clock is virtual, so nothing waits in real time."""
-    with virtual_time():
-        yield
+pytestmark = [pytest.mark.usefixtures("on_virtual_time")]
 
 
 def settings_of(
