@@ -458,3 +458,38 @@ def test_a_partner_that_may_reach_production_holds_back_every_test_request(tmp_p
     assert any("no test request sent: partner DEMO_LENDER" in line for line in cal.said)
     # The reads are still asked.
     assert cal.facts["gateway.environment_type_form"].status == "calibrated"
+
+
+class _PartnersRefused(httpx.BaseTransport):
+    """GET /partners answered with an Alma error whose tracking id differs on every call, as
+    a key without the Resource Sharing area gets it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.calls = inner, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/partners"):
+            self.calls += 1
+            error = {
+                "errorCode": "UNAUTHORIZED",
+                "errorMessage": f"API-key not defined or not configured to allow this API. "
+                f"/users/{ALUMNUS}",
+                "trackingId": f"E01-0412{self.calls:04d}-XYZ",
+            }
+            body = {"errorsExist": True, "errorList": {"error": [error]}}
+            return httpx.Response(400, json=body)
+        return self.inner.handle_request(request)
+
+
+def test_a_why_built_from_an_alma_error_names_no_patron_and_keeps_the_file_unchanged(tmp_path):
+    # Partners that cannot be read hold back every test request; the why carries Alma's
+    # error, whose tracking id changes per call: the file must not change while Alma does not.
+    first = calibrate_in(demo_world(), tmp_path, wrapper=_PartnersRefused)
+    text = first.path.read_text()
+    why = first.facts[SEND_ON].why
+    assert why is not None
+    assert why.startswith("no test request was sent: the partners could not be read")
+    assert "tracking id E01-…" in why
+    assert ALUMNUS not in text
+    second = calibrate_in(demo_world(), tmp_path, wrapper=_PartnersRefused)
+    assert second.path.read_text() == text

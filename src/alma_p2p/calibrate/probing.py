@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,14 @@ from alma_p2p.writes import WriteSession
 EXCERPT_LINES = 40
 TRACKING_JSON = re.compile(r'("trackingId":\s*)"[^"]*"')
 TRACKING_XML = re.compile(r"(<trackingId>)[^<]*(</trackingId>)")
+# What an Alma error's text may carry that names a patron or differs on every calibration:
+# a why built from it must not, or the file changes while Alma does not.
+SCRUB = (
+    (re.compile(r"/users/[^/\s?]+"), "/users/<test patron>"),
+    (re.compile(r"/resource-sharing-requests/\d+"), "/resource-sharing-requests/<request id>"),
+    (re.compile(r"/lending-requests/\d+"), "/lending-requests/<lending request id>"),
+    (re.compile(r"tracking id [^)\s]+"), "tracking id E01-…"),
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,17 @@ def evidence(response: httpx.Response, excerpt: Any = None) -> str:
     if len(lines) > EXCERPT_LINES:
         lines = [*lines[:EXCERPT_LINES], "…"]
     return "\n".join(lines)
+
+
+def scrubbed(text: str, patrons: Iterable[str] = ()) -> str:
+    """``text`` (a why built from an Alma error, say) without the given patrons' ids, user
+    paths, request ids and tracking ids."""
+    for patron in patrons:
+        if patron:
+            text = text.replace(patron, "<test patron>")
+    for pattern, placeholder in SCRUB:
+        text = pattern.sub(placeholder, text)
+    return text
 
 
 def json_or_none(response: httpx.Response) -> Any:

@@ -33,7 +33,6 @@ not find, by where to look).
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +50,7 @@ from alma_p2p.calibrate.probing import (
     Seen,
     alternative,
     evidence,
+    scrubbed,
 )
 from alma_p2p.cleanup import FINAL_LENDING, Created, Outcome, remove_created
 from alma_p2p.connect import base_url_for, client_for
@@ -91,12 +91,6 @@ REJECTED_AT_LENDER = frozenset({"REJECTED", "REJECT"})
 REJECT_CODE = "lending.reject_status_code"
 POLL_INTERVAL = 2.0
 # What an Alma error's text may carry that names a patron or differs per calibration.
-SCRUB = (
-    (re.compile(r"/users/[^/\s?]+"), "/users/<test patron>"),
-    (re.compile(r"/resource-sharing-requests/\d+"), "/resource-sharing-requests/<request id>"),
-    (re.compile(r"/lending-requests/\d+"), "/lending-requests/<lending request id>"),
-    (re.compile(r"tracking id [^)\s]+"), "tracking id E01-…"),
-)
 
 # The refusal of a sandbox guard: raises (an AlmaError) unless Alma is a sandbox of the
 # profile's institution (``run._sandbox_guard``).
@@ -619,11 +613,7 @@ class _Trip:
         calibration: every leg's ids, the test patrons, request ids and tracking ids."""
         for leg in self.legs:
             text = self._hidden(text, leg)
-        for patron in self.p.profile.test_patrons:
-            text = text.replace(patron.primary_id, "<test patron>")
-        for pattern, placeholder in SCRUB:
-            text = pattern.sub(placeholder, text)
-        return text
+        return scrubbed(text, (patron.primary_id for patron in self.p.profile.test_patrons))
 
     def _hidden(self, text: str, leg: _Leg) -> str:
         """``text`` without what differs per calibration (ids) or names a patron."""

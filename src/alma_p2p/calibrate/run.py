@@ -4,7 +4,7 @@ ledgered write session, then the round trip with the lending member's client:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from alma_p2p.calibrate.probing import (
     ProbeFailed,
     Probing,
     Seen,
+    scrubbed,
 )
 from alma_p2p.calibrate.round_trip_probes import ROUND_TRIP_FACTS, TripAnswers, probe_round_trip
 from alma_p2p.calibrate.write_probes import WRITE_FACTS
@@ -109,9 +110,11 @@ def calibrate(
             report = p.writes.close()
         for line in report.left:
             say(f"{institution}: LEFT IN ALMA: {line}")
-    after = _merge(register, profile.institution.code, answers, before, day)
+    after = _merge(register, profile.institution.code, answers, before, day, _patrons(profile))
     drift = _write(path, before, after, institution, say)
-    drift += _lender_facts(settings.profiles_dir, register, trip, lender_before, day, say)
+    drift += _lender_facts(
+        settings.profiles_dir, register, trip, lender_before, day, say, _patrons(profile)
+    )
     return Outcome(path, after, drift)
 
 
@@ -151,6 +154,7 @@ def _lender_facts(
     before: CalibratedFacts | None,
     day: date,
     say: Callable[[str], None],
+    patrons: Iterable[str],
 ) -> tuple[str, ...]:
     """The round trip's lending-member facts, merged into the lender's own file (``before``,
     read before anything was sent; made when something was seen and it has none yet); its
@@ -160,12 +164,18 @@ def _lender_facts(
     path = profiles_dir / trip.lender / CALIBRATED_FILE
     if before is None and not any(isinstance(a, Seen) for a in trip.at_lender.values()):
         return ()
-    merged = _merge(register, trip.lender_code, trip.at_lender, before, day)
+    merged = _merge(register, trip.lender_code, trip.at_lender, before, day, patrons)
     # Only the round trip's facts change: the rest is the lender's own calibration's.
     facts = dict(before.facts) if before else dict(merged.facts)
     facts |= {fact_id: merged.facts[fact_id] for fact_id in trip.at_lender}
     after = CalibratedFacts(institution=merged.institution, facts=facts)
     return tuple(f"{trip.lender}: {line}" for line in _write(path, before, after, trip.lender, say))
+
+
+def _patrons(profile: Profile) -> list[str]:
+    """The profile's test patrons' ids: no why in a facts file names them."""
+    excluded = profile.borrowing.excluded_patron if profile.borrowing else None
+    return [p.primary_id for p in profile.test_patrons] + ([excluded.patron] if excluded else [])
 
 
 def _partners_may_leave_the_sandbox(p: Probing) -> str | None:
@@ -224,7 +234,11 @@ def _merge(
     answers: Mapping[str, Answer],
     before: CalibratedFacts | None,
     day: date,
+    patrons: Iterable[str] = (),
 ) -> CalibratedFacts:
+    """The file's new content. A why is scrubbed of the test patrons' ids and what differs
+    per call (an Alma error's tracking id, request ids): the file names no patron and does
+    not change while Alma does not."""
     old = before.facts if before else {}
     facts: dict[str, CalibratedFact] = {}
     for fact in register:
@@ -247,7 +261,7 @@ def _merge(
         elif previous is not None and previous.status == "calibrated":
             facts[fact.id] = previous  # not asked this time: what was seen before stands
         elif isinstance(answer, NotAsked):
-            facts[fact.id] = CalibratedFact(status="assumed", why=answer.why)
+            facts[fact.id] = CalibratedFact(status="assumed", why=scrubbed(answer.why, patrons))
         elif fact.probe_safety == "none":
             facts[fact.id] = CalibratedFact(status="assumed", why=fact.probe)
         else:
