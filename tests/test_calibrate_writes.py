@@ -122,9 +122,9 @@ def test_the_assumed_world_leaves_a_request_sent_at_once_assumed(name, patron, t
     entry = run.facts[SEND_ON]
     assert entry.status == "assumed", entry
     assert entry.why == (
-        "sent with no 'Ready to be sent' between reads 2 s apart (LOCATE_IN_PROCESS → "
-        "REQUEST_SENT (DEMO_LENDER)): sent at once, or ready for less than 2 s; this probe "
-        "cannot tell which, so only a 'Ready to be sent' it has seen is recorded"
+        "sent with no 'Ready to be sent' between reads 2 s apart (it ended REQUEST_SENT "
+        "(DEMO_LENDER)): sent at once, or ready for less than 2 s; this probe cannot tell "
+        "which, so only a 'Ready to be sent' it has seen is recorded"
     )
     # The title the profile names as held by a partner, as the "sent on its own" scenario.
     posts = [r for r in run.app.request_log if r.method == "POST" and r.path.endswith(REQUESTS)]

@@ -801,7 +801,8 @@ def _sending_order(
     # a sighting is recorded; a miss leaves what was recorded before (or the assumption).
     return NotAsked(
         f"sent with no 'Ready to be sent' between reads {POLL_INTERVAL:g} s apart "
-        f"({sequence}{made_up}): sent at once, or ready for less than {POLL_INTERVAL:g} s; "
+        f"(it ended {steps[-1] if steps else status}{made_up}): sent at once, or ready for "
+        f"less than {POLL_INTERVAL:g} s; "
         "this probe cannot tell which, so only a 'Ready to be sent' it has seen is recorded"
     )
 
