@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,35 @@ def test_two_workers_finish_a_selection_of_one_scenario_per_institution(tmp_path
         pytest.fail("pytest -n 2 -k sent_on_its_own did not end within 90 s: a worker waits")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "2 passed" in proc.stdout, proc.stdout[-3000:]
+
+
+@pytest.mark.subprocess  # a worker process dies on purpose
+def test_a_worker_that_dies_ends_the_run_with_a_report_that_says_so(tmp_path):
+    # A replacement worker would own no institution in the deal: the run must end (not hang,
+    # not crash with an INTERNALERROR) and its report must say a worker stopped.
+    (tmp_path / "dies.py").write_text(
+        "import os\n"
+        "def pytest_runtest_call(item):\n"
+        "    if 'sent_on_its_own' in item.name and 'demo-college' in item.name:\n"
+        "        os._exit(3)\n"
+    )
+    args = [
+        sys.executable, "-m", "pytest", str(FEATURES), "-n", "2", "-q", "-p", "no:randomly",
+        "-p", "no:cacheprovider", "-p", "dies", f"--alma-report-dir={tmp_path / 'reports'}",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    try:
+        proc = subprocess.run(
+            args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("a run whose worker died did not end within 120 s")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "INTERNALERROR" not in out, out[-3000:]
+    report = (tmp_path / "reports" / "readiness.md").read_text()
+    assert "a pytest-xdist worker stopped unexpectedly" in report, report[:3000]
+    assert "alma-p2p sweep" in report
 
 
 def test_institutions_are_dealt_to_workers_the_same_way_on_both_sides():

@@ -55,6 +55,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "alma_p2p.workers.xdist")
+        if numprocesses and dist in SCHEDULED and run.profiles:
+            # A crashed worker's replacement has another id, which owns no institution in
+            # the deal: its institutions' scenarios would wait for a worker that never
+            # comes. The run ends instead, and the report says a worker stopped.
+            config.option.maxworkerrestart = 0
 
 
 class XdistHooks:
@@ -66,6 +71,12 @@ class XdistHooks:
         return _scheduler(config, log)
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if error is not None:
+            results_of(node.config).stopped = (
+                f"a pytest-xdist worker stopped unexpectedly ({node.gateway.id}): the "
+                "scenarios of its institutions it had not reported are not run; if the run "
+                "writes to Alma, run `alma-p2p sweep` (the ledger knows what it created)"
+            )
         _take_in(node)
 
 
