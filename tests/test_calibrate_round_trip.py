@@ -871,3 +871,32 @@ def test_a_lending_request_left_after_an_unexpected_calibration_says_what_was_se
     assert run.outcome_of(SUPPLIED_TRIP + AT) == "passed", run.output[-3000:]
     assert "calibration saw demo-lender's Alma answer the cancel with WILL_SUPPLY" in run.output
     assert "leaves it for staff" not in run.output
+
+
+class _TaskListFailsAfterWithdrawal(httpx.BaseTransport):
+    """Once the borrower has withdrawn a request, the lender's lending task list answers an
+    Alma error (the read that looks for this calibration's other requests at the lender)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.withdrawn = inner, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "DELETE" and "/resource-sharing-requests/" in path:
+            self.withdrawn = True
+        if self.withdrawn and request.method == "GET" and path.endswith("/lending-requests"):
+            error = {"errorCode": "402119", "errorMessage": "General error.", "trackingId": "E01"}
+            return httpx.Response(400, json={"errorsExist": True, "errorList": {"error": [error]}})
+        return self.inner.handle_request(request)
+
+
+def test_a_lender_task_list_that_cannot_be_read_at_the_end_says_where_to_look(tmp_path, profiles):
+    world = demo_world()
+    last_partner(profiles, world)
+    done = calibrate_trip(world, profiles, tmp_path, wrapper=_TaskListFailsAfterWithdrawal)
+    lines = [line for line in done.said if "could not read" in line]
+    assert len(lines) == 1, done.said
+    assert lines[0].startswith(f"{LENDER}: could not read ")
+    assert "lending task list" in lines[0]
+    assert "whose external id holds C" in lines[0]  # the run token
+    assert "reject those still active" in lines[0]

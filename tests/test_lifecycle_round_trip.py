@@ -192,3 +192,26 @@ def test_a_round_trip_to_itself_is_refused_before_anything_is_written(tmp_path):
         run.output
     )
     assert active_anywhere(run) == []
+
+
+def test_a_lending_request_read_without_status_is_not_taken_as_finished():
+    # A lender whose calibration saw a reject code it could not name has no reject code
+    # (None): a lending request read without a status must not match it and pass as ended.
+    from alma_p2p.facts import CalibratedFact, CalibratedFacts, Facts, load_register
+    from alma_p2p.suite.steps.lending import reject_code
+    from alma_p2p.suite.steps.round_trip import Lender, _ended_at_lender
+
+    register = load_register()
+    calibrated = CalibratedFacts(
+        institution="01DEMO_LENDER",
+        facts={
+            "lending.reject_status_code": CalibratedFact(
+                status="calibrated", value="unexpected", date="2026-12-04", evidence="…"
+            )
+        },
+    )
+    facts = Facts(register, calibrated)
+    assert reject_code(facts) is None
+    lender = Lender(None, None, "RIVER", "DESK", facts)  # type: ignore[arg-type]
+    assert _ended_at_lender(lender, None) is False
+    assert _ended_at_lender(lender, "REQUEST_CREATED_LEND") is False

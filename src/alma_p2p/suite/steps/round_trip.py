@@ -177,6 +177,8 @@ def _ended_at_lender(lender: Lender, status: str | None) -> bool:
     """Whether the lender's Alma has finished with a lending request in ``status``: a final
     status (UNVERIFIED(lending.final_status_codes)), its reject code, or the cancel code its
     calibration saw. Any other, "Waiting for cancel response" too, is still active."""
+    if status is None:
+        return False  # no status read: not known to be finished
     if status in FINAL_LENDING or status == reject_code(lender.facts):
         return True
     seen = lender.facts.entry(CANCEL_REACHES_LENDER)
