@@ -64,23 +64,42 @@ class Probing:
     settings: Settings
     run_token: str
     writes: WriteSession | None = None
+    # The ids of this calibration's requests a probe saw sent on to a partner (another
+    # probe reads them back later and must know).
+    sent_on: set[str] = field(default_factory=set)
     _last: list[httpx.Response] = field(default_factory=list)
     _memo: dict[str, httpx.Response | None] = field(default_factory=dict)
 
     def heard(self, response: httpx.Response) -> None:
         self._last.append(response)
 
-    def ask(self, path: str, params: Mapping[str, str | int] | None = None) -> httpx.Response:
-        """GET ``path`` once per calibration; the raw answer whatever its status."""
+    def ask(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        accept: str | None = None,
+    ) -> httpx.Response:
+        """GET ``path`` once per calibration (JSON, or ``accept`` as text); the raw answer
+        whatever its status."""
         key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+        if accept is not None:
+            key += f"#{accept}"
         if key not in self._memo:
             self._memo[key] = self.answer_of(
-                lambda: self.client.get_json(path, params, cache=False)
+                (lambda: self.client.get_json(path, params, cache=False))
+                if accept is None
+                else (lambda: self.client.get_text(path, params, accept=accept, cache=False))
             )
         answer = self._memo[key]
         if answer is None:
             raise ProbeFailed(f"GET {path} got no answer from Alma")
         return answer
+
+    def remember(self, path: str, response: httpx.Response | None) -> None:
+        """Keep ``response`` as the answer :meth:`ask` gives for GET ``path`` (no query):
+        a call made otherwise (the sandbox guard's) is not asked again."""
+        self._memo[path + "?"] = response
 
     def answer_of(self, call: Callable[[], object]) -> httpx.Response | None:
         """The last answer Alma gave while ``call`` ran (an error answer is an answer too)."""

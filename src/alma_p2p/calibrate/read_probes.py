@@ -574,17 +574,7 @@ def _report_page(p: Probing, report: str) -> httpx.Response:
     client's page size), once per calibration. The client keeps the page's text, so reading
     the report's rows afterwards does not ask for it again."""
     params: dict[str, str | int] = {"path": report, "limit": REPORT_PAGE, "col_names": "true"}
-    key = "/analytics/reports?accept=xml&path=" + report
-    if key not in p._memo:  # Probing.ask's memo; ask itself reads JSON
-        p._memo[key] = p.answer_of(
-            lambda: p.client.get_text(
-                "/analytics/reports", params, accept="application/xml", cache=False
-            )
-        )
-    response = p._memo[key]
-    if response is None:
-        raise ProbeFailed("the Analytics report got no answer from Alma")
-    return response
+    return p.ask("/analytics/reports", params, accept="application/xml")
 
 
 @probe("analytics.xml_shape")

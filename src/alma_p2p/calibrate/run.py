@@ -210,7 +210,7 @@ def _sandbox_guard(p: Probing, institution: str) -> None:
             "requests; use a sandbox API key (Developer Network > Manage API Keys)."
         )
     # The guard's own answer is the environment_type probe's evidence.
-    p._memo["/conf/general?"] = p._last[-1] if p._last else None
+    p.remember("/conf/general", p._last[-1] if p._last else None)
     # UNVERIFIED(gateway.general_institution_code): read as preflight reads it.
     reached = p.client.institution_code(expected)
     if (reached or "").upper() != expected.upper():

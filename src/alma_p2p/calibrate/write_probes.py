@@ -300,7 +300,6 @@ def _cancelled(status: str, desc: str | None) -> bool:
 
 # Where the no-partner probe leaves (in the memo of answers) the answer that showed its
 # request sent on.
-SEEN_SENT = "calibrate::no_partner_holds sent::"
 
 
 @probe("borrowing.no_partner_holds_outcome")
@@ -346,7 +345,7 @@ def _no_partner_holds(p: Probing, fact: Fact) -> Answer:
     if last is None:
         raise ProbeFailed("no answer to show")
     if _sent_on(status, ended.status.desc):
-        p._memo[SEEN_SENT + request_id] = last  # for the send-on probe's read-back
+        p.sent_on.add(request_id)  # for the send-on probe's read-back
     # The request id differs on every calibration; the file must not.
     shows = evidence(last, shown).replace(request_id, "<request id>")
     if _sent_on(status, ended.status.desc):
@@ -656,7 +655,7 @@ def _no_partner_outcome(p: Probing, session: WriteSession) -> tuple[str, str] | 
     partner = payload.get("partner")
     named = partner.get("value") if isinstance(partner, dict) else partner
     if _cancelled(value, desc):
-        if named or SEEN_SENT + request_id in p._memo:
+        if named or request_id in p.sent_on:
             return None
         return "cancelled", shows
     if value == "LOCATE_FAILED":
